@@ -1,0 +1,55 @@
+using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AuditTrail.Core;
+
+public static class AuditTrailCoreServiceCollectionExtensions
+{
+    /// <summary>
+    /// Storage clients and the application services. The connection string is read from
+    /// <c>AuditStorage</c> (the same name the function bindings use) and checked at start.
+    /// </summary>
+    public static IServiceCollection AddAuditTrailCore(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<StorageClientOptions>()
+            .Configure(o =>
+            {
+                // Accept both "AuditStorage" (a connection string, like the bindings) and "AuditStorage:ConnectionString".
+                var section = configuration.GetSection(StorageClientOptions.ConnectionSetting);
+                o.ConnectionString = section.Value ?? section["ConnectionString"] ?? o.ConnectionString;
+                section.GetSection("Retry").Bind(o.Retry);
+            })
+            .Validate(o => TryParse(o.ConnectionString), $"Setting '{StorageClientOptions.ConnectionSetting}' is not a usable storage connection string (expected 'UseDevelopmentStorage=true' or 'AccountName=...;AccountKey=...').")
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<StorageClientOptions>>().Value;
+            return new StorageClients(StorageAccount.Parse(options.ConnectionString), options.Retry, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>());
+        });
+        services.AddSingleton<TrailStore>();
+        services.AddSingleton<DeadLetterStore>();
+        services.AddSingleton<IngestionService>();
+        return services;
+    }
+
+    private static bool TryParse(string connectionString)
+    {
+        try
+        {
+            StorageAccount.Parse(connectionString);
+            return true;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+}

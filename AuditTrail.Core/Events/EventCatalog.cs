@@ -1,0 +1,48 @@
+namespace AuditTrail.Core.Events;
+
+/// <summary>A product area and the event types it owns. <paramref name="FormerNames"/> are earlier names of the area.</summary>
+public sealed record ProductArea(string Name, IReadOnlyList<string> FormerNames, IReadOnlyList<string> EventTypes);
+
+public static partial class EventCatalog
+{
+    /// <summary>The area recorded for a well-formed event whose type is not in the catalog.</summary>
+    public const string UncatalogedArea = "Uncataloged";
+
+    private static readonly Dictionary<string, (string Type, string Area)> ByType = BuildIndex();
+
+    public static IReadOnlyList<ProductArea> Areas => AreaData;
+
+    /// <summary>
+    /// Looks a type up case-insensitively and returns its catalog spelling, so filters see one
+    /// name per type however a producer capitalised it.
+    /// </summary>
+    public static bool TryGet(string type, out string canonicalType, out string productArea)
+    {
+        if (ByType.TryGetValue(type, out var entry))
+        {
+            canonicalType = entry.Type;
+            productArea = entry.Area;
+            return true;
+        }
+        canonicalType = type;
+        productArea = UncatalogedArea;
+        return false;
+    }
+
+    public static ProductArea? FindArea(string name) =>
+        AreaData.FirstOrDefault(a => a.Name.Equals(name, StringComparison.OrdinalIgnoreCase)
+                                     || a.FormerNames.Any(f => f.Equals(name, StringComparison.OrdinalIgnoreCase)));
+
+    private static Dictionary<string, (string, string)> BuildIndex()
+    {
+        var index = new Dictionary<string, (string, string)>(StringComparer.OrdinalIgnoreCase);
+        foreach (var area in AreaData)
+        {
+            foreach (var type in area.EventTypes)
+            {
+                index.TryAdd(type, (type, area.Name));
+            }
+        }
+        return index;
+    }
+}

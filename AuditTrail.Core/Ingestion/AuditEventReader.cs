@@ -1,0 +1,434 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using AuditTrail.Core.Events;
+
+namespace AuditTrail.Core.Ingestion;
+
+/// <summary>
+/// Turns one raw event into a validated <see cref="AuditEvent"/> or a specific rejection.
+/// Strict: unknown or repeated fields, wrong types, control characters, oversize values and
+/// timestamps without an offset are all rejected, each with its own code and the field named.
+/// </summary>
+public static partial class AuditEventReader
+{
+    private static readonly JsonWriterOptions CompactJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
+    private static partial Regex WorkspaceIdPattern();
+
+    public static bool IsValidWorkspaceId(string? workspaceId) => workspaceId is not null && WorkspaceIdPattern().IsMatch(workspaceId);
+
+    /// <param name="raw">The event as it arrived.</param>
+    /// <param name="index">Its position in the batch, for the rejection.</param>
+    /// <param name="routeWorkspaceId">The workspace of the door (HTTP route), if any: fills a missing workspaceId and must match a present one.</param>
+    /// <param name="now">The receiver's clock.</param>
+    public static ReadResult Read(RawEvent raw, int index, string? routeWorkspaceId, DateTimeOffset now)
+    {
+        var text = raw.RawText;
+        if (Encoding.UTF8.GetByteCount(text) > EventLimits.MaxEventBytes)
+        {
+            return Reject(index, RejectionCodes.EventTooLarge, $"The event is larger than {EventLimits.MaxEventBytes} bytes of UTF-8 JSON.");
+        }
+
+        JsonDocument? owned = null;
+        try
+        {
+            JsonElement element;
+            if (raw.Element is { } e)
+            {
+                element = e;
+            }
+            else
+            {
+                try
+                {
+                    owned = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
+                }
+                catch (JsonException ex)
+                {
+                    return Reject(index, RejectionCodes.InvalidJson, $"The event is not valid JSON: {ex.Message}");
+                }
+                element = owned.RootElement;
+                // Some producers (and the host's string encoding) wrap the JSON in a JSON string once more.
+                if (element.ValueKind == JsonValueKind.String && element.GetString() is { } inner && inner.TrimStart().StartsWith('{'))
+                {
+                    return Read(RawEvent.FromText(inner, raw.Origin), index, routeWorkspaceId, now);
+                }
+            }
+            try
+            {
+                return new Parser(index, routeWorkspaceId, now).Parse(element);
+            }
+            catch (InvalidOperationException)
+            {
+                // A property name with an invalid escape (a lone surrogate) cannot be read as a string.
+                return Reject(index, RejectionCodes.InvalidString, "The event holds an invalid UTF-16 sequence (a lone surrogate) in a field name.");
+            }
+        }
+        finally
+        {
+            owned?.Dispose();
+        }
+    }
+
+    private static ReadResult Reject(int index, string code, string reason, string? field = null, string? id = null, string? ws = null) =>
+        new(null, new IngestRejection(index, code, reason, field, id, ws));
+
+    private sealed class Parser(int index, string? routeWorkspaceId, DateTimeOffset now)
+    {
+        private string? _id;
+        private string? _workspaceId;
+        private IngestRejection? _rejection;
+
+        public ReadResult Parse(JsonElement root)
+        {
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return Reject(index, RejectionCodes.NotAnObject, $"An event must be a JSON object, not {Kind(root)}.");
+            }
+            // The id and workspace are read first so every later rejection can name them.
+            if (root.TryGetProperty("id", out var idElement) && idElement.ValueKind == JsonValueKind.String)
+            {
+                _id = TryGetString(idElement);
+            }
+            if (root.TryGetProperty("workspaceId", out var wsElement) && wsElement.ValueKind == JsonValueKind.String)
+            {
+                _workspaceId = TryGetString(wsElement);
+            }
+
+            var fields = Fields(root, "", "id", "workspaceId", "type", "timestamp", "actor", "resource", "context", "changes", "properties");
+            if (fields is null)
+            {
+                return Fail();
+            }
+
+            var id = RequiredText(fields, "id", EventLimits.MaxIdLength);
+            var type = RequiredText(fields, "type", EventLimits.MaxTypeLength);
+            var workspaceId = WorkspaceId(fields);
+            var timestamp = Timestamp(fields);
+            var actor = Actor(fields);
+            var resource = Resource(fields);
+            var context = Context(fields);
+            var changes = Changes(fields);
+            var properties = Properties(fields);
+            if (_rejection is not null)
+            {
+                return Fail();
+            }
+
+            var cataloged = EventCatalog.TryGet(type!, out var canonicalType, out var area);
+            return new ReadResult(new AuditEvent(id!, workspaceId!, canonicalType, area, cataloged, timestamp!.Value, actor!, resource!, context, changes, properties), null);
+        }
+
+        private ReadResult Fail() => new(null, _rejection! with { EventId = _id, WorkspaceId = _workspaceId ?? routeWorkspaceId });
+
+        private void Error(string code, string field, string reason) => _rejection ??= new IngestRejection(index, code, reason, field);
+
+        private Dictionary<string, JsonElement>? Fields(JsonElement obj, string path, params string[] allowed)
+        {
+            var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+            foreach (var p in obj.EnumerateObject())
+            {
+                var name = path + p.Name;
+                if (!allowed.Contains(p.Name, StringComparer.Ordinal))
+                {
+                    Error(RejectionCodes.UnknownField, name, $"Unknown field '{Truncate(name)}'. Allowed here: {string.Join(", ", allowed)}.");
+                    return null;
+                }
+                if (!fields.TryAdd(p.Name, p.Value))
+                {
+                    Error(RejectionCodes.DuplicateField, name, $"Field '{name}' appears more than once.");
+                    return null;
+                }
+            }
+            return fields;
+        }
+
+        private string? RequiredText(Dictionary<string, JsonElement> fields, string name, int maxLength, string path = "")
+        {
+            var value = OptionalText(fields, name, maxLength, path);
+            if (value is null && _rejection is null)
+            {
+                Error(RejectionCodes.MissingField, path + name, $"Field '{path + name}' is required.");
+            }
+            return value;
+        }
+
+        private string? OptionalText(Dictionary<string, JsonElement> fields, string name, int maxLength, string path = "")
+        {
+            var field = path + name;
+            if (!fields.TryGetValue(name, out var element) || element.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+            if (element.ValueKind != JsonValueKind.String)
+            {
+                Error(RejectionCodes.WrongType, field, $"Field '{field}' must be a string, not {Kind(element)}.");
+                return null;
+            }
+            var value = TryGetString(element);
+            if (value is null)
+            {
+                Error(RejectionCodes.InvalidString, field, $"Field '{field}' holds an invalid UTF-16 sequence (a lone surrogate).");
+                return null;
+            }
+            if (value.Length == 0 || string.IsNullOrWhiteSpace(value))
+            {
+                Error(RejectionCodes.EmptyField, field, $"Field '{field}' must not be empty or blank.");
+                return null;
+            }
+            if (value.Length > maxLength)
+            {
+                Error(RejectionCodes.TooLong, field, $"Field '{field}' is {value.Length} characters; the limit is {maxLength}.");
+                return null;
+            }
+            if (value.Any(char.IsControl))
+            {
+                Error(RejectionCodes.ControlCharacters, field, $"Field '{field}' contains control characters.");
+                return null;
+            }
+            return value;
+        }
+
+        private string? WorkspaceId(Dictionary<string, JsonElement> fields)
+        {
+            var value = OptionalText(fields, "workspaceId", EventLimits.MaxWorkspaceIdLength);
+            if (_rejection is not null)
+            {
+                return null;
+            }
+            if (value is null)
+            {
+                if (routeWorkspaceId is null)
+                {
+                    Error(RejectionCodes.MissingField, "workspaceId", "Field 'workspaceId' is required.");
+                }
+                return routeWorkspaceId;
+            }
+            if (!IsValidWorkspaceId(value))
+            {
+                Error(RejectionCodes.InvalidWorkspaceId, "workspaceId", "Field 'workspaceId' must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.");
+                return null;
+            }
+            if (routeWorkspaceId is not null && !string.Equals(value, routeWorkspaceId, StringComparison.Ordinal))
+            {
+                Error(RejectionCodes.WorkspaceMismatch, "workspaceId", "Field 'workspaceId' names a different workspace than the request.");
+                return null;
+            }
+            return value;
+        }
+
+        private DateTimeOffset? Timestamp(Dictionary<string, JsonElement> fields)
+        {
+            var text = RequiredText(fields, "timestamp", 64);
+            if (text is null)
+            {
+                return null;
+            }
+            // An offset (or Z) is required: a local time without one cannot be placed on the UTC trail.
+            var hasOffset = text.EndsWith('Z') || text.EndsWith('z') || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':');
+            if (!hasOffset || !text.Contains('T', StringComparison.OrdinalIgnoreCase)
+                || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var ts))
+            {
+                Error(RejectionCodes.InvalidTimestamp, "timestamp", "Field 'timestamp' must be an ISO 8601 date and time with 'Z' or a UTC offset, for example 2026-11-23T09:30:00Z.");
+                return null;
+            }
+            ts = ts.ToUniversalTime();
+            if (ts > now + EventLimits.MaxFutureSkew)
+            {
+                Error(RejectionCodes.TimestampInFuture, "timestamp", $"Field 'timestamp' is more than {EventLimits.MaxFutureSkew.TotalMinutes} minutes in the future.");
+                return null;
+            }
+            if (ts < now.AddDays(-EventLimits.RetentionDays))
+            {
+                Error(RejectionCodes.OutsideRetention, "timestamp", $"Field 'timestamp' is older than the {EventLimits.RetentionDays}-day retention period.");
+                return null;
+            }
+            return ts;
+        }
+
+        private AuditActor? Actor(Dictionary<string, JsonElement> fields)
+        {
+            var obj = RequiredObject(fields, "actor");
+            if (obj is null)
+            {
+                return null;
+            }
+            var f = Fields(obj.Value, "actor.", "type", "id", "name", "email");
+            if (f is null)
+            {
+                return null;
+            }
+            var type = RequiredText(f, "type", 16, "actor.");
+            var id = RequiredText(f, "id", EventLimits.MaxIdLength, "actor.");
+            var name = OptionalText(f, "name", EventLimits.MaxTextLength, "actor.");
+            var email = OptionalText(f, "email", EventLimits.MaxTextLength, "actor.");
+            if (type is not null && !ActorTypes.All.Contains(type))
+            {
+                Error(RejectionCodes.InvalidActorType, "actor.type", $"Field 'actor.type' must be one of {string.Join(", ", ActorTypes.All)}.");
+            }
+            return _rejection is null ? new AuditActor(type!, id!, name, email) : null;
+        }
+
+        private AuditResource? Resource(Dictionary<string, JsonElement> fields)
+        {
+            var obj = RequiredObject(fields, "resource");
+            if (obj is null)
+            {
+                return null;
+            }
+            var f = Fields(obj.Value, "resource.", "type", "id", "name");
+            if (f is null)
+            {
+                return null;
+            }
+            var type = RequiredText(f, "type", EventLimits.MaxTypeLength, "resource.");
+            var id = RequiredText(f, "id", EventLimits.MaxIdLength, "resource.");
+            var name = OptionalText(f, "name", EventLimits.MaxTextLength, "resource.");
+            return _rejection is null ? new AuditResource(type!, id!, name) : null;
+        }
+
+        private AuditContext? Context(Dictionary<string, JsonElement> fields)
+        {
+            if (!fields.TryGetValue("context", out var element) || element.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+            if (element.ValueKind != JsonValueKind.Object)
+            {
+                Error(RejectionCodes.WrongType, "context", $"Field 'context' must be an object, not {Kind(element)}.");
+                return null;
+            }
+            var f = Fields(element, "context.", "ip", "userAgent", "requestId");
+            if (f is null)
+            {
+                return null;
+            }
+            var ip = OptionalText(f, "ip", 64, "context.");
+            var userAgent = OptionalText(f, "userAgent", EventLimits.MaxUserAgentLength, "context.");
+            var requestId = OptionalText(f, "requestId", EventLimits.MaxIdLength, "context.");
+            if (ip is not null && !IPAddress.TryParse(ip, out _))
+            {
+                Error(RejectionCodes.InvalidIp, "context.ip", "Field 'context.ip' is not an IPv4 or IPv6 address.");
+            }
+            if (_rejection is not null || (ip is null && userAgent is null && requestId is null))
+            {
+                return null;
+            }
+            return new AuditContext(ip, userAgent, requestId);
+        }
+
+        private string? Changes(Dictionary<string, JsonElement> fields)
+        {
+            if (!fields.TryGetValue("changes", out var element) || element.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+            if (element.ValueKind != JsonValueKind.Array)
+            {
+                Error(RejectionCodes.InvalidChanges, "changes", "Field 'changes' must be an array of {\"field\", \"before\", \"after\"} objects.");
+                return null;
+            }
+            var count = 0;
+            foreach (var change in element.EnumerateArray())
+            {
+                var path = $"changes[{count}].";
+                if (++count > EventLimits.MaxChanges)
+                {
+                    Error(RejectionCodes.InvalidChanges, "changes", $"Field 'changes' holds more than {EventLimits.MaxChanges} entries.");
+                    return null;
+                }
+                if (change.ValueKind != JsonValueKind.Object)
+                {
+                    Error(RejectionCodes.InvalidChanges, path.TrimEnd('.'), $"Each entry of 'changes' must be an object, not {Kind(change)}.");
+                    return null;
+                }
+                var f = Fields(change, path, "field", "before", "after");
+                if (f is null || RequiredText(f, "field", EventLimits.MaxTextLength, path) is null)
+                {
+                    return null;
+                }
+            }
+            return Compact(element);
+        }
+
+        private string? Properties(Dictionary<string, JsonElement> fields)
+        {
+            if (!fields.TryGetValue("properties", out var element) || element.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+            if (element.ValueKind != JsonValueKind.Object)
+            {
+                Error(RejectionCodes.WrongType, "properties", $"Field 'properties' must be an object, not {Kind(element)}.");
+                return null;
+            }
+            return Compact(element);
+        }
+
+        private JsonElement? RequiredObject(Dictionary<string, JsonElement> fields, string name)
+        {
+            if (!fields.TryGetValue(name, out var element) || element.ValueKind == JsonValueKind.Null)
+            {
+                Error(RejectionCodes.MissingField, name, $"Field '{name}' is required.");
+                return null;
+            }
+            if (element.ValueKind != JsonValueKind.Object)
+            {
+                Error(RejectionCodes.WrongType, name, $"Field '{name}' must be an object, not {Kind(element)}.");
+                return null;
+            }
+            return element;
+        }
+
+        private string? Compact(JsonElement element)
+        {
+            try
+            {
+                using var buffer = new MemoryStream();
+                using (var writer = new Utf8JsonWriter(buffer, CompactJson))
+                {
+                    element.WriteTo(writer);
+                }
+                return Encoding.UTF8.GetString(buffer.ToArray());
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+            {
+                Error(RejectionCodes.InvalidString, "properties", "A nested value holds an invalid UTF-16 sequence (a lone surrogate).");
+                return null;
+            }
+        }
+    }
+
+    private static string? TryGetString(JsonElement element)
+    {
+        try
+        {
+            return element.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static string Kind(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => "nothing",
+    };
+
+    private static string Truncate(string s) => s.Length <= 64 ? s : s[..64] + "…";
+}
+
+/// <summary>Exactly one of <see cref="Event"/> and <see cref="Rejection"/> is set.</summary>
+public readonly record struct ReadResult(AuditEvent? Event, IngestRejection? Rejection);

@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
+
+namespace AuditTrail.Core.Ingestion;
+
+/// <summary>
+/// Keeps rejected input in blob container <c>audit-deadletter</c>, one JSON line per event with
+/// its reason and the raw payload, so it can be fixed and replayed. The blob name is derived from
+/// the content, so a retried invocation rewrites the same blob instead of adding a copy.
+/// </summary>
+public sealed class DeadLetterStore(TrailStore store)
+{
+    private static readonly JsonWriterOptions LineJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public async Task<string> WriteAsync(
+        IReadOnlyList<(IngestRejection Rejection, RawEvent Raw)> items, IngestContext context, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        foreach (var (rejection, raw) in items)
+        {
+            using (var writer = new Utf8JsonWriter(buffer, LineJson))
+            {
+                writer.WriteStartObject();
+                writer.WriteString("code", rejection.Code);
+                WriteIfSet(writer, "reason", rejection.Reason);
+                WriteIfSet(writer, "field", rejection.Field);
+                writer.WriteNumber("index", rejection.Index);
+                WriteIfSet(writer, "eventId", rejection.EventId);
+                WriteIfSet(writer, "workspaceId", rejection.WorkspaceId);
+                writer.WriteString("door", context.Door);
+                WriteIfSet(writer, "invocationId", context.InvocationId);
+                writer.WriteString("receivedAt", receivedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+                if (raw.Origin is { Count: > 0 } origin)
+                {
+                    writer.WriteStartObject("origin");
+                    foreach (var (key, value) in origin)
+                    {
+                        writer.WriteString(key, value);
+                    }
+                    writer.WriteEndObject();
+                }
+                // Raw text, not re-serialized JSON: what arrived is what is kept, even if it is not JSON.
+                // Text that is not valid UTF-16 cannot be written as a JSON string; keep its exact code units instead.
+                var rawText = raw.RawText;
+                if (HasLoneSurrogate(rawText))
+                {
+                    writer.WriteString("rawUtf16Base64", Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rawText.AsSpan())));
+                }
+                else
+                {
+                    writer.WriteString("raw", rawText);
+                }
+                writer.WriteEndObject();
+            }
+            buffer.WriteByte((byte)'\n');
+        }
+
+        var content = buffer.ToArray();
+        var hash = Convert.ToHexString(SHA256.HashData(content), 0, 16).ToLowerInvariant();
+        var name = $"{receivedAt.UtcDateTime:yyyy/MM/dd}/{context.Door}-{hash}.jsonl";
+        await store.DeadLetters.UploadAsync(name, content, new BlobUploadOptions("application/x-ndjson"), cancellationToken);
+        return name;
+    }
+
+    private static void WriteIfSet(Utf8JsonWriter writer, string name, string? value)
+    {
+        if (value is not null)
+        {
+            writer.WriteString(name, HasLoneSurrogate(value) ? new string(value.Select(c => char.IsSurrogate(c) ? '\uFFFD' : c).ToArray()) : value);
+        }
+    }
+
+    internal static bool HasLoneSurrogate(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,244 @@
+using System.Collections.Concurrent;
+using AuditTrail.Core.Events;
+using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
+using Microsoft.Extensions.Logging;
+
+namespace AuditTrail.Core.Ingestion;
+
+/// <summary>
+/// The one ingestion path behind both doors (Event Hubs and HTTP). Validates each event, then
+/// stores the valid ones append-only:
+/// <list type="number">
+/// <item>registers each workspace-day in <c>AuditPartitions</c>, so retention finds every partition that may hold rows;</item>
+/// <item>claims each (workspace, event id) in <c>AuditEventIds</c> with an insert: a claim that exists with the same
+/// content hash is a duplicate, with another hash a conflict (dead-lettered; the stored event is untouched);</item>
+/// <item>writes each claimed event's primary and index rows in entity-group transactions per partition.</item>
+/// </list>
+/// Rows are written only for claimed ids with the claim's own content, receive time and door, so a
+/// replay after a crash between steps 2 and 3 completes the event with identical rows and can
+/// never alter one. Rejected events go to the dead-letter container. Storage failures propagate:
+/// the caller must not acknowledge the batch.
+/// </summary>
+public sealed class IngestionService(TrailStore store, DeadLetterStore deadLetters, TimeProvider time, ILogger<IngestionService> logger)
+{
+    private const int Parallelism = 8;
+    private const int TransactionByteBudget = 3 * 1024 * 1024;
+    private const int MaxRegisteredPartitionsCached = 100_000;
+
+    private readonly ConcurrentDictionary<(string Day, string Workspace), byte> _registeredPartitions = new();
+
+    public async Task<IngestResult> IngestAsync(IReadOnlyList<RawEvent> batch, IngestContext context, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(context);
+        var now = time.GetUtcNow();
+        var rejected = new List<(IngestRejection Rejection, RawEvent Raw)>();
+        var candidates = new List<Candidate>();
+        var byId = new Dictionary<(string, string), Candidate>();
+        var duplicates = 0;
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var read = AuditEventReader.Read(batch[i], i, context.WorkspaceId, now);
+            if (read.Rejection is { } rejection)
+            {
+                rejected.Add((rejection, batch[i]));
+                continue;
+            }
+            var e = read.Event!;
+            var candidate = new Candidate(i, e, EventRows.ContentHash(e), batch[i]) { ReceivedAt = now, Door = context.Door };
+            if (byId.TryGetValue((e.WorkspaceId, e.Id), out var earlier))
+            {
+                if (earlier.Hash == candidate.Hash)
+                {
+                    duplicates++;
+                }
+                else
+                {
+                    rejected.Add((ConflictRejection(candidate, "earlier in the same batch"), batch[i]));
+                }
+                continue;
+            }
+            byId.Add((e.WorkspaceId, e.Id), candidate);
+            candidates.Add(candidate);
+        }
+
+        if (candidates.Count > 0)
+        {
+            await store.EnsureCreatedAsync(cancellationToken);
+            await RegisterPartitionsAsync(candidates, cancellationToken);
+            await ClaimIdsAsync(candidates, cancellationToken);
+            foreach (var c in candidates.Where(c => c.Outcome == ClaimOutcome.Conflict))
+            {
+                rejected.Add((ConflictRejection(c, "already stored"), c.Raw));
+            }
+            duplicates += candidates.Count(c => c.Outcome == ClaimOutcome.Known);
+            await WriteRowsAsync(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known).ToList(), cancellationToken);
+        }
+
+        string? deadLetterBlob = null;
+        if (rejected.Count > 0)
+        {
+            await store.EnsureCreatedAsync(cancellationToken);
+            rejected.Sort((a, b) => a.Rejection.Index.CompareTo(b.Rejection.Index));
+            deadLetterBlob = await deadLetters.WriteAsync(rejected, context, now, cancellationToken);
+        }
+
+        var accepted = candidates.Count(c => c.Outcome == ClaimOutcome.Claimed);
+        var uncataloged = candidates.Where(c => c.Outcome == ClaimOutcome.Claimed && !c.Event.Cataloged)
+            .Select(c => c.Event.Type).Distinct(StringComparer.Ordinal).ToList();
+        logger.LogInformation(
+            "Ingested {Received} events via {Door}: {Accepted} accepted, {Duplicates} duplicates, {Rejected} rejected (dead letters {DeadLetterBlob}); invocation {InvocationId}",
+            batch.Count, context.Door, accepted, duplicates, rejected.Count, deadLetterBlob, context.InvocationId);
+        return new IngestResult(batch.Count, accepted, duplicates, rejected.Select(r => r.Rejection).ToList(), uncataloged, deadLetterBlob);
+    }
+
+    private static IngestRejection ConflictRejection(Candidate c, string where) => new(
+        c.Index, RejectionCodes.Conflict,
+        $"Event id '{c.Event.Id}' is {where} in workspace '{c.Event.WorkspaceId}' with different content; the stored event was kept unchanged.",
+        "id", c.Event.Id, c.Event.WorkspaceId);
+
+    private async Task RegisterPartitionsAsync(List<Candidate> candidates, CancellationToken cancellationToken)
+    {
+        var missing = candidates
+            .Select(c => (Day: c.Event.Timestamp.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture), Workspace: c.Event.WorkspaceId))
+            .Distinct()
+            .Where(p => !_registeredPartitions.ContainsKey(p))
+            .ToList();
+        // Rows for one day share a PartitionKey, so each day is one transaction (chunked at 100).
+        var transactions = missing.GroupBy(p => p.Day)
+            .SelectMany(day => day.Chunk(TableClient.MaxTransactionActions))
+            .ToList();
+        await Parallel.ForEachAsync(transactions, Options(cancellationToken), async (chunk, ct) =>
+        {
+            var actions = chunk.Select(p => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(p.Day, p.Workspace))).ToList();
+            await store.Partitions.SubmitTransactionAsync(actions, ct);
+        });
+        if (_registeredPartitions.Count > MaxRegisteredPartitionsCached)
+        {
+            _registeredPartitions.Clear();
+        }
+        foreach (var p in missing)
+        {
+            _registeredPartitions.TryAdd(p, 0);
+        }
+    }
+
+    private async Task ClaimIdsAsync(List<Candidate> candidates, CancellationToken cancellationToken)
+    {
+        var chunks = candidates.GroupBy(c => c.Event.WorkspaceId)
+            .SelectMany(ws => ws.Chunk(TableClient.MaxTransactionActions))
+            .ToList();
+        await Parallel.ForEachAsync(chunks, Options(cancellationToken), async (chunk, ct) =>
+        {
+            try
+            {
+                await store.EventIds.SubmitTransactionAsync(chunk.Select(c => new TableTransactionAction(TableTransactionActionType.Add, ClaimEntity(c))).ToList(), ct);
+                foreach (var c in chunk)
+                {
+                    c.Outcome = ClaimOutcome.Claimed;
+                }
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status == 409)
+            {
+                // Some ids are taken (a replay, or a reused id): settle each one on its own.
+                await Parallel.ForEachAsync(chunk, Options(ct), async (c, innerCt) => await ClaimOneAsync(c, innerCt));
+            }
+        });
+    }
+
+    private async Task ClaimOneAsync(Candidate c, CancellationToken cancellationToken)
+    {
+        var entity = ClaimEntity(c);
+        // Two tries: an insert that loses a race to a concurrent producer is settled by reading the winner.
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var existing = await store.EventIds.GetEntityAsync(entity.PartitionKey, entity.RowKey, cancellationToken);
+            if (existing is not null)
+            {
+                var same = existing.GetString("ContentHash") == c.Hash && existing.GetString("EventId") == c.Event.Id;
+                c.Outcome = same ? ClaimOutcome.Known : ClaimOutcome.Conflict;
+                if (same)
+                {
+                    // Repair rows exactly as first written.
+                    c.ReceivedAt = existing.GetDateTimeOffset("ReceivedAt") ?? c.ReceivedAt;
+                    c.Door = existing.GetString("Door") ?? c.Door;
+                }
+                return;
+            }
+            try
+            {
+                await store.EventIds.AddEntityAsync(entity, cancellationToken);
+                c.Outcome = ClaimOutcome.Claimed;
+                return;
+            }
+            catch (StorageRequestException ex) when (ex.Status == 409)
+            {
+                // Lost the race; read the winner on the next pass.
+            }
+        }
+        throw new StorageRequestException(409, "EntityAlreadyExists", $"Could not settle the claim for event id '{c.Event.Id}'.");
+    }
+
+    private static TableEntity ClaimEntity(Candidate c) => new(c.Event.WorkspaceId, TrailKeys.Encode(c.Event.Id))
+    {
+        ["EventId"] = c.Event.Id,
+        ["ContentHash"] = c.Hash,
+        ["EventPartition"] = EventRows.PartitionKey(c.Event),
+        ["EventRow"] = TrailKeys.PrimaryRowKey(c.Event.Timestamp, c.Event.Id),
+        ["ReceivedAt"] = c.ReceivedAt,
+        ["Door"] = c.Door,
+    };
+
+    private async Task WriteRowsAsync(List<Candidate> toWrite, CancellationToken cancellationToken)
+    {
+        var transactions = new List<List<TableTransactionAction>>();
+        foreach (var partition in toWrite.GroupBy(c => EventRows.PartitionKey(c.Event)))
+        {
+            var current = new List<TableTransactionAction>();
+            var bytes = 0;
+            foreach (var c in partition)
+            {
+                var rows = EventRows.Create(c.Event, c.Hash, c.ReceivedAt, c.Door);
+                var size = EventRows.EstimatedTransactionBytes(c.Event);
+                if (current.Count + rows.Length > TableClient.MaxTransactionActions || (current.Count > 0 && bytes + size > TransactionByteBudget))
+                {
+                    transactions.Add(current);
+                    current = [];
+                    bytes = 0;
+                }
+                // Upsert, not insert: only ids this batch claimed (or that were claimed with this exact content) get here.
+                current.AddRange(rows.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)));
+                bytes += size;
+            }
+            if (current.Count > 0)
+            {
+                transactions.Add(current);
+            }
+        }
+        await Parallel.ForEachAsync(transactions, Options(cancellationToken), async (actions, ct) => await store.Events.SubmitTransactionAsync(actions, ct));
+    }
+
+    private static ParallelOptions Options(CancellationToken cancellationToken) =>
+        new() { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken };
+
+    private enum ClaimOutcome
+    {
+        Pending,
+        Claimed,
+        Known,
+        Conflict,
+    }
+
+    private sealed class Candidate(int index, AuditEvent e, string hash, RawEvent raw)
+    {
+        public int Index { get; } = index;
+        public AuditEvent Event { get; } = e;
+        public string Hash { get; } = hash;
+        public RawEvent Raw { get; } = raw;
+        public ClaimOutcome Outcome { get; set; }
+        public DateTimeOffset ReceivedAt { get; set; }
+        public string Door { get; set; } = string.Empty;
+    }
+}

@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+
+namespace AuditTrail.Core.Storage;
+
+/// <summary>One blob container, over the Blob REST API.</summary>
+public sealed class BlobContainerClient
+{
+    private readonly HttpClient _http;
+    private readonly string _containerUri;
+
+    public BlobContainerClient(HttpClient http, StorageAccount account, string containerName)
+    {
+        _http = http;
+        Name = containerName;
+        _containerUri = account.BlobEndpoint.ToString().TrimEnd('/') + "/" + containerName;
+    }
+
+    public string Name { get; }
+
+    public async Task CreateIfNotExistsAsync(CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(_containerUri + "?restype=container"));
+        using var response = await _http.SendAsync(request, cancellationToken);
+        if (response.IsSuccessStatusCode || response.StatusCode == HttpStatusCode.Conflict)
+        {
+            return; // 409 ContainerAlreadyExists
+        }
+        throw await StorageErrors.FromResponseAsync(response, $"Create container {Name}", cancellationToken);
+    }
+
+    /// <summary>Writes a block blob in one Put Blob call, replacing any blob of that name.</summary>
+    public async Task UploadAsync(string blobName, ReadOnlyMemory<byte> content, BlobUploadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, BlobUri(blobName));
+        request.Headers.TryAddWithoutValidation("x-ms-blob-type", "BlockBlob");
+        if (options?.ContentType is { } type)
+        {
+            request.Headers.TryAddWithoutValidation("x-ms-blob-content-type", type);
+        }
+        if (options?.ContentDisposition is { } disposition)
+        {
+            request.Headers.TryAddWithoutValidation("x-ms-blob-content-disposition", disposition);
+        }
+        request.Content = new ByteArrayContent(content.ToArray());
+        // Without an explicit type HttpClient sends none; the signature covers exactly what is sent.
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var response = await _http.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await StorageErrors.FromResponseAsync(response, $"Upload blob {Name}/{blobName}", cancellationToken);
+        }
+    }
+
+    /// <summary>Reads a whole blob; null if it does not exist.</summary>
+    public async Task<byte[]?> DownloadAsync(string blobName, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, BlobUri(blobName));
+        using var response = await _http.SendAsync(request, cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await StorageErrors.FromResponseAsync(response, $"Download blob {Name}/{blobName}", cancellationToken);
+        }
+        return await response.Content.ReadAsByteArrayAsync(cancellationToken);
+    }
+
+    /// <summary>Names of the blobs whose name starts with <paramref name="prefix"/>, page by page.</summary>
+    public async IAsyncEnumerable<string> ListBlobNamesAsync(string? prefix = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        string? marker = null;
+        do
+        {
+            var uri = new StringBuilder(_containerUri).Append("?restype=container&comp=list");
+            if (!string.IsNullOrEmpty(prefix))
+            {
+                uri.Append("&prefix=").Append(Uri.EscapeDataString(prefix));
+            }
+            if (!string.IsNullOrEmpty(marker))
+            {
+                uri.Append("&marker=").Append(Uri.EscapeDataString(marker));
+            }
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(uri.ToString()));
+            using var response = await _http.SendAsync(request, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw await StorageErrors.FromResponseAsync(response, $"List blobs in {Name}", cancellationToken);
+            }
+            var xml = System.Xml.Linq.XDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            foreach (var name in xml.Descendants("Blob").Select(b => b.Element("Name")?.Value).OfType<string>())
+            {
+                yield return name;
+            }
+            marker = xml.Root?.Element("NextMarker")?.Value;
+        }
+        while (!string.IsNullOrEmpty(marker));
+    }
+
+    private Uri BlobUri(string blobName) =>
+        new(_containerUri + "/" + string.Join('/', blobName.Split('/').Select(Uri.EscapeDataString)));
+}
+
+public sealed record BlobUploadOptions(string? ContentType = null, string? ContentDisposition = null);

@@ -1,0 +1,98 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using AuditTrail.Core.Events;
+using AuditTrail.Core.Storage;
+
+namespace AuditTrail.Core.Trail;
+
+/// <summary>Maps an event to its four rows and back.</summary>
+public static class EventRows
+{
+    private static readonly JsonWriterOptions HashJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>SHA-256 of the canonical JSON form: equal for a replay, different for any edited field.</summary>
+    public static string ContentHash(AuditEvent e)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, HashJson))
+        {
+            AuditEventJson.Write(writer, e);
+        }
+        return Convert.ToHexString(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
+    }
+
+    public static string PartitionKey(AuditEvent e) => TrailKeys.PartitionKey(e.WorkspaceId, e.Timestamp);
+
+    /// <summary>The primary row first, then the actor, type and resource index rows; all in one partition.</summary>
+    public static TableEntity[] Create(AuditEvent e, string contentHash, DateTimeOffset receivedAt, string door)
+    {
+        var pk = PartitionKey(e);
+        string[] rowKeys =
+        [
+            TrailKeys.PrimaryRowKey(e.Timestamp, e.Id),
+            TrailKeys.ActorRowKey(e.Actor.Id, e.Timestamp, e.Id),
+            TrailKeys.TypeRowKey(e.Type, e.Timestamp, e.Id),
+            TrailKeys.ResourceRowKey(e.Resource.Type, e.Resource.Id, e.Timestamp, e.Id),
+        ];
+        var rows = new TableEntity[rowKeys.Length];
+        for (var i = 0; i < rowKeys.Length; i++)
+        {
+            var row = new TableEntity(pk, rowKeys[i])
+            {
+                ["EventId"] = e.Id,
+                ["WorkspaceId"] = e.WorkspaceId,
+                ["Type"] = e.Type,
+                ["ProductArea"] = e.ProductArea,
+                ["Cataloged"] = e.Cataloged,
+                ["EventTime"] = e.Timestamp,
+                ["ActorType"] = e.Actor.Type,
+                ["ActorId"] = e.Actor.Id,
+                ["ActorName"] = e.Actor.Name,
+                ["ActorEmail"] = e.Actor.Email,
+                ["ResourceType"] = e.Resource.Type,
+                ["ResourceId"] = e.Resource.Id,
+                ["ResourceName"] = e.Resource.Name,
+                ["Ip"] = e.Context?.Ip,
+                ["UserAgent"] = e.Context?.UserAgent,
+                ["RequestId"] = e.Context?.RequestId,
+                ["Changes"] = e.Changes,
+                ["Properties"] = e.Properties,
+                ["ContentHash"] = contentHash,
+                ["ReceivedAt"] = receivedAt,
+                ["Door"] = door,
+            };
+            rows[i] = row;
+        }
+        return rows;
+    }
+
+    public static AuditEvent ToEvent(TableEntity row)
+    {
+        string S(string name) => row.GetString(name) ?? string.Empty;
+        var context = row.GetString("Ip") is null && row.GetString("UserAgent") is null && row.GetString("RequestId") is null
+            ? null
+            : new AuditContext(row.GetString("Ip"), row.GetString("UserAgent"), row.GetString("RequestId"));
+        return new AuditEvent(
+            S("EventId"), S("WorkspaceId"), S("Type"), S("ProductArea"), row.GetBoolean("Cataloged") ?? true,
+            row.GetDateTimeOffset("EventTime") ?? default,
+            new AuditActor(S("ActorType"), S("ActorId"), row.GetString("ActorName"), row.GetString("ActorEmail")),
+            new AuditResource(S("ResourceType"), S("ResourceId"), row.GetString("ResourceName")),
+            context, row.GetString("Changes"), row.GetString("Properties"));
+    }
+
+    /// <summary>
+    /// A conservative upper bound of the bytes an event's rows take in a transaction body: string
+    /// properties are JSON inside JSON, so quotes double; plus per-row multipart headers.
+    /// </summary>
+    public static int EstimatedTransactionBytes(AuditEvent e)
+    {
+        var text = e.Id.Length + e.Type.Length + e.Actor.Id.Length + (e.Actor.Name?.Length ?? 0) + (e.Actor.Email?.Length ?? 0)
+                   + e.Resource.Type.Length + e.Resource.Id.Length + (e.Resource.Name?.Length ?? 0)
+                   + (e.Context?.UserAgent?.Length ?? 0) + (e.Context?.RequestId?.Length ?? 0)
+                   + (e.Changes?.Length ?? 0) + (e.Properties?.Length ?? 0);
+        // At most 3 bytes per UTF-16 char (UTF-8, or an escaped quote or backslash); 1 KiB of keys, names and headers per row.
+        return 4 * ((text * 3) + 1024);
+    }
+}

@@ -1,0 +1,81 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace AuditTrail.Core.Trail;
+
+/// <summary>
+/// The table layout of the trail (docs/architecture.md, "Storage layout"). One partition per
+/// workspace and UTC day; a primary row and three index rows per event, each a full copy.
+/// Ids are hostile input: <see cref="Encode"/> makes them safe, injective and free of the
+/// <c>_</c> separator, so a prefix scan for one id can never match another.
+/// </summary>
+public static class TrailKeys
+{
+    public const string PrimaryPrefix = "e_";
+    public const string ActorPrefix = "a_";
+    public const string TypePrefix = "t_";
+    public const string ResourcePrefix = "r_";
+
+    /// <summary>Encoded ids longer than this are replaced by a hash, keeping every key far below the 1 KiB limit.</summary>
+    public const int MaxEncodedLength = 96;
+
+    public static string PartitionKey(string workspaceId, DateTimeOffset timestamp) =>
+        PartitionKey(workspaceId, DateOnly.FromDateTime(timestamp.UtcDateTime));
+
+    public static string PartitionKey(string workspaceId, DateOnly utcDay) =>
+        workspaceId + "_" + utcDay.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+
+    /// <summary>Descending time order inside a partition: newer events sort first.</summary>
+    public static string ReverseTicks(DateTimeOffset timestamp) =>
+        (DateTime.MaxValue.Ticks - timestamp.UtcTicks).ToString("D19", CultureInfo.InvariantCulture);
+
+    public static string PrimaryRowKey(DateTimeOffset timestamp, string eventId) =>
+        PrimaryPrefix + ReverseTicks(timestamp) + "_" + Encode(eventId);
+
+    public static string ActorRowKey(string actorId, DateTimeOffset timestamp, string eventId) =>
+        ActorPrefixFor(actorId) + ReverseTicks(timestamp) + "_" + Encode(eventId);
+
+    public static string TypeRowKey(string type, DateTimeOffset timestamp, string eventId) =>
+        TypePrefixFor(type) + ReverseTicks(timestamp) + "_" + Encode(eventId);
+
+    public static string ResourceRowKey(string resourceType, string resourceId, DateTimeOffset timestamp, string eventId) =>
+        ResourcePrefixFor(resourceType, resourceId) + ReverseTicks(timestamp) + "_" + Encode(eventId);
+
+    public static string ActorPrefixFor(string actorId) => ActorPrefix + Encode(actorId) + "_";
+
+    public static string TypePrefixFor(string type) => TypePrefix + Encode(type) + "_";
+
+    public static string ResourcePrefixFor(string resourceType, string resourceId) =>
+        ResourcePrefix + Encode(resourceType) + ":" + Encode(resourceId) + "_";
+
+    /// <summary>
+    /// ASCII letters, digits, '-' and '.' stay as they are; every other UTF-8 byte becomes
+    /// <c>~XX</c>. The result never holds '/', '\', '#', '?', control characters, '_' or ':',
+    /// so it is a legal key and leaves '_' and ':' free as separators. A result longer than
+    /// <see cref="MaxEncodedLength"/> becomes <c>~~</c> and 40 hex digits of its SHA-256
+    /// (the form <c>~~</c> never arises from the escape rule); rows keep the original id.
+    /// </summary>
+    public static string Encode(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var bytes = Encoding.UTF8.GetBytes(value);
+        var sb = new StringBuilder(bytes.Length);
+        foreach (var b in bytes)
+        {
+            if (b is >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9' or (byte)'-' or (byte)'.')
+            {
+                sb.Append((char)b);
+            }
+            else
+            {
+                sb.Append('~').Append(b.ToString("X2", CultureInfo.InvariantCulture));
+            }
+            if (sb.Length > MaxEncodedLength)
+            {
+                return "~~" + Convert.ToHexString(SHA256.HashData(bytes), 0, 20);
+            }
+        }
+        return sb.ToString();
+    }
+}

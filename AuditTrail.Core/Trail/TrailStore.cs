@@ -1,0 +1,65 @@
+using AuditTrail.Core.Storage;
+
+namespace AuditTrail.Core.Trail;
+
+/// <summary>
+/// The trail's tables and containers, created on first use. Creation is retried on the next use
+/// if it fails, so a storage outage at start-up does not leave the app broken afterwards.
+/// </summary>
+public sealed class TrailStore : IDisposable
+{
+    public const string EventsTable = "AuditEvents";
+    public const string EventIdsTable = "AuditEventIds";
+    public const string PartitionsTable = "AuditPartitions";
+    public const string DeadLetterContainer = "audit-deadletter";
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private volatile bool _initialized;
+
+    public TrailStore(StorageClients clients)
+    {
+        Events = clients.GetTable(EventsTable);
+        EventIds = clients.GetTable(EventIdsTable);
+        Partitions = clients.GetTable(PartitionsTable);
+        DeadLetters = clients.GetContainer(DeadLetterContainer);
+    }
+
+    /// <summary>Every event's primary and index rows (docs/architecture.md).</summary>
+    public TableClient Events { get; }
+
+    /// <summary>One row per (workspace, event id): the append-only guard against id reuse.</summary>
+    public TableClient EventIds { get; }
+
+    /// <summary>Which workspace-days exist (PartitionKey = yyyyMMdd, RowKey = workspace id), for retention.</summary>
+    public TableClient Partitions { get; }
+
+    public BlobContainerClient DeadLetters { get; }
+
+    public void Dispose() => _gate.Dispose();
+
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
+    {
+        if (_initialized)
+        {
+            return;
+        }
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_initialized)
+            {
+                return;
+            }
+            await Task.WhenAll(
+                Events.CreateIfNotExistsAsync(cancellationToken),
+                EventIds.CreateIfNotExistsAsync(cancellationToken),
+                Partitions.CreateIfNotExistsAsync(cancellationToken),
+                DeadLetters.CreateIfNotExistsAsync(cancellationToken));
+            _initialized = true;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}
