@@ -94,6 +94,19 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         return new IngestResult(batch.Count, accepted, duplicates, rejected.Select(r => r.Rejection).ToList(), uncataloged, deadLetterBlob);
     }
 
+    /// <summary>
+    /// Keeps input that could not even be split into events (an unreadable invocation payload) as
+    /// one dead letter, so the source can move on without losing it.
+    /// </summary>
+    public async Task<string> DeadLetterUnreadableAsync(string rawText, string code, string reason, IngestContext context, CancellationToken cancellationToken = default)
+    {
+        await store.EnsureCreatedAsync(cancellationToken);
+        var blob = await deadLetters.WriteAsync([(new IngestRejection(0, code, reason), RawEvent.FromText(rawText))], context, time.GetUtcNow(), cancellationToken);
+        logger.LogWarning("Dead-lettered an unreadable {Door} payload ({Code}: {Reason}) to {DeadLetterBlob}; invocation {InvocationId}",
+            context.Door, code, reason, blob, context.InvocationId);
+        return blob;
+    }
+
     private static IngestRejection ConflictRejection(Candidate c, string where) => new(
         c.Index, RejectionCodes.Conflict,
         $"Event id '{c.Event.Id}' is {where} in workspace '{c.Event.WorkspaceId}' with different content; the stored event was kept unchanged.",

@@ -1,0 +1,12 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using AuditTrail.Functions.Ingestion;
+
+namespace AuditTrail.Functions.Hosting;
+
+/// <summary>Source-generated serialization for the app's response types (no reflection on hot paths).</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(IngestResponse))]
+[JsonSerializable(typeof(InvocationResponse))]
+[JsonSerializable(typeof(ServiceStatus))]
+internal sealed partial class AuditTrailJsonContext : JsonSerializerContext;

@@ -1,0 +1,82 @@
+using System.Globalization;
+
+namespace AuditTrail.Functions.Hosting;
+
+public enum HostingMode
+{
+    /// <summary>Started by the Azure Functions host, which passes the port in FUNCTIONS_CUSTOMHANDLER_PORT.</summary>
+    CustomHandler,
+
+    /// <summary>Running on its own (local development, tests): serves the HTTP API and runs triggers itself.</summary>
+    Standalone,
+}
+
+/// <summary>Which mode the app runs in and where it listens.</summary>
+public sealed record HostingSettings(HostingMode Mode, string Url, bool InvocationEndpoints)
+{
+    public const string PortVariable = "FUNCTIONS_CUSTOMHANDLER_PORT";
+    public const string DefaultStandaloneUrl = "http://127.0.0.1:7071";
+
+    /// <summary>
+    /// Under the Functions host: loopback on the host's port, and the trigger invocation endpoints
+    /// (<c>/{FunctionName}</c>) are served. Standalone: <c>AuditTrail:Url</c> (default
+    /// 127.0.0.1:7071), and the invocation endpoints only when <c>AuditTrail:InvocationEndpoints</c>
+    /// is true, because they trust their caller as the host does and carry no token.
+    /// </summary>
+    public static HostingSettings Resolve(IConfiguration configuration)
+    {
+        var portText = configuration[PortVariable];
+        if (!string.IsNullOrWhiteSpace(portText))
+        {
+            if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+            {
+                throw new InvalidOperationException($"{PortVariable} is '{portText}'; expected a TCP port number (1-65535).");
+            }
+            return new HostingSettings(HostingMode.CustomHandler, $"http://127.0.0.1:{port}", true);
+        }
+        var url = configuration["AuditTrail:Url"] ?? DefaultStandaloneUrl;
+        return new HostingSettings(HostingMode.Standalone, url, configuration.GetValue("AuditTrail:InvocationEndpoints", false));
+    }
+}
+
+public static class FunctionsHostingExtensions
+{
+    public static WebApplicationBuilder AddFunctionsHosting(this WebApplicationBuilder builder)
+    {
+        var settings = HostingSettings.Resolve(builder.Configuration);
+        builder.Services.AddSingleton(settings);
+        // An explicit --urls / ASPNETCORE_URLS wins in standalone mode; the host's port always wins under the host.
+        if (settings.Mode == HostingMode.CustomHandler || string.IsNullOrEmpty(builder.Configuration["urls"]))
+        {
+            builder.WebHost.UseUrls(settings.Url);
+        }
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = HttpLimits.MaxInvocationBodyBytes);
+        return builder;
+    }
+
+    /// <summary>
+    /// <c>GET /</c> answers at once: the Functions host polls it until any response arrives before
+    /// it sends the first invocation.
+    /// </summary>
+    public static IEndpointRouteBuilder MapHostEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/", (HostingSettings settings) => Results.Ok(new ServiceStatus("Audit Trail", settings.Mode.ToString(), "ready")))
+            .ExcludeFromDescription();
+        return app;
+    }
+}
+
+public sealed record ServiceStatus(string Service, string Mode, string Status);
+
+/// <summary>Request size limits (docs/architecture.md, "Limits").</summary>
+public static class HttpLimits
+{
+    /// <summary>HTTP ingest: body size.</summary>
+    public const long MaxIngestBodyBytes = 4 * 1024 * 1024;
+
+    /// <summary>HTTP ingest: events per request.</summary>
+    public const int MaxEventsPerRequest = 1000;
+
+    /// <summary>Invocation payloads from the host: up to 100 Event Hubs messages of up to 1 MB each, JSON-encoded.</summary>
+    public const long MaxInvocationBodyBytes = 256L * 1024 * 1024;
+}

@@ -1,0 +1,199 @@
+using System.Globalization;
+using System.Text.Json;
+using AuditTrail.Core.Ingestion;
+
+namespace AuditTrail.Functions.Hosting;
+
+/// <summary>
+/// Reads the Functions host's invocation payload (<c>{"Data": {...}, "Metadata": {...}}</c>).
+/// The host's encoding is irregular (strings JSON-encoded twice, arrays sent as JSON text), so
+/// the batch is accepted in any of the shapes it may take; each event is then judged strictly.
+/// </summary>
+public static class HostInvocation
+{
+    /// <summary>Outcome of reading a batch: the events, or why the payload could not be split into events.</summary>
+    public sealed record Batch(IReadOnlyList<RawEvent> Events, string? Error);
+
+    public static Batch ReadEventBatch(JsonElement root, string bindingName)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return new Batch([], "The invocation payload is not a JSON object.");
+        }
+        if (!TryGetProperty(root, "Data", out var data) || data.ValueKind != JsonValueKind.Object)
+        {
+            return new Batch([], "The invocation payload has no 'Data' object.");
+        }
+        if (!TryGetProperty(data, bindingName, out var value))
+        {
+            // One trigger binding under another name is still the batch.
+            var properties = data.EnumerateObject().ToList();
+            if (properties.Count != 1)
+            {
+                return new Batch([], $"The invocation payload's 'Data' has no '{bindingName}' binding.");
+            }
+            value = properties[0].Value;
+        }
+
+        var metadata = TryGetProperty(root, "Metadata", out var m) && m.ValueKind == JsonValueKind.Object ? m : default;
+        var sequenceNumbers = MetadataArray(metadata, "SequenceNumberArray");
+        var enqueuedTimes = MetadataArray(metadata, "EnqueuedTimeUtcArray");
+        var partitionId = metadata.ValueKind == JsonValueKind.Object && TryGetProperty(metadata, "PartitionContext", out var pc)
+            ? PartitionId(pc) : null;
+
+        var events = new List<RawEvent>();
+        foreach (var item in Items(value, depth: 0))
+        {
+            var i = events.Count;
+            var origin = Origin(partitionId, At(sequenceNumbers, i), At(enqueuedTimes, i));
+            events.Add(item.ValueKind == JsonValueKind.String ? RawEvent.FromText(item.GetString()!, origin) : RawEvent.FromJson(item, origin));
+        }
+        return new Batch(events, null);
+    }
+
+    /// <summary>Flattens the shapes a batch may take: an array, JSON text of an array, a single event or its text.</summary>
+    private static IEnumerable<JsonElement> Items(JsonElement value, int depth)
+    {
+        if (value.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in value.EnumerateArray())
+            {
+                // A message body that is itself an array of events is flattened once.
+                if (depth == 0 && item.ValueKind == JsonValueKind.String && LooksLike(item.GetString(), '['))
+                {
+                    foreach (var inner in Items(item, depth + 1))
+                    {
+                        yield return inner;
+                    }
+                }
+                else if (depth == 0 && item.ValueKind == JsonValueKind.Array)
+                {
+                    foreach (var inner in Items(item, depth + 1))
+                    {
+                        yield return inner;
+                    }
+                }
+                else
+                {
+                    yield return item;
+                }
+            }
+            yield break;
+        }
+        if (value.ValueKind == JsonValueKind.String && depth < 3)
+        {
+            var text = value.GetString()!;
+            if (LooksLike(text, '[') || LooksLike(text, '"'))
+            {
+                JsonElement parsed;
+                try
+                {
+                    using var doc = JsonDocument.Parse(text);
+                    parsed = doc.RootElement.Clone();
+                }
+                catch (JsonException)
+                {
+                    parsed = default;
+                }
+                if (parsed.ValueKind != JsonValueKind.Undefined)
+                {
+                    foreach (var inner in Items(parsed, depth + 1))
+                    {
+                        yield return inner;
+                    }
+                    yield break;
+                }
+            }
+        }
+        // A single event (cardinality one), or text the reader will judge and dead-letter if need be.
+        yield return value;
+    }
+
+    private static bool LooksLike(string? text, char first) => text is not null && text.AsSpan().TrimStart().StartsWith(first.ToString(), StringComparison.Ordinal);
+
+    private static bool TryGetProperty(JsonElement obj, string name, out JsonElement value)
+    {
+        foreach (var p in obj.EnumerateObject())
+        {
+            if (p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                value = p.Value;
+                return true;
+            }
+        }
+        value = default;
+        return false;
+    }
+
+    /// <summary>Metadata arrays arrive as JSON text or as arrays; anything else is ignored (they are only context).</summary>
+    private static List<string>? MetadataArray(JsonElement metadata, string name)
+    {
+        if (metadata.ValueKind != JsonValueKind.Object || !TryGetProperty(metadata, name, out var value))
+        {
+            return null;
+        }
+        try
+        {
+            if (value.ValueKind == JsonValueKind.String)
+            {
+                using var doc = JsonDocument.Parse(value.GetString()!);
+                return doc.RootElement.ValueKind == JsonValueKind.Array ? doc.RootElement.EnumerateArray().Select(Scalar).ToList() : null;
+            }
+            return value.ValueKind == JsonValueKind.Array ? value.EnumerateArray().Select(Scalar).ToList() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string? PartitionId(JsonElement partitionContext)
+    {
+        if (partitionContext.ValueKind == JsonValueKind.String)
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(partitionContext.GetString()!);
+                return PartitionId(doc.RootElement.Clone());
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+        }
+        return partitionContext.ValueKind == JsonValueKind.Object && TryGetProperty(partitionContext, "PartitionId", out var id) ? Scalar(id) : null;
+    }
+
+    private static string Scalar(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.String => e.GetString()!,
+        JsonValueKind.Number => e.GetRawText(),
+        _ => e.GetRawText(),
+    };
+
+    private static string? At(List<string>? list, int index) => list is not null && index < list.Count ? list[index] : null;
+
+    private static Dictionary<string, string>? Origin(string? partitionId, string? sequenceNumber, string? enqueuedTime)
+    {
+        var origin = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (partitionId is not null)
+        {
+            origin["partitionId"] = partitionId;
+        }
+        if (sequenceNumber is not null)
+        {
+            origin["sequenceNumber"] = sequenceNumber;
+        }
+        if (enqueuedTime is not null)
+        {
+            origin["enqueuedTimeUtc"] = enqueuedTime;
+        }
+        return origin.Count == 0 ? null : origin;
+    }
+
+    internal static string InvocationId(HttpRequest request) =>
+        request.Headers.TryGetValue("X-Azure-Functions-InvocationId", out var id) && !string.IsNullOrEmpty(id) ? id.ToString() : request.HttpContext.TraceIdentifier;
+
+    internal static string Describe(IngestResult result) => string.Create(CultureInfo.InvariantCulture,
+        $"Received {result.Received}: {result.Accepted} accepted, {result.Duplicates} duplicates, {result.Rejected.Count} rejected{(result.DeadLetterBlob is null ? string.Empty : $" (dead letters: audit-deadletter/{result.DeadLetterBlob})")}.");
+}

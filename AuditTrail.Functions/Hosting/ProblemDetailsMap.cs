@@ -1,0 +1,76 @@
+using System.Text.Json;
+using AuditTrail.Core.Storage;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace AuditTrail.Functions.Hosting;
+
+/// <summary>
+/// The one map from exceptions to RFC 7807 answers for the whole app. Every problem carries a
+/// stable <c>code</c> beside the human <c>detail</c>; storage outages become 503 with Retry-After so
+/// producers back off and retry; nothing internal (stack, connection, keys) leaks into a body.
+/// </summary>
+public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<ProblemDetailsMap> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var (status, code, title, detail, parameter) = Map(exception, httpContext);
+        if (status >= 500)
+        {
+            logger.LogError(exception, "{Method} {Path} failed: {Code}", httpContext.Request.Method, httpContext.Request.Path, code);
+        }
+        else
+        {
+            logger.LogInformation("{Method} {Path} refused with {Status} {Code}: {Detail}", httpContext.Request.Method, httpContext.Request.Path, status, code, detail);
+        }
+        if (status == StatusCodes.Status503ServiceUnavailable)
+        {
+            httpContext.Response.Headers.RetryAfter = "5";
+        }
+        httpContext.Response.StatusCode = status;
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail, Type = $"https://httpstatuses.io/{status}" };
+        problem.Extensions["code"] = code;
+        if (parameter is not null)
+        {
+            problem.Extensions["parameter"] = parameter;
+        }
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    internal static (int Status, string Code, string Title, string Detail, string? Parameter) Map(Exception exception, HttpContext context) => exception switch
+    {
+        ProblemException p => (p.Status, p.Code, p.Title, p.Message, p.Parameter),
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (413, "request_too_large", "Request body too large", "The request body is larger than this endpoint accepts.", null),
+        BadHttpRequestException b => (b.StatusCode, "bad_request", "Bad request", b.Message, null),
+        JsonException j => (400, "invalid_json", "Invalid JSON", $"The request body is not valid JSON: {j.Message}", null),
+        StorageRequestException { IsTransient: true } => (503, "storage_unavailable", "Storage unavailable", "Audit storage is not reachable right now; nothing from this request was acknowledged. Retry later.", null),
+        HttpRequestException or TimeoutException => (503, "storage_unavailable", "Storage unavailable", "Audit storage is not reachable right now; nothing from this request was acknowledged. Retry later.", null),
+        OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "client_closed_request", "Client closed request", "The client closed the connection before the answer was ready.", null),
+        _ => (500, "internal_error", "Internal error", "The request failed on the server. It has been logged; nothing from it was acknowledged.", null),
+    };
+}
+
+public static class HttpServiceCollectionExtensions
+{
+    public static IServiceCollection AddAuditTrailHttp(this IServiceCollection services)
+    {
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+        {
+            c.ProblemDetails.Extensions["traceId"] = c.HttpContext.TraceIdentifier;
+            // Status-only answers (404 for an unknown route, 405) get a code too.
+            if (!c.ProblemDetails.Extensions.ContainsKey("code"))
+            {
+                c.ProblemDetails.Extensions["code"] = c.ProblemDetails.Status switch
+                {
+                    404 => "not_found",
+                    405 => "method_not_allowed",
+                    415 => "unsupported_media_type",
+                    _ => "error",
+                };
+            }
+        });
+        services.AddExceptionHandler<ProblemDetailsMap>();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AuditTrailJsonContext.Default));
+        return services;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Text.Json;
+using AuditTrail.Core.Ingestion;
+using AuditTrail.Functions.Hosting;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Mvc;
+
+namespace AuditTrail.Functions.Ingestion;
+
+/// <summary>
+/// The two ingestion doors. Both parse their payload, call <see cref="IngestionService"/> and map
+/// its result; nothing else happens here.
+/// </summary>
+public static class IngestionApi
+{
+    /// <summary>The Event Hubs-triggered function's name: its folder, and the path the host POSTs to.</summary>
+    public const string EventHubFunction = "IngestAuditEvents";
+
+    /// <summary>The trigger binding's name in its function.json.</summary>
+    public const string EventHubBinding = "events";
+
+    public static IEndpointRouteBuilder MapIngestionApi(this IEndpointRouteBuilder app)
+    {
+        // Access control (owner or ingest token of this workspace) attaches to this group.
+        var workspace = app.MapGroup("/api/workspaces/{workspaceId}")
+            .AddEndpointFilter(WorkspaceRouteFilter.Instance)
+            .WithTags("Ingestion");
+
+        workspace.MapPost("/audit-events", PostAuditEventsAsync)
+            .WithName("PostAuditEvents")
+            .WithMetadata(new RequestSizeLimitMetadata(HttpLimits.MaxIngestBodyBytes))
+            .Accepts<JsonElement>("application/json")
+            .Produces<IngestResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        var hosting = app.ServiceProvider.GetRequiredService<HostingSettings>();
+        if (hosting.InvocationEndpoints)
+        {
+            app.MapPost("/" + EventHubFunction, InvokeEventHubAsync).ExcludeFromDescription();
+        }
+        return app;
+    }
+
+    private static async Task<IResult> PostAuditEventsAsync(string workspaceId, HttpRequest request, IngestionService ingestion, CancellationToken cancellationToken)
+    {
+        if (request.ContentType is null || !request.ContentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ProblemException(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
+                "Send the events as a JSON array with Content-Type: application/json.");
+        }
+        using var body = await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 64 }, cancellationToken);
+        if (body.RootElement.ValueKind != JsonValueKind.Array)
+        {
+            throw new ProblemException(StatusCodes.Status400BadRequest, "not_an_array", "Body must be an array",
+                "The request body must be a JSON array of audit events, even for a single event.");
+        }
+        var count = body.RootElement.GetArrayLength();
+        if (count > HttpLimits.MaxEventsPerRequest)
+        {
+            throw new ProblemException(StatusCodes.Status413PayloadTooLarge, "too_many_events", "Too many events",
+                $"A request may carry at most {HttpLimits.MaxEventsPerRequest} events; this one has {count}. Split it into several requests.");
+        }
+        var events = body.RootElement.EnumerateArray().Select(e => RawEvent.FromJson(e)).ToList();
+        var result = await ingestion.IngestAsync(events, new IngestContext(IngestDoors.Http, workspaceId, request.HttpContext.TraceIdentifier), cancellationToken);
+        return TypedResults.Ok(IngestResponse.From(result));
+    }
+
+    /// <summary>
+    /// The Event Hubs trigger, as the host invokes a custom handler. A payload that cannot be read
+    /// is dead-lettered whole and acknowledged, so one bad payload cannot stall the partition; a
+    /// storage failure answers non-2xx, which fails the invocation so the host's retry policy runs
+    /// before any checkpoint moves past the batch.
+    /// </summary>
+    private static async Task<IResult> InvokeEventHubAsync(HttpRequest request, IngestionService ingestion, CancellationToken cancellationToken)
+    {
+        var context = new IngestContext(IngestDoors.EventHub, null, HostInvocation.InvocationId(request));
+        using var reader = new StreamReader(request.Body);
+        var text = await reader.ReadToEndAsync(cancellationToken);
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
+        }
+        catch (JsonException ex)
+        {
+            var blob = await ingestion.DeadLetterUnreadableAsync(text, RejectionCodes.MalformedInvocation, $"The invocation payload is not valid JSON: {ex.Message}", context, cancellationToken);
+            return Invocation([$"Invocation payload was not JSON; kept as audit-deadletter/{blob}."], null);
+        }
+        using (document)
+        {
+            var batch = HostInvocation.ReadEventBatch(document.RootElement, EventHubBinding);
+            if (batch.Error is not null)
+            {
+                var blob = await ingestion.DeadLetterUnreadableAsync(text, RejectionCodes.MalformedInvocation, batch.Error, context, cancellationToken);
+                return Invocation([$"{batch.Error} Kept as audit-deadletter/{blob}."], null);
+            }
+            var result = await ingestion.IngestAsync(batch.Events, context, cancellationToken);
+            return Invocation([HostInvocation.Describe(result)], IngestResponse.From(result));
+        }
+    }
+
+    private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<InvocationResponse> Invocation(IReadOnlyList<string> logs, IngestResponse? returnValue) =>
+        TypedResults.Json(new InvocationResponse(new Dictionary<string, JsonElement>(), logs, returnValue), AuditTrailJsonContext.Default.InvocationResponse);
+}
+
+/// <summary>The answer to an ingest request. Every event is counted once: accepted, duplicate or rejected.</summary>
+public sealed record IngestResponse(int Received, int Accepted, int Duplicates, int RejectedCount, IReadOnlyList<IngestRejection> Rejected, IReadOnlyList<string> UncatalogedTypes)
+{
+    public static IngestResponse From(IngestResult r) => new(r.Received, r.Accepted, r.Duplicates, r.Rejected.Count, r.Rejected, r.UncatalogedTypes);
+}
+
+/// <summary>The custom-handler response shape the host expects: outputs by binding name, log lines, return value.</summary>
+public sealed record InvocationResponse(
+    [property: System.Text.Json.Serialization.JsonPropertyName("Outputs")] IReadOnlyDictionary<string, JsonElement> Outputs,
+    [property: System.Text.Json.Serialization.JsonPropertyName("Logs")] IReadOnlyList<string> Logs,
+    [property: System.Text.Json.Serialization.JsonPropertyName("ReturnValue")] IngestResponse? ReturnValue);
+
+/// <summary>Rejects a malformed workspace id in the route before anything else runs.</summary>
+internal sealed class WorkspaceRouteFilter : IEndpointFilter
+{
+    public static readonly WorkspaceRouteFilter Instance = new();
+
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var workspaceId = context.HttpContext.Request.RouteValues["workspaceId"] as string;
+        if (!AuditEventReader.IsValidWorkspaceId(workspaceId))
+        {
+            throw new ProblemException(StatusCodes.Status400BadRequest, "invalid_workspace_id", "Invalid workspace id",
+                "The workspace id in the path must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.", "workspaceId");
+        }
+        return next(context);
+    }
+}
+
+internal sealed class RequestSizeLimitMetadata(long maxBytes) : IRequestSizeLimitMetadata
+{
+    public long? MaxRequestBodySize { get; } = maxBytes;
+}
