@@ -1,0 +1,63 @@
+# Shared helpers for scripts/run, scripts/test and .ci/run. Source it; do not run it.
+# shellcheck shell=bash
+
+repo_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' is not installed. $2" >&2; exit 1; }
+}
+
+# Installs the pinned Azurite from package-lock.json unless it is already there.
+ensure_azurite_installed() {
+  need node "Install Node.js 20 or later (https://nodejs.org) and try again."
+  need npm "Install npm (it comes with Node.js) and try again."
+  if [ ! -x node_modules/.bin/azurite ]; then
+    echo "==> Installing Azurite from package-lock.json (npm ci; about a minute the first time)..."
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+# start_azurite MODE PORTS
+#   MODE:  memory (nothing kept) | disk (kept in .azurite/data)
+#   PORTS: default (10000-10002) | random (free ports chosen by the OS)
+# Sets AZURITE_PID and AZURITE_CONNECTION_STRING.
+start_azurite() {
+  local mode=$1 ports=$2 log args
+  mkdir -p .azurite
+  log=.azurite/azurite-$$.log
+  args=(--silent --skipApiVersionCheck)
+  if [ "$mode" = memory ]; then args+=(--inMemoryPersistence); else args+=(--location .azurite/data); fi
+  if [ "$ports" = random ]; then args+=(--blobPort 0 --queuePort 0 --tablePort 0); fi
+  echo "==> Starting Azurite ($mode, $ports ports; log: $log)"
+  node_modules/.bin/azurite "${args[@]}" >"$log" 2>&1 &
+  AZURITE_PID=$!
+  local waited=0
+  until [ "$(grep -c 'successfully listening' "$log" 2>/dev/null)" -ge 3 ]; do
+    if ! kill -0 "$AZURITE_PID" 2>/dev/null; then
+      echo "error: Azurite exited during start-up. Its log:" >&2; cat "$log" >&2
+      echo "If a port is taken, stop the other Azurite (or run with random ports)." >&2
+      exit 1
+    fi
+    if [ "$waited" -ge 600 ]; then
+      echo "error: Azurite did not start within 60 s; see $log" >&2; kill "$AZURITE_PID" 2>/dev/null; exit 1
+    fi
+    sleep 0.1; waited=$((waited + 1))
+    if [ $((waited % 50)) -eq 0 ]; then echo "    still waiting for Azurite ($((waited / 10)) s)..."; fi
+  done
+  local blob queue table
+  blob=$(grep 'Blob service is successfully listening' "$log" | sed -E 's#.*:([0-9]+)$#\1#')
+  queue=$(grep 'Queue service is successfully listening' "$log" | sed -E 's#.*:([0-9]+)$#\1#')
+  table=$(grep 'Table service is successfully listening' "$log" | sed -E 's#.*:([0-9]+)$#\1#')
+  AZURITE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
+  echo "    Azurite is up: blob $blob, queue $queue, table $table (pid $AZURITE_PID)"
+}
+
+stop_azurite() {
+  if [ -n "${AZURITE_PID:-}" ] && kill -0 "$AZURITE_PID" 2>/dev/null; then
+    echo "==> Stopping Azurite (pid $AZURITE_PID)"
+    kill "$AZURITE_PID" 2>/dev/null || true
+    wait "$AZURITE_PID" 2>/dev/null || true
+  fi
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
