@@ -8,7 +8,6 @@ public static partial class EventCatalog
     /// <summary>The area recorded for a well-formed event whose type is not in the catalog.</summary>
     public const string UncatalogedArea = "Uncataloged";
 
-    private static readonly Dictionary<string, (string Type, string Area)> ByType = BuildIndex();
 
     public static IReadOnlyList<ProductArea> Areas => AreaData;
 
@@ -18,7 +17,7 @@ public static partial class EventCatalog
     /// </summary>
     public static bool TryGet(string type, out string canonicalType, out string productArea)
     {
-        if (ByType.TryGetValue(type, out var entry))
+        if (Index.ByType.TryGetValue(type, out var entry))
         {
             canonicalType = entry.Type;
             productArea = entry.Area;
@@ -32,6 +31,13 @@ public static partial class EventCatalog
     public static ProductArea? FindArea(string name) =>
         AreaData.FirstOrDefault(a => a.Name.Equals(name, StringComparison.OrdinalIgnoreCase)
                                      || a.FormerNames.Any(f => f.Equals(name, StringComparison.OrdinalIgnoreCase)));
+
+    // A nested holder, so the index is built after AreaData (declared in the other part) exists:
+    // static field initialisers of partial files run in an unspecified order.
+    private static class Index
+    {
+        public static readonly Dictionary<string, (string Type, string Area)> ByType = BuildIndex();
+    }
 
     private static Dictionary<string, (string, string)> BuildIndex()
     {
