@@ -42,7 +42,7 @@ public static class HostInvocation
             ? PartitionId(pc) : null;
 
         var events = new List<RawEvent>();
-        foreach (var item in Items(value, depth: 0))
+        foreach (var item in Items(value))
         {
             var i = events.Count;
             var origin = Origin(partitionId, At(sequenceNumbers, i), At(enqueuedTimes, i));
@@ -51,62 +51,54 @@ public static class HostInvocation
         return new Batch(events, null);
     }
 
-    /// <summary>Flattens the shapes a batch may take: an array, JSON text of an array, a single event or its text.</summary>
-    private static IEnumerable<JsonElement> Items(JsonElement value, int depth)
+    /// <summary>
+    /// Flattens the shapes a batch may take. Level one, the batch: an array, or JSON text of an
+    /// array (possibly encoded more than once), or a single message (cardinality one). Level two,
+    /// each message: one event, or a body that is itself an array of events (flattened once).
+    /// </summary>
+    private static IEnumerable<JsonElement> Items(JsonElement value)
     {
-        if (value.ValueKind == JsonValueKind.Array)
+        var batch = Unwrap(value);
+        var messages = batch.ValueKind == JsonValueKind.Array ? batch.EnumerateArray().ToList() : [value];
+        foreach (var message in messages)
         {
-            foreach (var item in value.EnumerateArray())
+            var body = message.ValueKind == JsonValueKind.String && LooksLike(message.GetString(), '[') ? Unwrap(message) : message;
+            if (body.ValueKind == JsonValueKind.Array)
             {
-                // A message body that is itself an array of events is flattened once.
-                if (depth == 0 && item.ValueKind == JsonValueKind.String && LooksLike(item.GetString(), '['))
-                {
-                    foreach (var inner in Items(item, depth + 1))
-                    {
-                        yield return inner;
-                    }
-                }
-                else if (depth == 0 && item.ValueKind == JsonValueKind.Array)
-                {
-                    foreach (var inner in Items(item, depth + 1))
-                    {
-                        yield return inner;
-                    }
-                }
-                else
+                foreach (var item in body.EnumerateArray())
                 {
                     yield return item;
                 }
             }
-            yield break;
-        }
-        if (value.ValueKind == JsonValueKind.String && depth < 3)
-        {
-            var text = value.GetString()!;
-            if (LooksLike(text, '[') || LooksLike(text, '"'))
+            else
             {
-                JsonElement parsed;
-                try
-                {
-                    using var doc = JsonDocument.Parse(text);
-                    parsed = doc.RootElement.Clone();
-                }
-                catch (JsonException)
-                {
-                    parsed = default;
-                }
-                if (parsed.ValueKind != JsonValueKind.Undefined)
-                {
-                    foreach (var inner in Items(parsed, depth + 1))
-                    {
-                        yield return inner;
-                    }
-                    yield break;
-                }
+                // One event, or text the reader will judge (and dead-letter if need be).
+                yield return message;
             }
         }
-        // A single event (cardinality one), or text the reader will judge and dead-letter if need be.
-        yield return value;
+    }
+
+    /// <summary>Decodes JSON text that holds an array or another JSON string, a few levels deep.</summary>
+    private static JsonElement Unwrap(JsonElement value)
+    {
+        for (var depth = 0; depth < 3 && value.ValueKind == JsonValueKind.String; depth++)
+        {
+            var text = value.GetString()!;
+            if (!LooksLike(text, '[') && !LooksLike(text, '"'))
+            {
+                break;
+            }
+            try
+            {
+                using var doc = JsonDocument.Parse(text);
+                value = doc.RootElement.Clone();
+            }
+            catch (JsonException)
+            {
+                break;
+            }
+        }
+        return value;
     }
 
     private static bool LooksLike(string? text, char first) => text is not null && text.AsSpan().TrimStart().StartsWith(first.ToString(), StringComparison.Ordinal);
