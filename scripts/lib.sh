@@ -56,6 +56,10 @@ stop_azurite() {
   if [ -n "${AZURITE_PID:-}" ] && kill -0 "$AZURITE_PID" 2>/dev/null; then
     echo "==> Stopping Azurite (pid $AZURITE_PID)"
     kill "$AZURITE_PID" 2>/dev/null || true
+    # Azurite can stall in its graceful shutdown; give it 5 s, then stop it for certain.
+    local i
+    for i in $(seq 50); do kill -0 "$AZURITE_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$AZURITE_PID" 2>/dev/null || true
     wait "$AZURITE_PID" 2>/dev/null || true
   fi
 }
