@@ -1,7 +1,6 @@
 using System.Text.Json;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Functions.Hosting;
-using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Mvc;
 
 namespace AuditTrail.Functions.Ingestion;
@@ -27,7 +26,6 @@ public static class IngestionApi
 
         workspace.MapPost("/audit-events", PostAuditEventsAsync)
             .WithName("PostAuditEvents")
-            .WithMetadata(new RequestSizeLimitMetadata(HttpLimits.MaxIngestBodyBytes))
             .Accepts<JsonElement>("application/json")
             .Produces<IngestResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -49,7 +47,8 @@ public static class IngestionApi
             throw new ProblemException(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
                 "Send the events as a JSON array with Content-Type: application/json.");
         }
-        using var body = await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 64 }, cancellationToken);
+        var bytes = await RequestBody.ReadAsync(request, HttpLimits.MaxIngestBodyBytes, cancellationToken);
+        using var body = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
         if (body.RootElement.ValueKind != JsonValueKind.Array)
         {
             throw new ProblemException(StatusCodes.Status400BadRequest, "not_an_array", "Body must be an array",
@@ -75,8 +74,7 @@ public static class IngestionApi
     private static async Task<IResult> InvokeEventHubAsync(HttpRequest request, IngestionService ingestion, CancellationToken cancellationToken)
     {
         var context = new IngestContext(IngestDoors.EventHub, null, HostInvocation.InvocationId(request));
-        using var reader = new StreamReader(request.Body);
-        var text = await reader.ReadToEndAsync(cancellationToken);
+        var text = System.Text.Encoding.UTF8.GetString(await RequestBody.ReadAsync(request, HttpLimits.MaxInvocationBodyBytes, cancellationToken));
         JsonDocument document;
         try
         {
@@ -131,9 +129,4 @@ internal sealed class WorkspaceRouteFilter : IEndpointFilter
         }
         return next(context);
     }
-}
-
-internal sealed class RequestSizeLimitMetadata(long maxBytes) : IRequestSizeLimitMetadata
-{
-    public long? MaxRequestBodySize { get; } = maxBytes;
 }

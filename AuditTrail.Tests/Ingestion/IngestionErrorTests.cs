@@ -40,6 +40,15 @@ public sealed class IngestionErrorTests(AzuriteFixture azurite) : IngestionTestB
     }
 
     [Fact]
+    public async Task Body_over_4_MiB_is_a_413_problem()
+    {
+        var ws = TestEvents.NewWorkspaceId();
+        var body = "[" + new string(' ', 4 * 1024 * 1024) + "]";
+
+        await AssertProblemAsync(await PostEventsAsync(ws, body), HttpStatusCode.RequestEntityTooLarge, "request_too_large");
+    }
+
+    [Fact]
     public async Task Wrong_content_type_is_a_415_problem()
     {
         var response = await Http.PostAsync($"/api/workspaces/{TestEvents.NewWorkspaceId()}/audit-events", new StringContent("[]", Encoding.UTF8, "text/plain"), Ct);

@@ -1,0 +1,32 @@
+namespace AuditTrail.Functions.Hosting;
+
+/// <summary>
+/// Reads a request body up to a limit, in the app rather than relying on the server's limit
+/// feature (the in-memory test server does not enforce it), so the limit holds everywhere.
+/// </summary>
+public static class RequestBody
+{
+    public static async Task<byte[]> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > maxBytes)
+        {
+            throw TooLarge(maxBytes);
+        }
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+            {
+                throw TooLarge(maxBytes);
+            }
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    private static ProblemException TooLarge(long maxBytes) => new(
+        StatusCodes.Status413PayloadTooLarge, "request_too_large", "Request body too large",
+        $"The request body is larger than the {maxBytes / (1024 * 1024)} MiB this endpoint accepts. Split it into several requests.");
+}
