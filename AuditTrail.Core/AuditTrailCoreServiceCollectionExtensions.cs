@@ -1,4 +1,6 @@
+using AuditTrail.Core.Access;
 using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Query;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using Microsoft.Extensions.Configuration;
@@ -37,6 +39,9 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddSingleton<TrailStore>();
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<IngestionService>();
+        services.AddSingleton<AccessTokenService>();
+        services.AddSingleton<TrailQueryService>();
+        services.AddSingleton<ContinuationTokens>();
         return services;
     }
 

@@ -129,6 +129,11 @@ public static partial class EventCatalog
             "Schema Default Edited To Allow New Group Traits",
             "Schema Default Edited To Allow Identify Traits On Violation",
         ]),
+        new("Audit Trail", [],
+        [
+            "Access Token Created",
+            "Access Token Revoked",
+        ]),
         new("Sources", [], []),
         new("Destinations", [], []),
         new("Storage", [], []),

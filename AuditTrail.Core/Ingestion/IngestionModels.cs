@@ -5,6 +5,9 @@ public static class IngestDoors
 {
     public const string EventHub = "eventhub";
     public const string Http = "http";
+
+    /// <summary>Events the app records about itself (token lifecycle, exports, settings).</summary>
+    public const string System = "system";
 }
 
 /// <summary>Who is ingesting and how: the door, the workspace it is bound to (HTTP route), and a correlation id.</summary>

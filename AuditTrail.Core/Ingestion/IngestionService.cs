@@ -119,14 +119,15 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             .Distinct()
             .Where(p => !_registeredPartitions.ContainsKey(p))
             .ToList();
-        // Rows for one day share a PartitionKey, so each day is one transaction (chunked at 100).
-        var transactions = missing.GroupBy(p => p.Day)
-            .SelectMany(day => day.Chunk(TableClient.MaxTransactionActions))
-            .ToList();
-        await Parallel.ForEachAsync(transactions, Options(cancellationToken), async (chunk, ct) =>
+        // Both registries: by day (retention) and by workspace (queries). One transaction per partition, chunked at 100.
+        var byDay = missing.GroupBy(p => p.Day).SelectMany(day => day.Chunk(TableClient.MaxTransactionActions))
+            .Select(chunk => (store.Partitions, chunk.Select(p => new TableEntity(p.Day, p.Workspace)).ToList()));
+        var byWorkspace = missing.GroupBy(p => p.Workspace).SelectMany(ws => ws.Chunk(TableClient.MaxTransactionActions))
+            .Select(chunk => (store.WorkspaceDays, chunk.Select(p => new TableEntity(p.Workspace, p.Day)).ToList()));
+        await Parallel.ForEachAsync(byDay.Concat(byWorkspace).ToList(), Options(cancellationToken), async (work, ct) =>
         {
-            var actions = chunk.Select(p => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(p.Day, p.Workspace))).ToList();
-            await store.Partitions.SubmitTransactionAsync(actions, ct);
+            var (table, entities) = work;
+            await table.SubmitTransactionAsync(entities.Select(e => new TableTransactionAction(TableTransactionActionType.UpsertReplace, e)).ToList(), ct);
         });
         if (_registeredPartitions.Count > MaxRegisteredPartitionsCached)
         {

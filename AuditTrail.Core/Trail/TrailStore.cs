@@ -11,6 +11,8 @@ public sealed class TrailStore : IDisposable
     public const string EventsTable = "AuditEvents";
     public const string EventIdsTable = "AuditEventIds";
     public const string PartitionsTable = "AuditPartitions";
+    public const string WorkspaceDaysTable = "AuditWorkspaceDays";
+    public const string KeysTable = "AuditTrailKeys";
     public const string DeadLetterContainer = "audit-deadletter";
 
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -21,6 +23,8 @@ public sealed class TrailStore : IDisposable
         Events = clients.GetTable(EventsTable);
         EventIds = clients.GetTable(EventIdsTable);
         Partitions = clients.GetTable(PartitionsTable);
+        WorkspaceDays = clients.GetTable(WorkspaceDaysTable);
+        Keys = clients.GetTable(KeysTable);
         DeadLetters = clients.GetContainer(DeadLetterContainer);
     }
 
@@ -32,6 +36,12 @@ public sealed class TrailStore : IDisposable
 
     /// <summary>Which workspace-days exist (PartitionKey = yyyyMMdd, RowKey = workspace id), for retention.</summary>
     public TableClient Partitions { get; }
+
+    /// <summary>The same registry keyed the other way (PartitionKey = workspace id, RowKey = yyyyMMdd), so a query visits only days that hold events.</summary>
+    public TableClient WorkspaceDays { get; }
+
+    /// <summary>Secrets the app generates for itself (the continuation-token signing key).</summary>
+    public TableClient Keys { get; }
 
     public BlobContainerClient DeadLetters { get; }
 
@@ -54,6 +64,8 @@ public sealed class TrailStore : IDisposable
                 Events.CreateIfNotExistsAsync(cancellationToken),
                 EventIds.CreateIfNotExistsAsync(cancellationToken),
                 Partitions.CreateIfNotExistsAsync(cancellationToken),
+                WorkspaceDays.CreateIfNotExistsAsync(cancellationToken),
+                Keys.CreateIfNotExistsAsync(cancellationToken),
                 DeadLetters.CreateIfNotExistsAsync(cancellationToken));
             _initialized = true;
         }

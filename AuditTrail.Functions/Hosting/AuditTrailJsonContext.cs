@@ -9,4 +9,5 @@ namespace AuditTrail.Functions.Hosting;
 [JsonSerializable(typeof(IngestResponse))]
 [JsonSerializable(typeof(InvocationResponse))]
 [JsonSerializable(typeof(ServiceStatus))]
+[JsonSerializable(typeof(AuditTrail.Functions.Query.EventTypesResponse))]
 internal sealed partial class AuditTrailJsonContext : JsonSerializerContext;

@@ -41,8 +41,13 @@ public sealed record HostingSettings(HostingMode Mode, string Url, bool Invocati
 
 public static class FunctionsHostingExtensions
 {
-    public static WebApplicationBuilder AddFunctionsHosting(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder AddFunctionsHosting(this WebApplicationBuilder builder, bool commandLine = false)
     {
+        if (commandLine)
+        {
+            // A command-line run prints its own output; the app's information logs would bury it.
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        }
         var settings = HostingSettings.Resolve(builder.Configuration);
         builder.Services.AddSingleton(settings);
         // An explicit --urls / ASPNETCORE_URLS wins in standalone mode; the host's port always wins under the host.

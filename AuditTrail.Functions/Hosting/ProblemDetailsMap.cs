@@ -52,6 +52,15 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
 
 public static class HttpServiceCollectionExtensions
 {
+    /// <summary>Error handling for the whole app, and the OpenAPI document at <c>/openapi/v1.json</c>.</summary>
+    public static WebApplication UseAuditTrailHttp(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapOpenApi();
+        return app;
+    }
+
     public static IServiceCollection AddAuditTrailHttp(this IServiceCollection services)
     {
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
@@ -70,6 +79,12 @@ public static class HttpServiceCollectionExtensions
             }
         });
         services.AddExceptionHandler<ProblemDetailsMap>();
+        services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Audit Trail API";
+            document.Info.Description = "Record, filter and read each workspace's audit trail. Workspace routes take 'Authorization: Bearer <token>'.";
+            return Task.CompletedTask;
+        }));
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AuditTrailJsonContext.Default));
         return services;
     }

@@ -1,5 +1,7 @@
 using System.Text.Json;
+using AuditTrail.Core.Access;
 using AuditTrail.Core.Ingestion;
+using AuditTrail.Functions.Access;
 using AuditTrail.Functions.Hosting;
 using Microsoft.AspNetCore.Mvc;
 
@@ -19,16 +21,18 @@ public static class IngestionApi
 
     public static IEndpointRouteBuilder MapIngestionApi(this IEndpointRouteBuilder app)
     {
-        // Access control (owner or ingest token of this workspace) attaches to this group.
         var workspace = app.MapGroup("/api/workspaces/{workspaceId}")
-            .AddEndpointFilter(WorkspaceRouteFilter.Instance)
+            .RequireWorkspaceRole(Roles.Owner, Roles.Ingest)
             .WithTags("Ingestion");
 
         workspace.MapPost("/audit-events", PostAuditEventsAsync)
             .WithName("PostAuditEvents")
             .Accepts<JsonElement>("application/json")
             .Produces<IngestResponse>()
+            .WithSummary("Store a batch of audit events (owner or ingest token).")
             .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
@@ -113,20 +117,3 @@ public sealed record InvocationResponse(
     [property: System.Text.Json.Serialization.JsonPropertyName("Outputs")] IReadOnlyDictionary<string, JsonElement> Outputs,
     [property: System.Text.Json.Serialization.JsonPropertyName("Logs")] IReadOnlyList<string> Logs,
     [property: System.Text.Json.Serialization.JsonPropertyName("ReturnValue")] IngestResponse? ReturnValue);
-
-/// <summary>Rejects a malformed workspace id in the route before anything else runs.</summary>
-internal sealed class WorkspaceRouteFilter : IEndpointFilter
-{
-    public static readonly WorkspaceRouteFilter Instance = new();
-
-    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        var workspaceId = context.HttpContext.Request.RouteValues["workspaceId"] as string;
-        if (!AuditEventReader.IsValidWorkspaceId(workspaceId))
-        {
-            throw new ProblemException(StatusCodes.Status400BadRequest, "invalid_workspace_id", "Invalid workspace id",
-                "The workspace id in the path must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.", "workspaceId");
-        }
-        return next(context);
-    }
-}

@@ -61,7 +61,8 @@ public sealed partial class EventCatalogTests
     {
         // Guards the theory above against a parser that silently finds nothing.
         Assert.True(SeedEvents().Count >= 110, $"Only {SeedEvents().Count} seed events were found.");
-        Assert.Equal(SeedEvents().Select(r => r.Data.Item1).Distinct().Count(), EventCatalog.Areas.Sum(a => a.EventTypes.Count));
+        // The app's own area ("Audit Trail": token lifecycle, exports, settings) is not on the product page.
+        Assert.Equal(SeedEvents().Select(r => r.Data.Item1).Distinct().Count(), EventCatalog.Areas.Where(a => a.Name != "Audit Trail").Sum(a => a.EventTypes.Count));
     }
 
     [Theory]

@@ -51,7 +51,7 @@ public sealed class IngestionErrorTests(AzuriteFixture azurite) : IngestionTestB
     [Fact]
     public async Task Wrong_content_type_is_a_415_problem()
     {
-        var response = await Http.PostAsync($"/api/workspaces/{TestEvents.NewWorkspaceId()}/audit-events", new StringContent("[]", Encoding.UTF8, "text/plain"), Ct);
+        var response = await PostEventsAsync(TestEvents.NewWorkspaceId(), "[]", "text/plain");
 
         await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
     }
@@ -151,7 +151,13 @@ public sealed class IngestionErrorTests(AzuriteFixture azurite) : IngestionTestB
         using var http = app.CreateClient();
         var ws = TestEvents.NewWorkspaceId();
 
-        var viaHttp = await http.PostAsync($"/api/workspaces/{ws}/audit-events", new StringContent(TestEvents.Array(TestEvents.Event(ws)), Encoding.UTF8, "application/json"), Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/workspaces/{ws}/audit-events")
+        {
+            Content = new StringContent(TestEvents.Array(TestEvents.Event(ws)), Encoding.UTF8, "application/json"),
+        };
+        // A well-formed token: checking it is the first thing that needs storage.
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "atk_0123456789abcdef_" + new string('A', 43));
+        var viaHttp = await http.SendAsync(request, Ct);
         var viaHost = await http.PostAsync("/IngestAuditEvents", new StringContent(TestEvents.EventHubInvocation([TestEvents.Event(ws).ToJsonString()]), Encoding.UTF8, "application/json"), Ct);
 
         var problem = await AssertProblemAsync(viaHttp, HttpStatusCode.ServiceUnavailable, "storage_unavailable");

@@ -1,0 +1,184 @@
+using System.Security.Cryptography;
+using System.Text;
+using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Storage;
+
+namespace AuditTrail.Core.Access;
+
+public static class Roles
+{
+    /// <summary>The Workspace Owner: read, export, configure and ingest.</summary>
+    public const string Owner = "owner";
+
+    /// <summary>A producer: may post events, nothing else.</summary>
+    public const string Ingest = "ingest";
+
+    public static IReadOnlyList<string> All { get; } = [Owner, Ingest];
+}
+
+/// <summary>A token as stored: never its secret, only the secret's hash.</summary>
+public sealed record AccessTokenInfo(string Id, string WorkspaceId, string Role, string? Name, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt);
+
+public enum TokenCheck
+{
+    Valid,
+    Missing,
+    Malformed,
+    Unknown,
+    Expired,
+    Revoked,
+}
+
+public sealed record TokenValidation(TokenCheck Result, AccessTokenInfo? Token);
+
+/// <summary>
+/// Bearer access tokens: <c>atk_{id}_{secret}</c>, with a 16-hex-digit id and 256 random bits of
+/// secret. Table <c>AccessTokens</c> keeps one row per token (PartitionKey = id) with the SHA-256
+/// of the secret; a slow hash buys nothing against a 256-bit random secret. The token id, never
+/// the secret, is what appears as the actor when a token acts.
+/// </summary>
+public sealed class AccessTokenService(StorageClients clients, IngestionService ingestion, TimeProvider time)
+{
+    public const string TableName = "AccessTokens";
+    private const string Prefix = "atk_";
+    private const string RowKey = "token";
+
+    private readonly TableClient _table = clients.GetTable(TableName);
+    private volatile bool _created;
+
+    public async Task<(AccessTokenInfo Info, string Token)> CreateAsync(string workspaceId, string role, DateTimeOffset? expiresAt, string? name, CancellationToken cancellationToken = default)
+    {
+        if (!AuditEventReader.IsValidWorkspaceId(workspaceId))
+        {
+            throw new ArgumentException("Workspace id must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.", nameof(workspaceId));
+        }
+        if (!Roles.All.Contains(role))
+        {
+            throw new ArgumentException($"Role must be one of {string.Join(", ", Roles.All)}.", nameof(role));
+        }
+        await EnsureTableAsync(cancellationToken);
+        var id = Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
+        var secret = Base64Url(RandomNumberGenerator.GetBytes(32));
+        var now = time.GetUtcNow();
+        var info = new AccessTokenInfo(id, workspaceId, role, name, now, expiresAt, null);
+        var entity = new TableEntity(id, RowKey)
+        {
+            ["WorkspaceId"] = workspaceId,
+            ["Role"] = role,
+            ["Name"] = name,
+            ["SecretHash"] = Hash(secret),
+            ["CreatedAt"] = now,
+            ["ExpiresAt"] = expiresAt,
+        };
+        await _table.AddEntityAsync(entity, cancellationToken);
+        await RecordAsync(info, "Access Token Created", cancellationToken);
+        return (info, Prefix + id + "_" + secret);
+    }
+
+    public async Task<IReadOnlyList<AccessTokenInfo>> ListAsync(string workspaceId, CancellationToken cancellationToken = default)
+    {
+        await EnsureTableAsync(cancellationToken);
+        // The token table is small (a handful per workspace), so a filtered scan is fine here.
+        var rows = _table.QueryAsync(new TableQuery(TableFilter.Equal("WorkspaceId", workspaceId)), cancellationToken);
+        var list = new List<AccessTokenInfo>();
+        await foreach (var row in rows)
+        {
+            list.Add(ToInfo(row));
+        }
+        return list.OrderBy(t => t.CreatedAt).ToList();
+    }
+
+    /// <summary>Revokes a token of the workspace. False if no such token belongs to it.</summary>
+    public async Task<bool> RevokeAsync(string workspaceId, string tokenId, CancellationToken cancellationToken = default)
+    {
+        await EnsureTableAsync(cancellationToken);
+        var row = await _table.GetEntityAsync(tokenId, RowKey, cancellationToken);
+        if (row is null || row.GetString("WorkspaceId") != workspaceId)
+        {
+            return false;
+        }
+        if (row["RevokedAt"] is null)
+        {
+            row["RevokedAt"] = time.GetUtcNow();
+            await _table.UpsertEntityAsync(row, cancellationToken);
+            await RecordAsync(ToInfo(row), "Access Token Revoked", cancellationToken);
+        }
+        return true;
+    }
+
+    public async Task<TokenValidation> ValidateAsync(string? presented, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrEmpty(presented))
+        {
+            return new(TokenCheck.Missing, null);
+        }
+        if (!TryParse(presented, out var id, out var secret))
+        {
+            return new(TokenCheck.Malformed, null);
+        }
+        await EnsureTableAsync(cancellationToken);
+        var row = await _table.GetEntityAsync(id, RowKey, cancellationToken);
+        if (row?.GetString("SecretHash") is not { } storedHash
+            || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(storedHash), Encoding.ASCII.GetBytes(Hash(secret))))
+        {
+            return new(TokenCheck.Unknown, null);
+        }
+        var info = ToInfo(row);
+        if (info.RevokedAt is not null)
+        {
+            return new(TokenCheck.Revoked, info);
+        }
+        if (info.ExpiresAt is { } expires && expires <= time.GetUtcNow())
+        {
+            return new(TokenCheck.Expired, info);
+        }
+        return new(TokenCheck.Valid, info);
+    }
+
+    internal static bool TryParse(string token, out string id, out string secret)
+    {
+        id = secret = string.Empty;
+        if (!token.StartsWith(Prefix, StringComparison.Ordinal) || token.Length != Prefix.Length + 16 + 1 + 43)
+        {
+            return false;
+        }
+        id = token.Substring(Prefix.Length, 16);
+        secret = token[(Prefix.Length + 17)..];
+        return token[Prefix.Length + 16] == '_'
+               && id.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f')
+               && secret.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+    }
+
+    /// <summary>Token lifecycle is part of the trail: who can act on a workspace is itself audited.</summary>
+    private async Task RecordAsync(AccessTokenInfo token, string type, CancellationToken cancellationToken)
+    {
+        var e = new System.Text.Json.Nodes.JsonObject
+        {
+            ["id"] = $"{type.Replace(' ', '-').ToLowerInvariant()}-{token.Id}",
+            ["workspaceId"] = token.WorkspaceId,
+            ["type"] = type,
+            ["timestamp"] = time.GetUtcNow().ToString("O"),
+            ["actor"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "system", ["id"] = "token-admin" },
+            ["resource"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "access-token", ["id"] = token.Id, ["name"] = token.Name },
+            ["properties"] = new System.Text.Json.Nodes.JsonObject { ["role"] = token.Role, ["expiresAt"] = token.ExpiresAt?.ToString("O") },
+        };
+        await ingestion.IngestAsync([RawEvent.FromText(e.ToJsonString())], new IngestContext(IngestDoors.System), cancellationToken);
+    }
+
+    private async Task EnsureTableAsync(CancellationToken cancellationToken)
+    {
+        if (!_created)
+        {
+            await _table.CreateIfNotExistsAsync(cancellationToken);
+            _created = true;
+        }
+    }
+
+    private static AccessTokenInfo ToInfo(TableEntity row) => new(
+        row.PartitionKey, row.GetString("WorkspaceId") ?? string.Empty, row.GetString("Role") ?? string.Empty, row.GetString("Name"),
+        row.GetDateTimeOffset("CreatedAt") ?? default, row.GetDateTimeOffset("ExpiresAt"), row.GetDateTimeOffset("RevokedAt"));
+
+    private static string Hash(string secret) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

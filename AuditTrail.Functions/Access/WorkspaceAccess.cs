@@ -1,0 +1,71 @@
+using AuditTrail.Core.Access;
+using AuditTrail.Core.Ingestion;
+using AuditTrail.Functions.Hosting;
+
+namespace AuditTrail.Functions.Access;
+
+/// <summary>
+/// Guards every <c>/api/workspaces/{workspaceId}/…</c> route: a bearer token of that workspace
+/// with one of the route's roles. 401 when the token is missing, malformed, unknown, expired or
+/// revoked; 403 when it is valid but for another workspace or too weak a role. The answers say
+/// nothing about the workspace asked for, so a probe learns nothing about other tenants.
+/// </summary>
+public static class WorkspaceAccess
+{
+    private const string TokenKey = "AuditTrail.AccessToken";
+
+    /// <summary>Requires a token of the route's workspace with one of <paramref name="roles"/>.</summary>
+    public static TBuilder RequireWorkspaceRole<TBuilder>(this TBuilder builder, params string[] roles) where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            var workspaceId = http.Request.RouteValues["workspaceId"] as string;
+            if (!AuditEventReader.IsValidWorkspaceId(workspaceId))
+            {
+                throw new ProblemException(StatusCodes.Status400BadRequest, "invalid_workspace_id", "Invalid workspace id",
+                    "The workspace id in the path must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.", "workspaceId");
+            }
+            var tokens = http.RequestServices.GetRequiredService<AccessTokenService>();
+            var validation = await tokens.ValidateAsync(BearerToken(http.Request), http.RequestAborted);
+            if (validation.Result != TokenCheck.Valid)
+            {
+                http.Response.Headers.WWWAuthenticate = "Bearer";
+                throw validation.Result switch
+                {
+                    TokenCheck.Missing => Unauthorized("missing_token", "Send an access token as 'Authorization: Bearer <token>'. Create one with 'tokens create --workspace <id> --role owner'."),
+                    TokenCheck.Expired => Unauthorized("token_expired", "The access token has expired. Ask a workspace owner for a new one."),
+                    TokenCheck.Revoked => Unauthorized("token_revoked", "The access token has been revoked. Ask a workspace owner for a new one."),
+                    _ => Unauthorized("invalid_token", "The access token is not valid. Check that it was copied whole."),
+                };
+            }
+            var token = validation.Token!;
+            if (!string.Equals(token.WorkspaceId, workspaceId, StringComparison.Ordinal))
+            {
+                throw new ProblemException(StatusCodes.Status403Forbidden, "forbidden", "Forbidden", "This access token does not grant access to this workspace.");
+            }
+            if (!roles.Contains(token.Role, StringComparer.Ordinal))
+            {
+                throw new ProblemException(StatusCodes.Status403Forbidden, "insufficient_role", "Forbidden",
+                    $"This requires the {string.Join(" or ", roles)} role; the access token has the {token.Role} role.");
+            }
+            http.Items[TokenKey] = token;
+            return await next(context);
+        });
+
+    /// <summary>The token that authorised this request (its id is the actor when the request itself is audited).</summary>
+    public static AccessTokenInfo? CallerToken(this HttpContext context) => context.Items[TokenKey] as AccessTokenInfo;
+
+    private static string? BearerToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        if (string.IsNullOrEmpty(header))
+        {
+            return null;
+        }
+        // Anything present but not a bearer credential is a malformed token, not a missing one.
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "malformed";
+    }
+
+    private static ProblemException Unauthorized(string code, string detail) =>
+        new(StatusCodes.Status401Unauthorized, code, "Unauthorized", detail);
+}

@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using AuditTrail.Core.Access;
+using AuditTrail.Core.Events;
+using AuditTrail.Core.Query;
+using AuditTrail.Functions.Access;
+using AuditTrail.Functions.Hosting;
+
+namespace AuditTrail.Functions.Query;
+
+/// <summary>Reading the trail: filtered pages of a workspace's events, and the event catalog.</summary>
+public static class QueryApi
+{
+    private static readonly HashSet<string> Parameters = new(StringComparer.Ordinal)
+    {
+        "start", "end", "type", "productArea", "actorId", "actorType", "resourceType", "resourceId", "limit", "continuation",
+    };
+
+    private static readonly JsonWriterOptions ResponseJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static IEndpointRouteBuilder MapQueryApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup("/api/workspaces/{workspaceId}")
+            .RequireWorkspaceRole(Roles.Owner)
+            .WithTags("Query")
+            .MapGet("/audit-events", GetAuditEventsAsync)
+            .WithName("ListAuditEvents")
+            .WithSummary("A filtered page of the workspace's audit events, newest first.")
+            .Produces(StatusCodes.Status200OK, contentType: "application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
+
+        app.MapGet("/api/event-types", () => TypedResults.Ok(new EventTypesResponse(EventCatalog.Areas)))
+            .WithTags("Query")
+            .WithName("ListEventTypes")
+            .WithSummary("The event catalog: every event type, grouped by product area.");
+        return app;
+    }
+
+    private static async Task<IResult> GetAuditEventsAsync(
+        string workspaceId, HttpRequest request, TrailQueryService queries, ContinuationTokens continuations, TimeProvider time, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var query = QueryParameters.Parse(workspaceId, request.Query, time.GetUtcNow(), Parameters);
+            var continuation = request.Query["continuation"].ToString();
+            var from = string.IsNullOrEmpty(continuation) ? null : await continuations.DecodeAsync(continuation, query, cancellationToken);
+            var page = await queries.QueryAsync(query, from, cancellationToken);
+            string? nextLink = null;
+            if (page.Next is not null)
+            {
+                var token = await continuations.EncodeAsync(page.Next, query, cancellationToken);
+                nextLink = NextLink(request, query, token);
+            }
+            return new EventPageResult(page.Events, nextLink);
+        }
+        catch (QueryValidationException ex)
+        {
+            throw new ProblemException(StatusCodes.Status400BadRequest, ex.Code, "Invalid query parameter", ex.Message, ex.Parameter);
+        }
+    }
+
+    /// <summary>The same filters with start and end made explicit, so every page sees the same window.</summary>
+    private static string NextLink(HttpRequest request, AuditQuery q, string token)
+    {
+        var parts = new List<KeyValuePair<string, string?>>
+        {
+            new("start", q.Start.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)),
+            new("end", q.End.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)),
+        };
+        parts.AddRange(q.Types.Select(t => new KeyValuePair<string, string?>("type", t)));
+        void Add(string name, string? value)
+        {
+            if (value is not null)
+            {
+                parts.Add(new(name, value));
+            }
+        }
+        Add("productArea", q.ProductArea);
+        Add("actorId", q.ActorId);
+        Add("actorType", q.ActorType);
+        Add("resourceType", q.ResourceType);
+        Add("resourceId", q.ResourceId);
+        Add("limit", q.Limit.ToString(CultureInfo.InvariantCulture));
+        Add("continuation", token);
+        return $"{request.Scheme}://{request.Host}{request.PathBase}{request.Path}{Microsoft.AspNetCore.Http.QueryString.Create(parts)}";
+    }
+
+    /// <summary>Writes <c>{"value":[…],"nextLink":"…"}</c> straight to the response, events in their canonical form.</summary>
+    private sealed class EventPageResult(IReadOnlyList<AuditEvent> events, string? nextLink) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.ContentType = "application/json; charset=utf-8";
+            await using var writer = new Utf8JsonWriter(httpContext.Response.Body, ResponseJson);
+            writer.WriteStartObject();
+            writer.WriteStartArray("value");
+            foreach (var e in events)
+            {
+                AuditEventJson.Write(writer, e);
+            }
+            writer.WriteEndArray();
+            if (nextLink is not null)
+            {
+                writer.WriteString("nextLink", nextLink);
+            }
+            writer.WriteEndObject();
+            await writer.FlushAsync(httpContext.RequestAborted);
+        }
+    }
+}
+
+public sealed record EventTypesResponse(IReadOnlyList<ProductArea> Value);

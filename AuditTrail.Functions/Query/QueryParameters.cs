@@ -1,0 +1,128 @@
+using System.Globalization;
+using AuditTrail.Core.Events;
+using AuditTrail.Core.Query;
+
+namespace AuditTrail.Functions.Query;
+
+/// <summary>
+/// Turns the query string into an <see cref="AuditQuery"/>, refusing anything it does not
+/// understand (an unknown parameter is refused too: a misspelt filter must not silently widen the
+/// result). The window defaults to the whole retention period and never reaches beyond it.
+/// </summary>
+public static class QueryParameters
+{
+    public static AuditQuery Parse(string workspaceId, IQueryCollection query, DateTimeOffset now, IReadOnlySet<string> known)
+    {
+        foreach (var key in query.Keys)
+        {
+            if (!known.Contains(key))
+            {
+                throw new QueryValidationException(key, $"Unknown parameter '{Clip(key)}'. Known: {string.Join(", ", known)}.");
+            }
+        }
+        foreach (var key in query.Keys.Where(k => k != "type" && query[k].Count > 1))
+        {
+            throw new QueryValidationException(key, $"Parameter '{key}' may appear only once.");
+        }
+
+        var retentionStart = now.AddDays(-EventLimits.RetentionDays);
+        var latest = now + EventLimits.MaxFutureSkew;
+        var end = Time(query, "end") ?? latest;
+        var start = Time(query, "start") ?? retentionStart;
+        if (end > latest)
+        {
+            end = latest;
+        }
+        if (start < retentionStart)
+        {
+            start = retentionStart; // nothing older is kept; asking for it is not an error
+        }
+        if (start >= end)
+        {
+            throw new QueryValidationException(query.ContainsKey("start") ? "start" : "end", "'start' must be earlier than 'end' (and 'end' later than the start of the 90-day retention window).");
+        }
+
+        var types = new List<string>();
+        foreach (var raw in query["type"])
+        {
+            var t = Text(raw, "type", EventLimits.MaxTypeLength)!;
+            EventCatalog.TryGet(t, out var canonical, out _);
+            if (!types.Contains(canonical, StringComparer.Ordinal))
+            {
+                types.Add(canonical);
+            }
+        }
+        if (types.Count > AuditQuery.MaxTypes)
+        {
+            throw new QueryValidationException("type", $"At most {AuditQuery.MaxTypes} 'type' values may be given.");
+        }
+
+        string? area = null;
+        if (Text(query["productArea"], "productArea", 128) is { } areaText)
+        {
+            area = areaText.Equals(EventCatalog.UncatalogedArea, StringComparison.OrdinalIgnoreCase)
+                ? EventCatalog.UncatalogedArea
+                : EventCatalog.FindArea(areaText)?.Name ?? throw new QueryValidationException("productArea", $"'{Clip(areaText)}' is not a product area. GET /api/event-types lists them.");
+        }
+
+        var actorType = Text(query["actorType"], "actorType", 16);
+        if (actorType is not null && !ActorTypes.All.Contains(actorType))
+        {
+            throw new QueryValidationException("actorType", $"'actorType' must be one of {string.Join(", ", ActorTypes.All)}.");
+        }
+
+        var limit = AuditQuery.DefaultLimit;
+        if (Text(query["limit"], "limit", 8) is { } limitText
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > AuditQuery.MaxLimit))
+        {
+            throw new QueryValidationException("limit", $"'limit' must be a whole number from 1 to {AuditQuery.MaxLimit}.");
+        }
+
+        return new AuditQuery(
+            workspaceId, start, end, types, area,
+            Text(query["actorId"], "actorId", EventLimits.MaxIdLength),
+            actorType,
+            Text(query["resourceType"], "resourceType", EventLimits.MaxTypeLength),
+            Text(query["resourceId"], "resourceId", EventLimits.MaxIdLength),
+            limit);
+    }
+
+    private static DateTimeOffset? Time(IQueryCollection query, string name)
+    {
+        var text = Text(query[name], name, 64);
+        if (text is null)
+        {
+            return null;
+        }
+        var hasOffset = text.EndsWith('Z') || text.EndsWith('z') || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':');
+        if (!hasOffset || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var value))
+        {
+            throw new QueryValidationException(name, $"'{name}' must be an ISO 8601 date and time with 'Z' or an offset, for example 2026-11-23T00:00:00Z.");
+        }
+        return value.ToUniversalTime();
+    }
+
+    private static string? Text(Microsoft.Extensions.Primitives.StringValues values, string name, int maxLength)
+    {
+        var value = values.ToString();
+        if (values.Count == 0)
+        {
+            return null;
+        }
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw new QueryValidationException(name, $"'{name}' must not be empty.");
+        }
+        if (value.Length > maxLength)
+        {
+            throw new QueryValidationException(name, $"'{name}' is longer than {maxLength} characters.");
+        }
+        if (value.Any(char.IsControl))
+        {
+            throw new QueryValidationException(name, $"'{name}' contains control characters.");
+        }
+        return value;
+    }
+
+    private static string Clip(string s) => s.Length <= 40 ? s : s[..40] + "…";
+}
