@@ -29,7 +29,6 @@ public static class WorkspaceAccess
             var validation = await tokens.ValidateAsync(BearerToken(http.Request), http.RequestAborted);
             if (validation.Result != TokenCheck.Valid)
             {
-                http.Response.Headers.WWWAuthenticate = "Bearer";
                 throw validation.Result switch
                 {
                     TokenCheck.Missing => Unauthorized("missing_token", "Send an access token as 'Authorization: Bearer <token>'. Create one with 'tokens create --workspace <id> --role owner'."),

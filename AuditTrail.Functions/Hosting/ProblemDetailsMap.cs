@@ -23,9 +23,14 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
         {
             logger.LogInformation("{Method} {Path} refused with {Status} {Code}: {Detail}", httpContext.Request.Method, httpContext.Request.Path, status, code, detail);
         }
+        // Set here, not where the exception is thrown: the exception handler clears the response first.
         if (status == StatusCodes.Status503ServiceUnavailable)
         {
             httpContext.Response.Headers.RetryAfter = "5";
+        }
+        if (status == StatusCodes.Status401Unauthorized)
+        {
+            httpContext.Response.Headers.WWWAuthenticate = "Bearer";
         }
         httpContext.Response.StatusCode = status;
         var problem = new ProblemDetails { Status = status, Title = title, Detail = detail, Type = $"https://httpstatuses.io/{status}" };
