@@ -50,7 +50,7 @@ public sealed class AccessTokenService(StorageClients clients, IngestionService 
     {
         if (!AuditEventReader.IsValidWorkspaceId(workspaceId))
         {
-            throw new ArgumentException("Workspace id must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.", nameof(workspaceId));
+            throw new ArgumentException($"'{workspaceId}' is not a valid workspace id. {AuditEventReader.WorkspaceIdRule}", nameof(workspaceId));
         }
         if (!Roles.All.Contains(role))
         {
@@ -58,7 +58,7 @@ public sealed class AccessTokenService(StorageClients clients, IngestionService 
         }
         await EnsureTableAsync(cancellationToken);
         var id = Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
-        var secret = Base64Url(RandomNumberGenerator.GetBytes(32));
+        var secret = System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
         var now = time.GetUtcNow();
         var info = new AccessTokenInfo(id, workspaceId, role, name, now, expiresAt, null);
         var entity = new TableEntity(id, RowKey)
@@ -179,6 +179,4 @@ public sealed class AccessTokenService(StorageClients clients, IngestionService 
         row.GetDateTimeOffset("CreatedAt") ?? default, row.GetDateTimeOffset("ExpiresAt"), row.GetDateTimeOffset("RevokedAt"));
 
     private static string Hash(string secret) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -22,6 +22,9 @@ public static partial class AuditEventReader
 
     public static bool IsValidWorkspaceId(string? workspaceId) => workspaceId is not null && WorkspaceIdPattern().IsMatch(workspaceId);
 
+    /// <summary>The workspace id rule, as every refusal states it.</summary>
+    public const string WorkspaceIdRule = "A workspace id is 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.";
+
     /// <param name="raw">The event as it arrived.</param>
     /// <param name="index">Its position in the batch, for the rejection.</param>
     /// <param name="routeWorkspaceId">The workspace of the door (HTTP route), if any: fills a missing workspaceId and must match a present one.</param>
@@ -211,7 +214,7 @@ public static partial class AuditEventReader
             }
             if (!IsValidWorkspaceId(value))
             {
-                Error(RejectionCodes.InvalidWorkspaceId, "workspaceId", "Field 'workspaceId' must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.");
+                Error(RejectionCodes.InvalidWorkspaceId, "workspaceId", "Field 'workspaceId' is not a valid workspace id. " + WorkspaceIdRule);
                 return null;
             }
             if (routeWorkspaceId is not null && !string.Equals(value, routeWorkspaceId, StringComparison.Ordinal))
@@ -229,15 +232,11 @@ public static partial class AuditEventReader
             {
                 return null;
             }
-            // An offset (or Z) is required: a local time without one cannot be placed on the UTC trail.
-            var hasOffset = text.EndsWith('Z') || text.EndsWith('z') || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':');
-            if (!hasOffset || !text.Contains('T', StringComparison.OrdinalIgnoreCase)
-                || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var ts))
+            if (!Iso8601.TryParseUtc(text, out var ts))
             {
                 Error(RejectionCodes.InvalidTimestamp, "timestamp", "Field 'timestamp' must be an ISO 8601 date and time with 'Z' or a UTC offset, for example 2026-11-23T09:30:00Z.");
                 return null;
             }
-            ts = ts.ToUniversalTime();
             if (ts > now + EventLimits.MaxFutureSkew)
             {
                 Error(RejectionCodes.TimestampInFuture, "timestamp", $"Field 'timestamp' is more than {EventLimits.MaxFutureSkew.TotalMinutes} minutes in the future.");

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -22,7 +23,7 @@ public sealed class ContinuationTokens(TrailStore store)
     {
         var payload = JsonSerializer.SerializeToUtf8Bytes(new Payload(position.Day, position.AfterRowKey, FilterHash(query)), ContinuationJson.Default.Payload);
         var mac = HMACSHA256.HashData(await KeyAsync(cancellationToken), payload);
-        return Base64Url(payload) + "." + Base64Url(mac);
+        return Base64Url.EncodeToString(payload) + "." + Base64Url.EncodeToString(mac);
     }
 
     /// <exception cref="QueryValidationException">The token is malformed, altered, or bound to other filters.</exception>
@@ -36,8 +37,8 @@ public sealed class ContinuationTokens(TrailStore store)
             {
                 throw new FormatException();
             }
-            payload = FromBase64Url(token[..dot]);
-            mac = FromBase64Url(token[(dot + 1)..]);
+            payload = Base64Url.DecodeFromChars(token.AsSpan(0, dot));
+            mac = Base64Url.DecodeFromChars(token.AsSpan(dot + 1));
         }
         catch (FormatException)
         {
@@ -84,14 +85,6 @@ public sealed class ContinuationTokens(TrailStore store)
         }
         _key = key;
         return key;
-    }
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-    private static byte[] FromBase64Url(string text)
-    {
-        var s = text.Replace('-', '+').Replace('_', '/');
-        return Convert.FromBase64String(s.PadRight(s.Length + ((4 - (s.Length % 4)) % 4), '='));
     }
 
     internal sealed record Payload(string D, string K, string F);

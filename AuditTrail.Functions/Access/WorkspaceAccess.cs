@@ -23,7 +23,7 @@ public static class WorkspaceAccess
             if (!AuditEventReader.IsValidWorkspaceId(workspaceId))
             {
                 throw new ProblemException(StatusCodes.Status400BadRequest, "invalid_workspace_id", "Invalid workspace id",
-                    "The workspace id in the path must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.", "workspaceId");
+                    "The workspace id in the path is not valid. " + AuditEventReader.WorkspaceIdRule, "workspaceId");
             }
             var tokens = http.RequestServices.GetRequiredService<AccessTokenService>();
             var validation = await tokens.ValidateAsync(BearerToken(http.Request), http.RequestAborted);

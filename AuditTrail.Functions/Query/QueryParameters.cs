@@ -94,12 +94,11 @@ public static class QueryParameters
         {
             return null;
         }
-        var hasOffset = text.EndsWith('Z') || text.EndsWith('z') || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':');
-        if (!hasOffset || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var value))
+        if (!Iso8601.TryParseUtc(text, out var value))
         {
             throw new QueryValidationException(name, $"'{name}' must be an ISO 8601 date and time with 'Z' or an offset, for example 2026-11-23T00:00:00Z.");
         }
-        return value.ToUniversalTime();
+        return value;
     }
 
     private static string? Text(Microsoft.Extensions.Primitives.StringValues values, string name, int maxLength)
