@@ -1,6 +1,7 @@
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
+using AuditTrail.Core.Retention;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using Microsoft.Extensions.Configuration;
@@ -42,6 +43,7 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddSingleton<AccessTokenService>();
         services.AddSingleton<TrailQueryService>();
         services.AddSingleton<ContinuationTokens>();
+        services.AddSingleton<RetentionService>();
         return services;
     }
 

@@ -1,24 +1,26 @@
 using AuditTrail.Core;
-using AuditTrail.Functions.Access;
 using AuditTrail.Functions.Hosting;
 using AuditTrail.Functions.Ingestion;
 using AuditTrail.Functions.Query;
+using AuditTrail.Functions.Retention;
 
-var cli = TokensCommand.IsInvocation(args);
-var builder = WebApplication.CreateBuilder(cli ? [] : args);
-builder.AddFunctionsHosting(cli);
+var command = CommandLine.IsCommand(args);
+var builder = WebApplication.CreateBuilder(command ? [] : args);
+var hosting = builder.AddFunctionsHosting(command);
 builder.Services.AddAuditTrailCore(builder.Configuration);
 builder.Services.AddAuditTrailHttp();
+builder.Services.AddStandaloneTimers(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
 
 var app = builder.Build();
-if (cli)
+if (command)
 {
-    return await TokensCommand.RunAsync(app.Services, args, Console.Out, Console.Error);
+    return await CommandLine.RunAsync(app.Services, args, Console.Out, Console.Error);
 }
 app.UseAuditTrailHttp();
 app.MapHostEndpoints();
 app.MapIngestionApi();
 app.MapQueryApi();
+app.MapRetentionApi();
 app.Run();
 return 0;
 

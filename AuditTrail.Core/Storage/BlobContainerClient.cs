@@ -69,6 +69,22 @@ public sealed class BlobContainerClient
         return await response.Content.ReadAsByteArrayAsync(cancellationToken);
     }
 
+    /// <summary>Deletes a blob. False if it did not exist.</summary>
+    public async Task<bool> DeleteAsync(string blobName, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, BlobUri(blobName));
+        using var response = await _http.SendAsync(request, cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await StorageErrors.FromResponseAsync(response, $"Delete blob {Name}/{blobName}", cancellationToken);
+        }
+        return true;
+    }
+
     /// <summary>Names of the blobs whose name starts with <paramref name="prefix"/>, page by page.</summary>
     public async IAsyncEnumerable<string> ListBlobNamesAsync(string? prefix = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

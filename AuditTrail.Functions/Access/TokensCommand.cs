@@ -16,8 +16,6 @@ public static class TokensCommand
           tokens revoke --workspace <id> --id <token id>
         """;
 
-    public static bool IsInvocation(string[] args) => args.Length > 0 && args[0] == "tokens";
-
     public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
         var options = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -41,7 +41,7 @@ public sealed record HostingSettings(HostingMode Mode, string Url, bool Invocati
 
 public static class FunctionsHostingExtensions
 {
-    public static WebApplicationBuilder AddFunctionsHosting(this WebApplicationBuilder builder, bool commandLine = false)
+    public static HostingSettings AddFunctionsHosting(this WebApplicationBuilder builder, bool commandLine = false)
     {
         if (commandLine)
         {
@@ -56,7 +56,7 @@ public static class FunctionsHostingExtensions
             builder.WebHost.UseUrls(settings.Url);
         }
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = HttpLimits.MaxInvocationBodyBytes);
-        return builder;
+        return settings;
     }
 
     /// <summary>

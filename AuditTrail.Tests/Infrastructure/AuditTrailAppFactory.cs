@@ -12,6 +12,7 @@ public sealed class AuditTrailAppFactory(string storageConnectionString, TimePro
     {
         builder.UseSetting("AuditStorage", storageConnectionString);
         builder.UseSetting("AuditTrail:InvocationEndpoints", "true");
+        builder.UseSetting("AuditTrail:Timers", "false"); // tests run purges themselves
         builder.UseSetting("AuditStorage:Retry:MaxRetries", storageRetries.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("AuditStorage:Retry:Delay", "00:00:00.020");
         if (time is not null)

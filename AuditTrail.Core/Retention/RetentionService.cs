@@ -1,0 +1,135 @@
+using System.Globalization;
+using AuditTrail.Core.Events;
+using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
+using Microsoft.Extensions.Logging;
+
+namespace AuditTrail.Core.Retention;
+
+/// <summary>What a purge removed (or, in a dry run, would remove).</summary>
+public sealed record PurgeReport(
+    bool DryRun,
+    DateOnly FirstKeptDay,
+    IReadOnlyList<PurgedPartition> Partitions,
+    long EventRows,
+    long IdClaims,
+    int DeadLetterBlobs);
+
+public sealed record PurgedPartition(string WorkspaceId, DateOnly Day, long EventRows, long IdClaims);
+
+/// <summary>
+/// Forgets everything older than the 90-day retention period. A UTC day is removed whole once
+/// all of it lies before the retention instant, so the <b>first day kept</b> is the UTC date of
+/// <c>now − 90 days</c> (<see cref="FirstKeptDay"/>); everything on or after it stays. Queries never
+/// show events older than the instant itself, so the trail shows exactly 90 days and stores at
+/// most one day more until the next run.
+/// <para>
+/// Expired workspace-days come from the <c>AuditPartitions</c> registry (a range read of that small
+/// table, never a scan of the events). Per partition, in parallel within a bound: the id claims
+/// and event rows are deleted 100 per transaction, then the registry rows — last, so a run cut
+/// off midway leaves the partition registered and the next run finishes it. Deleting what is
+/// already gone is not an error, so runs are idempotent; a run with nothing to do costs one
+/// registry read and one dead-letter listing.
+/// </para>
+/// </summary>
+public sealed class RetentionService(TrailStore store, TimeProvider time, ILogger<RetentionService> logger)
+{
+    private const int Parallelism = 4;
+
+    public static DateOnly FirstKeptDay(DateTimeOffset now) => DateOnly.FromDateTime(now.AddDays(-EventLimits.RetentionDays).UtcDateTime);
+
+    public async Task<PurgeReport> PurgeAsync(bool dryRun = false, CancellationToken cancellationToken = default)
+    {
+        await store.EnsureCreatedAsync(cancellationToken);
+        var firstKept = FirstKeptDay(time.GetUtcNow());
+        var firstKeptKey = firstKept.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+
+        var expired = await store.Partitions
+            .QueryAsync(new TableQuery($"PartitionKey lt {TableFilter.Literal(firstKeptKey)}", ["PartitionKey", "RowKey"]), cancellationToken)
+            .Select(r => (Day: r.PartitionKey, Workspace: r.RowKey))
+            .ToListAsync(cancellationToken);
+
+        var purged = new System.Collections.Concurrent.ConcurrentBag<PurgedPartition>();
+        await Parallel.ForEachAsync(expired, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (p, ct) =>
+        {
+            var result = await PurgePartitionAsync(p.Workspace, p.Day, dryRun, ct);
+            purged.Add(result);
+            logger.LogInformation("{Action} partition {WorkspaceId} {Day}: {EventRows} event rows, {IdClaims} id claims",
+                dryRun ? "Would purge" : "Purged", p.Workspace, p.Day, result.EventRows, result.IdClaims);
+        });
+
+        var deadLetters = await PurgeDeadLettersAsync(firstKept, dryRun, cancellationToken);
+        var report = new PurgeReport(dryRun, firstKept, purged.OrderBy(p => p.Day).ThenBy(p => p.WorkspaceId, StringComparer.Ordinal).ToList(),
+            purged.Sum(p => p.EventRows), purged.Sum(p => p.IdClaims), deadLetters);
+        logger.LogInformation("{Action} {Partitions} partitions before {FirstKeptDay}: {EventRows} event rows, {IdClaims} id claims, {DeadLetters} dead-letter blobs",
+            dryRun ? "Dry run: would purge" : "Purged", report.Partitions.Count, firstKept, report.EventRows, report.IdClaims, deadLetters);
+        return report;
+    }
+
+    private async Task<PurgedPartition> PurgePartitionAsync(string workspaceId, string day, bool dryRun, CancellationToken cancellationToken)
+    {
+        var date = DateOnly.ParseExact(day, "yyyyMMdd", CultureInfo.InvariantCulture);
+        var partitionKey = TrailKeys.PartitionKey(workspaceId, date);
+        long rows = 0, claims = 0;
+        // Page by page: a day of a busy workspace does not have to fit in memory.
+        await foreach (var page in store.Events.QueryPagesAsync(
+                           new TableQuery(TableFilter.PartitionEquals(partitionKey), ["RowKey", "EventId"], PageSize: 1000), null, cancellationToken))
+        {
+            // Claims are found through the primary rows; each event has exactly one.
+            var claimKeys = page.Values.Where(r => r.RowKey.StartsWith(TrailKeys.PrimaryPrefix, StringComparison.Ordinal) && r.GetString("EventId") is not null)
+                .Select(r => TrailKeys.Encode(r.GetString("EventId")!)).ToList();
+            rows += page.Values.Count;
+            claims += claimKeys.Count;
+            if (dryRun)
+            {
+                continue;
+            }
+            await DeleteAsync(store.EventIds, workspaceId, claimKeys, cancellationToken);
+            await DeleteAsync(store.Events, partitionKey, page.Values.Select(r => r.RowKey).ToList(), cancellationToken);
+        }
+        if (!dryRun)
+        {
+            await store.WorkspaceDays.DeleteEntityAsync(workspaceId, day, cancellationToken);
+            await store.Partitions.DeleteEntityAsync(day, workspaceId, cancellationToken);
+        }
+        return new PurgedPartition(workspaceId, date, rows, claims);
+    }
+
+    /// <summary>Deletes rows of one partition, 100 per transaction; rows that are already gone are skipped.</summary>
+    private static async Task DeleteAsync(TableClient table, string partitionKey, IReadOnlyList<string> rowKeys, CancellationToken cancellationToken)
+    {
+        foreach (var chunk in rowKeys.Chunk(TableClient.MaxTransactionActions))
+        {
+            try
+            {
+                await table.SubmitTransactionAsync(chunk.Select(rk => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partitionKey, rk))).ToList(), cancellationToken);
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status == 404)
+            {
+                // A run cut off midway already deleted some: finish the rest one by one.
+                foreach (var rk in chunk)
+                {
+                    await table.DeleteEntityAsync(partitionKey, rk, cancellationToken);
+                }
+            }
+        }
+    }
+
+    /// <summary>Dead-letter blobs are named yyyy/MM/dd/…, by UTC day of receipt.</summary>
+    private async Task<int> PurgeDeadLettersAsync(DateOnly firstKept, bool dryRun, CancellationToken cancellationToken)
+    {
+        var count = 0;
+        // Bounded by retention itself: the container only ever holds about 90 days of dead letters.
+        var expired = await store.DeadLetters.ListBlobNamesAsync(null, cancellationToken)
+            .Where(name => name.Length >= 10 && DateOnly.TryParseExact(name[..10], "yyyy/MM/dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) && d < firstKept)
+            .ToListAsync(cancellationToken);
+        foreach (var name in expired)
+        {
+            if (dryRun || await store.DeadLetters.DeleteAsync(name, cancellationToken))
+            {
+                count++;
+            }
+        }
+        return count;
+    }
+}
