@@ -97,9 +97,14 @@ public static class QueryApi
             await using var writer = new Utf8JsonWriter(httpContext.Response.Body, ResponseJson);
             writer.WriteStartObject();
             writer.WriteStartArray("value");
-            foreach (var e in events)
+            for (var i = 0; i < events.Count; i++)
             {
-                AuditEventJson.Write(writer, e);
+                AuditEventJson.Write(writer, events[i]);
+                if (i % 100 == 99)
+                {
+                    // A full page can reach tens of MB; send it as it is written rather than buffer it whole.
+                    await writer.FlushAsync(httpContext.RequestAborted);
+                }
             }
             writer.WriteEndArray();
             if (nextLink is not null)
