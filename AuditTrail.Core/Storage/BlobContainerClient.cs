@@ -8,11 +8,13 @@ namespace AuditTrail.Core.Storage;
 public sealed class BlobContainerClient
 {
     private readonly HttpClient _http;
+    private readonly StorageAccount _account;
     private readonly string _containerUri;
 
     public BlobContainerClient(HttpClient http, StorageAccount account, string containerName)
     {
         _http = http;
+        _account = account;
         Name = containerName;
         _containerUri = account.BlobEndpoint.ToString().TrimEnd('/') + "/" + containerName;
     }
@@ -51,6 +53,67 @@ public sealed class BlobContainerClient
         {
             throw await StorageErrors.FromResponseAsync(response, $"Upload blob {Name}/{blobName}", cancellationToken);
         }
+    }
+
+    /// <summary>Uploads one uncommitted block of a block blob. Every block id of a blob must have the same length.</summary>
+    public async Task StageBlockAsync(string blobName, string blockId, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
+    {
+        var uri = new Uri(BlobUri(blobName) + "?comp=block&blockid=" + Uri.EscapeDataString(blockId));
+        using var request = new HttpRequestMessage(HttpMethod.Put, uri) { Content = new ByteArrayContent(content.ToArray()) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var response = await _http.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await StorageErrors.FromResponseAsync(response, $"Put block of {Name}/{blobName}", cancellationToken);
+        }
+    }
+
+    /// <summary>Commits staged blocks, in order, as the blob's content.</summary>
+    public async Task CommitBlockListAsync(string blobName, IReadOnlyList<string> blockIds, BlobUploadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var xml = new StringBuilder("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+        foreach (var id in blockIds)
+        {
+            xml.Append("<Latest>").Append(System.Security.SecurityElement.Escape(id)).Append("</Latest>");
+        }
+        xml.Append("</BlockList>");
+        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(BlobUri(blobName) + "?comp=blocklist"))
+        {
+            Content = new ByteArrayContent(Encoding.UTF8.GetBytes(xml.ToString())),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/xml");
+        if (options?.ContentType is { } type)
+        {
+            request.Headers.TryAddWithoutValidation("x-ms-blob-content-type", type);
+        }
+        if (options?.ContentDisposition is { } disposition)
+        {
+            request.Headers.TryAddWithoutValidation("x-ms-blob-content-disposition", disposition);
+        }
+        using var response = await _http.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await StorageErrors.FromResponseAsync(response, $"Put block list of {Name}/{blobName}", cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// A read-only service SAS URL for one blob (sv 2021-12-02 layout), signed with the account key.
+    /// It grants <c>r</c> on that blob alone, from five minutes ago (clock skew) until <paramref name="expiresOn"/>.
+    /// </summary>
+    public Uri GetReadSasUri(string blobName, DateTimeOffset startsOn, DateTimeOffset expiresOn)
+    {
+        const string Version = "2021-12-02";
+        var st = startsOn.AddMinutes(-5).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var se = expiresOn.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        // Plain HTTP is allowed only where the endpoint is plain HTTP (Azurite); Azure endpoints get https only.
+        var protocol = _containerUri.StartsWith("https:", StringComparison.OrdinalIgnoreCase) ? "https" : "https,http";
+        var resource = $"/blob/{_account.Name}/{Name}/{blobName}";
+        var stringToSign = string.Join('\n', "r", st, se, resource, "", "", protocol, Version, "b", "", "", "", "", "", "", "");
+        using var hmac = new System.Security.Cryptography.HMACSHA256(_account.Key);
+        var sig = Convert.ToBase64String(hmac.ComputeHash(Encoding.UTF8.GetBytes(stringToSign)));
+        var query = $"sv={Version}&sr=b&sp=r&st={Uri.EscapeDataString(st)}&se={Uri.EscapeDataString(se)}&spr={Uri.EscapeDataString(protocol)}&sig={Uri.EscapeDataString(sig)}";
+        return new Uri(BlobUri(blobName) + "?" + query);
     }
 
     /// <summary>Reads a whole blob; null if it does not exist.</summary>
