@@ -52,7 +52,7 @@ public static class PurgeBenchmark
             {
                 await SeedAsync(ingestion, clock, purgeSet, size / workspaces, expiredDay, log, ct);
                 purge.Start();
-                report = await new RetentionService(store, clock, NullLogger<RetentionService>.Instance).PurgeAsync(false, ct);
+                report = await new RetentionService(store, clients, clock, NullLogger<RetentionService>.Instance).PurgeAsync(false, ct);
                 purge.Stop();
             }
             log.WriteLine($"round {round}{(round == 0 ? " (warm-up)" : "")}: {size} events per set ({workspaces} workspaces) on {expiredDay:yyyy-MM-dd}, {(round % 2 == 0 ? "baseline" : "purge")} first");

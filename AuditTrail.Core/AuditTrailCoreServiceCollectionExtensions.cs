@@ -1,4 +1,5 @@
 using AuditTrail.Core.Access;
+using AuditTrail.Core.Export;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Retention;
@@ -44,6 +45,7 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddSingleton<TrailQueryService>();
         services.AddSingleton<ContinuationTokens>();
         services.AddSingleton<RetentionService>();
+        services.AddSingleton<ExportService>();
         return services;
     }
 

@@ -1,4 +1,5 @@
 using AuditTrail.Core;
+using AuditTrail.Functions.Export;
 using AuditTrail.Functions.Hosting;
 using AuditTrail.Functions.Ingestion;
 using AuditTrail.Functions.Query;
@@ -21,6 +22,7 @@ app.MapHostEndpoints();
 app.MapIngestionApi();
 app.MapQueryApi();
 app.MapRetentionApi();
+app.MapExportApi();
 app.Run();
 return 0;
 

@@ -133,6 +133,7 @@ public static partial class EventCatalog
         [
             "Access Token Created",
             "Access Token Revoked",
+            "Audit Trail Exported",
         ]),
         new("Sources", [], []),
         new("Destinations", [], []),

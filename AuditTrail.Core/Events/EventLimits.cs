@@ -12,6 +12,9 @@ public static class EventLimits
     public const int MaxUserAgentLength = 1024;
     public const int MaxChanges = 100;
 
+    /// <summary>Largest stored text of 'changes' or 'properties': one Table string property (64 KiB of UTF-16), with room to spare.</summary>
+    public const int MaxStoredJsonChars = 30_000;
+
     /// <summary>How far ahead of the receiver's clock a timestamp may be (producer clock skew).</summary>
     public static readonly TimeSpan MaxFutureSkew = TimeSpan.FromMinutes(5);
 

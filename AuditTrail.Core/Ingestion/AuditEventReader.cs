@@ -352,7 +352,7 @@ public static partial class AuditEventReader
                     return null;
                 }
             }
-            return Compact(element);
+            return Compact(element, "changes");
         }
 
         private string? Properties(Dictionary<string, JsonElement> fields)
@@ -366,7 +366,7 @@ public static partial class AuditEventReader
                 Error(RejectionCodes.WrongType, "properties", $"Field 'properties' must be an object, not {Kind(element)}.");
                 return null;
             }
-            return Compact(element);
+            return Compact(element, "properties");
         }
 
         private JsonElement? RequiredObject(Dictionary<string, JsonElement> fields, string name)
@@ -384,7 +384,7 @@ public static partial class AuditEventReader
             return element;
         }
 
-        private string? Compact(JsonElement element)
+        private string? Compact(JsonElement element, string field)
         {
             try
             {
@@ -393,7 +393,15 @@ public static partial class AuditEventReader
                 {
                     element.WriteTo(writer);
                 }
-                return Encoding.UTF8.GetString(buffer.ToArray());
+                var text = Encoding.UTF8.GetString(buffer.ToArray());
+                // Stored as one string property: Table Storage takes at most 64 KiB (32K UTF-16 characters).
+                // Escaping (an emoji becomes 12 characters) can push a 32 KiB event past that.
+                if (text.Length > EventLimits.MaxStoredJsonChars)
+                {
+                    Error(RejectionCodes.EventTooLarge, field, $"Field '{field}' takes {text.Length} characters once stored; the limit is {EventLimits.MaxStoredJsonChars}.");
+                    return null;
+                }
+                return text;
             }
             catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
             {

@@ -61,7 +61,14 @@ public sealed class DeadLetterStore(TrailStore store)
         }
 
         var content = buffer.ToArray();
-        var hash = Convert.ToHexString(SHA256.HashData(content), 0, 16).ToLowerInvariant();
+        // Named by what was refused (door, raw input, reasons), not by when: a retried invocation
+        // on the same day writes the same blob again instead of a second copy.
+        var identity = new StringBuilder(context.Door);
+        foreach (var (rejection, raw) in items)
+        {
+            identity.Append('\u001e').Append(rejection.Index).Append('\u001f').Append(rejection.Code).Append('\u001f').Append(raw.RawText);
+        }
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(identity.ToString())), 0, 16).ToLowerInvariant();
         var name = $"{receivedAt.UtcDateTime:yyyy/MM/dd}/{context.Door}-{hash}.jsonl";
         await store.DeadLetters.UploadAsync(name, content, new BlobUploadOptions("application/x-ndjson"), cancellationToken);
         return name;

@@ -27,4 +27,5 @@ public static class RejectionCodes
     public const string InvalidChanges = "invalid_changes";
     public const string Conflict = "conflict";
     public const string MalformedInvocation = "malformed_invocation";
+    public const string StorageRejected = "storage_rejected";
 }

@@ -23,7 +23,7 @@ namespace AuditTrail.Core.Ingestion;
 public sealed class IngestionService(TrailStore store, DeadLetterStore deadLetters, TimeProvider time, ILogger<IngestionService> logger)
 {
     private const int Parallelism = 8;
-    private const int TransactionByteBudget = 3 * 1024 * 1024;
+    private const int TransactionByteBudget = TableClient.MaxTransactionBytes - (256 * 1024);
     private const int MaxRegisteredPartitionsCached = 100_000;
 
     private readonly ConcurrentDictionary<(string Day, string Workspace), byte> _registeredPartitions = new();
@@ -52,7 +52,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             {
                 if (earlier.Hash == candidate.Hash)
                 {
-                    duplicates++;
+                    earlier.Copies.Add((i, batch[i])); // settled with the first copy, once its claim is known
                 }
                 else
                 {
@@ -69,12 +69,27 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             await store.EnsureCreatedAsync(cancellationToken);
             await RegisterPartitionsAsync(candidates, cancellationToken);
             await ClaimIdsAsync(candidates, cancellationToken);
-            foreach (var c in candidates.Where(c => c.Outcome == ClaimOutcome.Conflict))
-            {
-                rejected.Add((ConflictRejection(c, "already stored"), c.Raw));
-            }
-            duplicates += candidates.Count(c => c.Outcome == ClaimOutcome.Known);
             await WriteRowsAsync(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known).ToList(), cancellationToken);
+            foreach (var c in candidates)
+            {
+                switch (c.Outcome)
+                {
+                    case ClaimOutcome.Conflict:
+                        rejected.Add((ConflictRejection(c, "already stored"), c.Raw));
+                        rejected.AddRange(c.Copies.Select(copy => (ConflictRejection(c, "already stored") with { Index = copy.Index }, copy.Raw)));
+                        break;
+                    case ClaimOutcome.Unstorable:
+                        rejected.Add((c.StorageRejection!, c.Raw));
+                        rejected.AddRange(c.Copies.Select(copy => (c.StorageRejection! with { Index = copy.Index }, copy.Raw)));
+                        break;
+                    case ClaimOutcome.Known:
+                        duplicates += 1 + c.Copies.Count;
+                        break;
+                    default:
+                        duplicates += c.Copies.Count;
+                        break;
+                }
+            }
         }
 
         string? deadLetterBlob = null;
@@ -207,23 +222,26 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
 
     private async Task WriteRowsAsync(List<Candidate> toWrite, CancellationToken cancellationToken)
     {
-        var transactions = new List<List<TableTransactionAction>>();
+        // Transactions are filled by measured size, not an estimate: escaping makes text grow unevenly.
+        var transactions = new List<List<(Candidate Event, List<TableTransactionAction> Actions)>>();
         foreach (var partition in toWrite.GroupBy(c => EventRows.PartitionKey(c.Event)))
         {
-            var current = new List<TableTransactionAction>();
-            var bytes = 0;
+            var current = new List<(Candidate, List<TableTransactionAction>)>();
+            int operations = 0, bytes = 0;
             foreach (var c in partition)
             {
-                var rows = EventRows.Create(c.Event, c.Hash, c.ReceivedAt, c.Door);
-                var size = EventRows.EstimatedTransactionBytes(c.Event);
-                if (current.Count + rows.Length > TableClient.MaxTransactionActions || (current.Count > 0 && bytes + size > TransactionByteBudget))
+                // Upsert, not insert: only ids this batch claimed (or that were claimed with this exact content) get here.
+                var actions = EventRows.Create(c.Event, c.Hash, c.ReceivedAt, c.Door)
+                    .Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)).ToList();
+                var size = actions.Sum(TableClient.MeasureAction);
+                if (current.Count > 0 && (operations + actions.Count > TableClient.MaxTransactionActions || bytes + size > TransactionByteBudget))
                 {
                     transactions.Add(current);
                     current = [];
-                    bytes = 0;
+                    operations = bytes = 0;
                 }
-                // Upsert, not insert: only ids this batch claimed (or that were claimed with this exact content) get here.
-                current.AddRange(rows.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)));
+                current.Add((c, actions));
+                operations += actions.Count;
                 bytes += size;
             }
             if (current.Count > 0)
@@ -231,8 +249,60 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
                 transactions.Add(current);
             }
         }
-        await Parallel.ForEachAsync(transactions, Options(cancellationToken), async (actions, ct) => await store.Events.SubmitTransactionAsync(actions, ct));
+        await Parallel.ForEachAsync(transactions, Options(cancellationToken), async (group, ct) =>
+        {
+            try
+            {
+                await store.Events.SubmitTransactionAsync(group.SelectMany(g => g.Actions).ToList(), ct);
+            }
+            catch (Exception ex) when (IsRefusal(ex) && group.Count > 1)
+            {
+                // The service refused the transaction as such (not a passing fault): find the event it
+                // cannot take by writing each on its own, so the others are stored.
+                foreach (var (c, actions) in group)
+                {
+                    await WriteOneAsync(c, actions, ct);
+                }
+            }
+            catch (Exception ex) when (IsRefusal(ex))
+            {
+                await RefuseAsync(group[0].Event, ex, ct);
+            }
+        });
     }
+
+    private async Task WriteOneAsync(Candidate c, List<TableTransactionAction> actions, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.Events.SubmitTransactionAsync(actions, cancellationToken);
+        }
+        catch (Exception ex) when (IsRefusal(ex))
+        {
+            await RefuseAsync(c, ex, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Storage will never take this event (a limit the reader did not foresee). Release its claim,
+    /// so the id is free again, and dead-letter it with the service's reason: a retry would fail the
+    /// same way forever and stall every other event behind it.
+    /// </summary>
+    private async Task RefuseAsync(Candidate c, Exception ex, CancellationToken cancellationToken)
+    {
+        if (c.Outcome == ClaimOutcome.Claimed)
+        {
+            await store.EventIds.DeleteEntityAsync(c.Event.WorkspaceId, TrailKeys.Encode(c.Event.Id), cancellationToken);
+        }
+        c.Outcome = ClaimOutcome.Unstorable;
+        c.StorageRejection = new IngestRejection(c.Index, RejectionCodes.StorageRejected,
+            $"Storage refused this event: {ex.Message}", null, c.Event.Id, c.Event.WorkspaceId);
+        logger.LogWarning(ex, "Storage refused event {EventId} of {WorkspaceId}; dead-lettered", c.Event.Id, c.Event.WorkspaceId);
+    }
+
+    /// <summary>A definite "no" from the service or the client's own limits, as opposed to a fault worth retrying.</summary>
+    private static bool IsRefusal(Exception ex) =>
+        ex is ArgumentException || (ex is StorageRequestException { IsTransient: false } s && s.Status is not (409 or 404));
 
     private static ParallelOptions Options(CancellationToken cancellationToken) =>
         new() { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken };
@@ -243,6 +313,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         Claimed,
         Known,
         Conflict,
+        Unstorable,
     }
 
     private sealed class Candidate(int index, AuditEvent e, string hash, RawEvent raw)
@@ -254,5 +325,10 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         public ClaimOutcome Outcome { get; set; }
         public DateTimeOffset ReceivedAt { get; set; }
         public string Door { get; set; } = string.Empty;
+
+        /// <summary>Later copies of this event in the same batch (identical content); they share its outcome.</summary>
+        public List<(int Index, RawEvent Raw)> Copies { get; } = [];
+
+        public IngestRejection? StorageRejection { get; set; }
     }
 }

@@ -13,11 +13,23 @@ namespace AuditTrail.Core.Query;
 /// Remaining filters run server-side as OData comparisons of quoted literals, and every row is
 /// checked again in memory, so hashed keys and hostile values can only ever match exactly.
 /// </summary>
-public sealed class TrailQueryService(TrailStore store)
+public sealed class TrailQueryService(TrailStore store, TimeProvider time)
 {
     public async Task<AuditEventPage> QueryAsync(AuditQuery query, QueryPosition? from, CancellationToken cancellationToken = default)
     {
         await store.EnsureCreatedAsync(cancellationToken);
+        // Retention is applied here, at read time, not by rewriting the query: the query (and so the
+        // fingerprint its continuation is bound to) must stay the same from page to page while the
+        // retention window moves on.
+        var retentionStart = time.GetUtcNow().AddDays(-EventLimits.RetentionDays);
+        if (query.Start < retentionStart)
+        {
+            query = query with { Start = retentionStart };
+        }
+        if (query.Start >= query.End)
+        {
+            return new AuditEventPage([], null);
+        }
         var (prefix, serverFilters) = Plan(query);
         var lower = prefix + TrailKeys.ReverseTicks(query.End) + "`"; // exclusive of End: its rows end in "_" < "`"
         var upper = prefix + TrailKeys.ReverseTicks(query.Start) + "`"; // inclusive of Start

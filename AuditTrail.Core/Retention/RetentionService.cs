@@ -13,7 +13,8 @@ public sealed record PurgeReport(
     IReadOnlyList<PurgedPartition> Partitions,
     long EventRows,
     long IdClaims,
-    int DeadLetterBlobs);
+    int DeadLetterBlobs,
+    int ExportBlobs);
 
 public sealed record PurgedPartition(string WorkspaceId, DateOnly Day, long EventRows, long IdClaims);
 
@@ -32,7 +33,7 @@ public sealed record PurgedPartition(string WorkspaceId, DateOnly Day, long Even
 /// registry read and one dead-letter listing.
 /// </para>
 /// </summary>
-public sealed class RetentionService(TrailStore store, TimeProvider time, ILogger<RetentionService> logger)
+public sealed class RetentionService(TrailStore store, StorageClients clients, TimeProvider time, ILogger<RetentionService> logger)
 {
     private const int Parallelism = 4;
 
@@ -58,9 +59,13 @@ public sealed class RetentionService(TrailStore store, TimeProvider time, ILogge
                 dryRun ? "Would purge" : "Purged", p.Workspace, p.Day, result.EventRows, result.IdClaims);
         });
 
-        var deadLetters = await PurgeDeadLettersAsync(firstKept, dryRun, cancellationToken);
+        var deadLetters = await PurgeDatedBlobsAsync(store.DeadLetters, firstKept, dryRun, cancellationToken);
+        // Exports are kept a week (their links say so); whatever retention would remove goes in any case.
+        var exports = clients.GetContainer(Export.ExportService.ContainerName);
+        await exports.CreateIfNotExistsAsync(cancellationToken);
+        var exportBlobs = await PurgeDatedBlobsAsync(exports, DateOnly.FromDateTime(time.GetUtcNow().AddDays(-Export.ExportService.KeepDays).UtcDateTime), dryRun, cancellationToken);
         var report = new PurgeReport(dryRun, firstKept, purged.OrderBy(p => p.Day).ThenBy(p => p.WorkspaceId, StringComparer.Ordinal).ToList(),
-            purged.Sum(p => p.EventRows), purged.Sum(p => p.IdClaims), deadLetters);
+            purged.Sum(p => p.EventRows), purged.Sum(p => p.IdClaims), deadLetters, exportBlobs);
         logger.LogInformation("{Action} {Partitions} partitions before {FirstKeptDay}: {EventRows} event rows, {IdClaims} id claims, {DeadLetters} dead-letter blobs",
             dryRun ? "Dry run: would purge" : "Purged", report.Partitions.Count, firstKept, report.EventRows, report.IdClaims, deadLetters);
         return report;
@@ -115,17 +120,17 @@ public sealed class RetentionService(TrailStore store, TimeProvider time, ILogge
         }
     }
 
-    /// <summary>Dead-letter blobs are named yyyy/MM/dd/…, by UTC day of receipt.</summary>
-    private async Task<int> PurgeDeadLettersAsync(DateOnly firstKept, bool dryRun, CancellationToken cancellationToken)
+    /// <summary>Dead-letter and export blobs are named yyyy/MM/dd/…, by UTC day of creation.</summary>
+    private static async Task<int> PurgeDatedBlobsAsync(BlobContainerClient container, DateOnly firstKept, bool dryRun, CancellationToken cancellationToken)
     {
         var count = 0;
-        // Bounded by retention itself: the container only ever holds about 90 days of dead letters.
-        var expired = await store.DeadLetters.ListBlobNamesAsync(null, cancellationToken)
+        // Bounded by retention itself: each container only ever holds the kept days' blobs.
+        var expired = await container.ListBlobNamesAsync(null, cancellationToken)
             .Where(name => name.Length >= 10 && DateOnly.TryParseExact(name[..10], "yyyy/MM/dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) && d < firstKept)
             .ToListAsync(cancellationToken);
         foreach (var name in expired)
         {
-            if (dryRun || await store.DeadLetters.DeleteAsync(name, cancellationToken))
+            if (dryRun || await container.DeleteAsync(name, cancellationToken))
             {
                 count++;
             }

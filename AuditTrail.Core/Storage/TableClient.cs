@@ -17,6 +17,12 @@ public sealed class TableClient
     public const int MaxTransactionBytes = 4 * 1024 * 1024;
 
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
+
+    // Non-ASCII text goes out as UTF-8, not \uXXXX: bodies stay small and their size predictable.
+    private static readonly JsonWriterOptions EntityJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>Bytes one action adds to a transaction body besides its entity JSON (request line, headers, boundary).</summary>
+    private const int ActionOverheadBytes = 512;
     private const string AcceptJson = "application/json;odata=minimalmetadata";
 
     private readonly HttpClient _http;
@@ -219,6 +225,20 @@ public sealed class TableClient
         }
     }
 
+    /// <summary>
+    /// The bytes an action takes in a transaction body, measured by serializing it, so callers can
+    /// fill transactions up to <see cref="MaxTransactionBytes"/> without guessing at escaping.
+    /// </summary>
+    public static int MeasureAction(TableTransactionAction action)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        using (var writer = new Utf8JsonWriter(buffer, EntityJson))
+        {
+            action.Entity.WriteJson(writer);
+        }
+        return buffer.WrittenCount + ActionOverheadBytes + (3 * (action.Entity.PartitionKey.Length + action.Entity.RowKey.Length));
+    }
+
     internal static void ValidateTransaction(IReadOnlyList<TableTransactionAction> actions)
     {
         if (actions.Count > MaxTransactionActions)
@@ -279,7 +299,7 @@ public sealed class TableClient
                 Write("Prefer: return-no-content\r\n");
             }
             Write("Content-Type: application/json\r\n\r\n");
-            using (var writer = new Utf8JsonWriter(stream))
+            using (var writer = new Utf8JsonWriter(stream, EntityJson))
             {
                 entity.WriteJson(writer);
             }
@@ -378,7 +398,7 @@ public sealed class TableClient
     private static ByteArrayContent Json(Action<Utf8JsonWriter> write)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, EntityJson))
         {
             write(writer);
         }

@@ -12,13 +12,17 @@ public static class EventRows
 {
     private static readonly JsonWriterOptions HashJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>SHA-256 of the canonical JSON form: equal for a replay, different for any edited field.</summary>
+    /// <summary>
+    /// SHA-256 of the canonical JSON form of what the producer sent: equal for a replay, different
+    /// for any edited field. What the catalog derives (product area, the type's spelling) is left
+    /// out, so a catalog change between two deliveries cannot turn a replay into a conflict.
+    /// </summary>
     public static string ContentHash(AuditEvent e)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer, HashJson))
         {
-            AuditEventJson.Write(writer, e);
+            AuditEventJson.Write(writer, e with { Type = e.Type.ToUpperInvariant(), ProductArea = string.Empty, Cataloged = false });
         }
         return Convert.ToHexString(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
     }
@@ -80,19 +84,5 @@ public static class EventRows
             new AuditActor(S("ActorType"), S("ActorId"), row.GetString("ActorName"), row.GetString("ActorEmail")),
             new AuditResource(S("ResourceType"), S("ResourceId"), row.GetString("ResourceName")),
             context, row.GetString("Changes"), row.GetString("Properties"));
-    }
-
-    /// <summary>
-    /// A conservative upper bound of the bytes an event's rows take in a transaction body: string
-    /// properties are JSON inside JSON, so quotes double; plus per-row multipart headers.
-    /// </summary>
-    public static int EstimatedTransactionBytes(AuditEvent e)
-    {
-        var text = e.Id.Length + e.Type.Length + e.Actor.Id.Length + (e.Actor.Name?.Length ?? 0) + (e.Actor.Email?.Length ?? 0)
-                   + e.Resource.Type.Length + e.Resource.Id.Length + (e.Resource.Name?.Length ?? 0)
-                   + (e.Context?.UserAgent?.Length ?? 0) + (e.Context?.RequestId?.Length ?? 0)
-                   + (e.Changes?.Length ?? 0) + (e.Properties?.Length ?? 0);
-        // At most 3 bytes per UTF-16 char (UTF-8, or an escaped quote or backslash); 1 KiB of keys, names and headers per row.
-        return 4 * ((text * 3) + 1024);
     }
 }

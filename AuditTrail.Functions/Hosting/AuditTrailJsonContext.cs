@@ -9,5 +9,6 @@ namespace AuditTrail.Functions.Hosting;
 [JsonSerializable(typeof(IngestResponse))]
 [JsonSerializable(typeof(InvocationResponse))]
 [JsonSerializable(typeof(ServiceStatus))]
+[JsonSerializable(typeof(AuditTrail.Functions.Export.ExportResponse))]
 [JsonSerializable(typeof(AuditTrail.Functions.Query.EventTypesResponse))]
 internal sealed partial class AuditTrailJsonContext : JsonSerializerContext;

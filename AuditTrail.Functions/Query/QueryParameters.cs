@@ -33,10 +33,9 @@ public static class QueryParameters
         {
             end = latest;
         }
-        if (start < retentionStart)
-        {
-            start = retentionStart; // nothing older is kept; asking for it is not an error
-        }
+        // A start before the retention window is not an error (nothing older is shown; the query
+        // service applies the window when it reads), and it is not rewritten here, so a nextLink
+        // stays valid while time passes.
         if (start >= end)
         {
             throw new QueryValidationException(query.ContainsKey("start") ? "start" : "end", "'start' must be earlier than 'end' (and 'end' later than the start of the 90-day retention window).");

@@ -29,5 +29,5 @@ public static class RetentionCommand
     }
 
     public static string Describe(PurgeReport r) => string.Create(CultureInfo.InvariantCulture,
-        $"{(r.DryRun ? "Dry run: would remove" : "Removed")} {r.Partitions.Count} workspace-days before {r.FirstKeptDay:yyyy-MM-dd} (the first day kept, UTC): {r.EventRows} event rows, {r.IdClaims} id claims, {r.DeadLetterBlobs} dead-letter blobs.");
+        $"{(r.DryRun ? "Dry run: would remove" : "Removed")} {r.Partitions.Count} workspace-days before {r.FirstKeptDay:yyyy-MM-dd} (the first day kept, UTC): {r.EventRows} event rows, {r.IdClaims} id claims, {r.DeadLetterBlobs} dead-letter blobs, {r.ExportBlobs} export files.");
 }

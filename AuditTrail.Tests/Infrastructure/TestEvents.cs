@@ -32,7 +32,9 @@ public static class TestEvents
         };
     }
 
-    public static string Array(params JsonNode[] events) => new JsonArray(events.Select(e => e.DeepClone()).ToArray()).ToJsonString();
+    /// <summary>A JSON array body as most producers write it: non-ASCII as UTF-8, not \uXXXX escapes.</summary>
+    public static string Array(params JsonNode[] events) =>
+        new JsonArray(events.Select(e => e.DeepClone()).ToArray()).ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 
     /// <summary>
     /// The Functions host's invocation payload for an Event Hubs trigger with cardinality many and

@@ -82,6 +82,19 @@ public sealed class QueryTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Paging_keeps_working_while_the_clock_moves_on()
+    {
+        var first = await _trail.GetAsync($"/api/workspaces/{_trail.WorkspaceId}/audit-events?limit=5", _trail.OwnerToken, Ct);
+        var link = new Uri((await first.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("nextLink").GetString()!).PathAndQuery;
+        _trail.Clock.Now = _trail.Clock.Now.AddMinutes(3);
+
+        var second = await _trail.GetAsync(link, _trail.OwnerToken, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal(_trail.Expected(_ => true).Skip(5).Take(5), (await second.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("value").EnumerateArray().Select(e => e.GetProperty("id").GetString()));
+    }
+
+    [Fact]
     public async Task A_page_that_holds_exactly_the_rest_has_no_nextLink()
     {
         var count = _trail.Expected(s => s.ActorId == "usr_a").Count;

@@ -162,7 +162,7 @@ public sealed class RetentionTests(AzuriteFixture azurite) : IAsyncLifetime
         var counting = new CancelAfterTransactions(6, cut) { InnerHandler = new SocketsHttpHandler() };
         using var clients = azurite.CreateClients(counting);
         using var store = new TrailStore(clients);
-        var interrupted = new RetentionService(store, _clock, NullLogger<RetentionService>.Instance);
+        var interrupted = new RetentionService(store, clients, _clock, NullLogger<RetentionService>.Instance);
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => interrupted.PurgeAsync(cancellationToken: cut.Token));
 
