@@ -48,6 +48,8 @@ public static class WorkspaceAccess
                     $"This requires the {string.Join(" or ", roles)} role; the access token has the {token.Role} role.");
             }
             http.Items[TokenKey] = token;
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("AuditTrail.Access").LogInformation(
+                "{Method} {Path} by token {TokenId} ({Role}) of workspace {WorkspaceId}", http.Request.Method, http.Request.Path, token.Id, token.Role, token.WorkspaceId);
             return await next(context);
         });
 

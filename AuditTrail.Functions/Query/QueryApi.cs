@@ -70,7 +70,10 @@ public static class QueryApi
             new("start", q.Start.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)),
             new("end", q.End.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)),
         };
-        parts.AddRange(q.Types.Select(t => new KeyValuePair<string, string?>("type", t)));
+        if (q.Types.Count > 0)
+        {
+            parts.Add(new("type", string.Join(',', q.Types))); // one value: the host would join repeats with commas anyway
+        }
         void Add(string name, string? value)
         {
             if (value is not null)
@@ -85,7 +88,9 @@ public static class QueryApi
         Add("resourceId", q.ResourceId);
         Add("limit", q.Limit.ToString(CultureInfo.InvariantCulture));
         Add("continuation", token);
-        return $"{request.Scheme}://{request.Host}{request.PathBase}{request.Path}{Microsoft.AspNetCore.Http.QueryString.Create(parts)}";
+        // Relative: behind the Functions host the app is reached over plain HTTP on loopback and cannot
+        // know the public scheme, and an http:// link would send the bearer token in the clear.
+        return $"{request.PathBase}{request.Path}{Microsoft.AspNetCore.Http.QueryString.Create(parts)}";
     }
 
     /// <summary>Writes <c>{"value":[…],"nextLink":"…"}</c> straight to the response, events in their canonical form.</summary>

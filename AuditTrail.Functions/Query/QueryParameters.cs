@@ -42,7 +42,9 @@ public static class QueryParameters
         }
 
         var types = new List<string>();
-        foreach (var raw in query["type"])
+        // Repeated (type=A&type=B) or comma-separated (type=A,B): the Functions host forwards repeated
+        // values joined with commas, so both must mean the same. Type names hold no commas.
+        foreach (var raw in query["type"].SelectMany(v => (v ?? string.Empty).Split(',', StringSplitOptions.TrimEntries)))
         {
             var t = Text(raw, "type", EventLimits.MaxTypeLength)!;
             EventCatalog.TryGet(t, out var canonical, out _);
