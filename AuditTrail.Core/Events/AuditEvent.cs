@@ -38,6 +38,13 @@ public static class ActorTypes
 /// <summary>Writes an event in one fixed field order: the canonical form that content hashes are taken over.</summary>
 public static class AuditEventJson
 {
+    /// <summary>Writes a property whose value is JSON text already validated and compacted by the reader.</summary>
+    public static void WriteRaw(Utf8JsonWriter writer, string name, string json)
+    {
+        writer.WritePropertyName(name);
+        writer.WriteRawValue(json, skipInputValidation: true);
+    }
+
     public static void Write(Utf8JsonWriter writer, AuditEvent e)
     {
         writer.WriteStartObject();
@@ -67,13 +74,11 @@ public static class AuditEventJson
         }
         if (e.Changes is not null)
         {
-            writer.WritePropertyName("changes");
-            writer.WriteRawValue(e.Changes, skipInputValidation: true);
+            WriteRaw(writer, "changes", e.Changes);
         }
         if (e.Properties is not null)
         {
-            writer.WritePropertyName("properties");
-            writer.WriteRawValue(e.Properties, skipInputValidation: true);
+            WriteRaw(writer, "properties", e.Properties);
         }
         writer.WriteEndObject();
     }

@@ -21,7 +21,6 @@ public static class AuditCsv
         "resourceType", "resourceId", "resourceName", "ip", "eventId", "details",
     ];
 
-    private static readonly JsonWriterOptions DetailsJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static CsvConfiguration Configuration { get; } = new(CultureInfo.InvariantCulture)
     {
@@ -75,18 +74,16 @@ public static class AuditCsv
             return string.Empty;
         }
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, DetailsJson))
+        using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed))
         {
             writer.WriteStartObject();
             if (e.Changes is not null)
             {
-                writer.WritePropertyName("changes");
-                writer.WriteRawValue(e.Changes, skipInputValidation: true);
+                AuditEventJson.WriteRaw(writer, "changes", e.Changes);
             }
             if (e.Properties is not null)
             {
-                writer.WritePropertyName("properties");
-                writer.WriteRawValue(e.Properties, skipInputValidation: true);
+                AuditEventJson.WriteRaw(writer, "properties", e.Properties);
             }
             if (e.Context?.UserAgent is { } ua)
             {

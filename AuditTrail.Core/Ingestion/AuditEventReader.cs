@@ -15,7 +15,6 @@ namespace AuditTrail.Core.Ingestion;
 /// </summary>
 public static partial class AuditEventReader
 {
-    private static readonly JsonWriterOptions CompactJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
     private static partial Regex WorkspaceIdPattern();
@@ -389,7 +388,7 @@ public static partial class AuditEventReader
             try
             {
                 using var buffer = new MemoryStream();
-                using (var writer = new Utf8JsonWriter(buffer, CompactJson))
+                using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed))
                 {
                     element.WriteTo(writer);
                 }

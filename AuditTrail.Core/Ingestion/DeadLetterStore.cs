@@ -15,7 +15,6 @@ namespace AuditTrail.Core.Ingestion;
 /// </summary>
 public sealed class DeadLetterStore(TrailStore store)
 {
-    private static readonly JsonWriterOptions LineJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public async Task<string> WriteAsync(
         IReadOnlyList<(IngestRejection Rejection, RawEvent Raw)> items, IngestContext context, DateTimeOffset receivedAt, CancellationToken cancellationToken)
@@ -23,7 +22,7 @@ public sealed class DeadLetterStore(TrailStore store)
         using var buffer = new MemoryStream();
         foreach (var (rejection, raw) in items)
         {
-            using (var writer = new Utf8JsonWriter(buffer, LineJson))
+            using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed))
             {
                 writer.WriteStartObject();
                 writer.WriteString("code", rejection.Code);

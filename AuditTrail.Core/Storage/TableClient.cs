@@ -18,9 +18,6 @@ public sealed class TableClient
 
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
 
-    // Non-ASCII text goes out as UTF-8, not \uXXXX: bodies stay small and their size predictable.
-    private static readonly JsonWriterOptions EntityJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     /// <summary>Bytes one action adds to a transaction body besides its entity JSON (request line, headers, boundary).</summary>
     private const int ActionOverheadBytes = 512;
     private const string AcceptJson = "application/json;odata=minimalmetadata";
@@ -232,7 +229,7 @@ public sealed class TableClient
     public static int MeasureAction(TableTransactionAction action)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
-        using (var writer = new Utf8JsonWriter(buffer, EntityJson))
+        using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed))
         {
             action.Entity.WriteJson(writer);
         }
@@ -299,7 +296,7 @@ public sealed class TableClient
                 Write("Prefer: return-no-content\r\n");
             }
             Write("Content-Type: application/json\r\n\r\n");
-            using (var writer = new Utf8JsonWriter(stream, EntityJson))
+            using (var writer = new Utf8JsonWriter(stream, AuditTrail.Core.JsonDefaults.Relaxed))
             {
                 entity.WriteJson(writer);
             }
@@ -398,7 +395,7 @@ public sealed class TableClient
     private static ByteArrayContent Json(Action<Utf8JsonWriter> write)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, EntityJson))
+        using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed))
         {
             write(writer);
         }

@@ -10,7 +10,6 @@ namespace AuditTrail.Core.Trail;
 /// <summary>Maps an event to its four rows and back.</summary>
 public static class EventRows
 {
-    private static readonly JsonWriterOptions HashJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>
     /// SHA-256 of the canonical JSON form of what the producer sent: equal for a replay, different
@@ -20,7 +19,7 @@ public static class EventRows
     public static string ContentHash(AuditEvent e)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, HashJson))
+        using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed))
         {
             AuditEventJson.Write(writer, e with { Type = e.Type.ToUpperInvariant(), ProductArea = string.Empty, Cataloged = false });
         }

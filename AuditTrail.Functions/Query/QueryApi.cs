@@ -17,7 +17,6 @@ public static class QueryApi
         "start", "end", "type", "productArea", "actorId", "actorType", "resourceType", "resourceId", "limit", "continuation",
     };
 
-    private static readonly JsonWriterOptions ResponseJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static IEndpointRouteBuilder MapQueryApi(this IEndpointRouteBuilder app)
     {
@@ -99,7 +98,7 @@ public static class QueryApi
         public async Task ExecuteAsync(HttpContext httpContext)
         {
             httpContext.Response.ContentType = "application/json; charset=utf-8";
-            await using var writer = new Utf8JsonWriter(httpContext.Response.Body, ResponseJson);
+            await using var writer = new Utf8JsonWriter(httpContext.Response.Body, AuditTrail.Core.JsonDefaults.Relaxed);
             writer.WriteStartObject();
             writer.WriteStartArray("value");
             for (var i = 0; i < events.Count; i++)

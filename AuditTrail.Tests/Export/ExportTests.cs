@@ -28,17 +28,6 @@ public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
         return await _trail.Http.SendAsync(request, Ct);
     }
 
-    private static List<string[]> ParseCsv(string text)
-    {
-        using var csv = new CsvReader(new StringReader(text), CultureInfo.InvariantCulture);
-        var rows = new List<string[]>();
-        while (csv.Read())
-        {
-            rows.Add(Enumerable.Range(0, csv.Parser.Count).Select(i => csv.GetField(i)!).ToArray());
-        }
-        return rows;
-    }
-
     [Theory]
     [InlineData("")]
     [InlineData("actorType=user&productArea=Source")]
@@ -55,7 +44,7 @@ public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
         using var anonymous = new HttpClient();
         var download = await anonymous.GetAsync(export.GetProperty("downloadUrl").GetString(), Ct);
         Assert.Equal(HttpStatusCode.OK, download.StatusCode);
-        var rows = ParseCsv(await download.Content.ReadAsStringAsync(Ct));
+        var rows = CsvRows.Parse(await download.Content.ReadAsStringAsync(Ct));
         Assert.Equal(expected, rows.Skip(1).Select(r => r[11]));
         Assert.Equal(expected.Count, export.GetProperty("rowCount").GetInt64());
         Assert.Equal("attachment", download.Content.Headers.ContentDisposition?.DispositionType);
@@ -129,7 +118,7 @@ public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
 
         var created = await (await PostExportAsync("actorId=usr_formula")).Content.ReadFromJsonAsync<JsonElement>(Ct);
         using var anonymous = new HttpClient();
-        var rows = ParseCsv(await anonymous.GetStringAsync(created.GetProperty("downloadUrl").GetString(), Ct));
+        var rows = CsvRows.Parse(await anonymous.GetStringAsync(created.GetProperty("downloadUrl").GetString(), Ct));
 
         Assert.Equal("'=cmd|'/C calc'!A0", rows[1][5]);
     }
