@@ -1,11 +1,11 @@
 using System.Globalization;
-using System.Text;
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
+using AuditTrail.Core.Events;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
-using CsvHelper;
 using Microsoft.Extensions.Logging;
 
 namespace AuditTrail.Core.Export;
@@ -19,8 +19,8 @@ public sealed record ExportInfo(
 
 /// <summary>
 /// Writes a filtered view of the trail as CSV to blob container <c>audit-exports</c>. Events are
-/// read page by page and the CSV is uploaded in blocks of <see cref="BlockBytes"/> (Put Block),
-/// committed at the end (Put Block List), so memory stays flat however many rows there are. The
+/// read page by page and streamed through <see cref="CsvBlobWriter"/> in blocks of
+/// <see cref="BlockBytes"/>, so memory stays flat however many rows there are. The
 /// answer carries a read-only SAS link to that one blob, valid for <see cref="LinkLifetime"/>;
 /// the blob itself is kept <see cref="KeepDays"/> days, then retention removes it.
 /// </summary>
@@ -49,53 +49,9 @@ public sealed class ExportService(StorageClients clients, TrailStore store, Trai
         var blobName = BlobName(now, query.WorkspaceId, id);
         var fileName = $"audit-{query.WorkspaceId}-{query.Start.UtcDateTime:yyyyMMdd'T'HHmm}-{query.End.UtcDateTime:yyyyMMdd'T'HHmm}.csv";
 
-        var blockIds = new List<string>();
-        long rows = 0, bytes = 0;
-        using var buffer = new MemoryStream(BlockBytes + (64 * 1024));
-        await using (var writer = new StreamWriter(buffer, new UTF8Encoding(false), 64 * 1024, leaveOpen: true))
-        await using (var csv = new CsvWriter(writer, AuditCsv.Configuration, leaveOpen: true))
-        {
-            async Task FlushBlockAsync(bool final)
-            {
-                await csv.FlushAsync();
-                await writer.FlushAsync(cancellationToken);
-                if (buffer.Length == 0 || (!final && buffer.Length < BlockBytes))
-                {
-                    return;
-                }
-                var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes($"block-{blockIds.Count:D6}"));
-                await _container.StageBlockAsync(blobName, blockId, buffer.GetBuffer().AsMemory(0, (int)buffer.Length), cancellationToken);
-                blockIds.Add(blockId);
-                bytes += buffer.Length;
-                buffer.SetLength(0);
-            }
-
-            AuditCsv.WriteHeader(csv);
-            QueryPosition? from = null;
-            var pageQuery = query with { Limit = PageSize };
-            do
-            {
-                var page = await queries.QueryAsync(pageQuery, from, cancellationToken);
-                foreach (var e in page.Events)
-                {
-                    AuditCsv.WriteRow(csv, e);
-                    if (++rows % 64 == 0)
-                    {
-                        await FlushBlockAsync(final: false);
-                    }
-                    if (rows % 50_000 == 0)
-                    {
-                        logger.LogInformation("Export {ExportId} of {WorkspaceId}: {Rows} rows, {Bytes} bytes so far", id, query.WorkspaceId, rows, bytes + buffer.Length);
-                    }
-                }
-                from = page.Next;
-            }
-            while (from is not null);
-            await FlushBlockAsync(final: true);
-        }
-
         var disposition = $"attachment; filename=\"{fileName}\"";
-        await _container.CommitBlockListAsync(blobName, blockIds, new BlobUploadOptions("text/csv; charset=utf-8", disposition), cancellationToken);
+        var writer = new CsvBlobWriter(_container, logger) { BlockBytes = BlockBytes };
+        var (rows, bytes, blocks) = await writer.WriteAsync(blobName, ReadAllAsync(query, cancellationToken), new BlobUploadOptions("text/csv; charset=utf-8", disposition), cancellationToken);
         var expiresAt = now.AddDays(KeepDays);
         await _table.AddEntityAsync(new TableEntity(query.WorkspaceId, id)
         {
@@ -111,7 +67,7 @@ public sealed class ExportService(StorageClients clients, TrailStore store, Trai
             ["ActorId"] = actor.Id,
         }, cancellationToken);
         await RecordAsync(query, actor, id, rows, cancellationToken);
-        logger.LogInformation("Export {ExportId} of {WorkspaceId} done: {Rows} rows, {Bytes} bytes in {Blocks} blocks", id, query.WorkspaceId, rows, bytes, blockIds.Count);
+        logger.LogInformation("Export {ExportId} of {WorkspaceId} done: {Rows} rows, {Bytes} bytes in {Blocks} blocks", id, query.WorkspaceId, rows, bytes, blocks);
         var linkExpires = Min(now + LinkLifetime, expiresAt);
         return new ExportInfo(id, query.WorkspaceId, "completed", rows, bytes, fileName, now, expiresAt, _container.GetReadSasUri(blobName, now, linkExpires), linkExpires);
     }
@@ -137,6 +93,23 @@ public sealed class ExportService(StorageClients clients, TrailStore store, Trai
             row.GetInt64("RowCount") ?? 0, row.GetInt64("ByteSize") ?? 0, row.GetString("FileName") ?? string.Empty,
             row.GetDateTimeOffset("CreatedAt") ?? now, expiresAt,
             expired ? null : _container.GetReadSasUri(row.GetString("BlobName")!, now, linkExpires), expired ? null : linkExpires);
+    }
+
+    /// <summary>Every event the query matches, in the query API's order, one page in memory at a time.</summary>
+    private async IAsyncEnumerable<AuditEvent> ReadAllAsync(AuditQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        QueryPosition? from = null;
+        var pageQuery = query with { Limit = PageSize };
+        do
+        {
+            var page = await queries.QueryAsync(pageQuery, from, cancellationToken);
+            foreach (var e in page.Events)
+            {
+                yield return e;
+            }
+            from = page.Next;
+        }
+        while (from is not null);
     }
 
     /// <summary>Blob names start with the UTC day of creation, so retention removes old exports by name.</summary>

@@ -59,7 +59,7 @@ public sealed class BlobContainerClient
     public async Task StageBlockAsync(string blobName, string blockId, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
     {
         var uri = new Uri(BlobUri(blobName) + "?comp=block&blockid=" + Uri.EscapeDataString(blockId));
-        using var request = new HttpRequestMessage(HttpMethod.Put, uri) { Content = new ByteArrayContent(content.ToArray()) };
+        using var request = new HttpRequestMessage(HttpMethod.Put, uri) { Content = new ReadOnlyMemoryContent(content) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var response = await _http.SendAsync(request, cancellationToken);
         if (!response.IsSuccessStatusCode)

@@ -6,7 +6,7 @@ namespace AuditTrail.Core.Storage;
 /// Retries transient storage failures (no response, a try that timed out, 408, 429, 5xx) with
 /// exponential back-off and jitter, each try bounded by its own timeout. Sits outside the signing
 /// handler so every try is signed afresh. Request content must be buffered (the clients send
-/// <see cref="ByteArrayContent"/>), so a try can be sent again.
+/// <see cref="ByteArrayContent"/> or <see cref="ReadOnlyMemoryContent"/>), so a try can be sent again.
 /// </summary>
 public sealed class RetryHandler : DelegatingHandler
 {
