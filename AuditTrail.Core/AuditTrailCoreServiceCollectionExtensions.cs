@@ -1,5 +1,6 @@
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Export;
+using AuditTrail.Core.Forwarding;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Retention;
@@ -46,6 +47,28 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddSingleton<ContinuationTokens>();
         services.AddSingleton<RetentionService>();
         services.AddSingleton<ExportService>();
+        services.AddAuditForwarding(configuration);
+        return services;
+    }
+
+    /// <summary>Forwarding: settings, the queue ingest feeds, and the forwarder with its own HTTP client (no automatic retries: the queue retries).</summary>
+    public static IServiceCollection AddAuditForwarding(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ForwardingOptions>()
+            .Bind(configuration.GetSection(ForwardingOptions.Section))
+            .ValidateDataAnnotations()
+            .Validate(o => o.DefaultEndpoint.IsAbsoluteUri && (o.DefaultEndpoint.Scheme == Uri.UriSchemeHttps || o.AllowHttpEndpoints),
+                $"Setting '{ForwardingOptions.Section}:DefaultEndpoint' must be an absolute https URL (http only with AllowHttpEndpoints).")
+            .ValidateOnStart();
+        services.AddSingleton<ForwardingSettingsStore>();
+        services.AddSingleton<ForwardingSettingsService>();
+        services.AddSingleton<ForwardingOutbox>();
+        services.AddHttpClient(EventForwarder.HttpClientName, (sp, client) =>
+            client.Timeout = sp.GetRequiredService<IOptions<ForwardingOptions>>().Value.RequestTimeout);
+        services.AddSingleton(sp => new EventForwarder(
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(EventForwarder.HttpClientName),
+            sp.GetRequiredService<TrailStore>(), sp.GetRequiredService<ForwardingSettingsStore>(), sp.GetRequiredService<DeadLetterStore>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventForwarder>>()));
         return services;
     }
 

@@ -1,5 +1,6 @@
 using AuditTrail.Core;
 using AuditTrail.Functions.Export;
+using AuditTrail.Functions.Forwarding;
 using AuditTrail.Functions.Hosting;
 using AuditTrail.Functions.Ingestion;
 using AuditTrail.Functions.Query;
@@ -11,6 +12,7 @@ var hosting = builder.AddFunctionsHosting(command);
 builder.Services.AddAuditTrailCore(builder.Configuration);
 builder.Services.AddAuditTrailHttp();
 builder.Services.AddStandaloneTimers(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
+builder.Services.AddStandaloneForwarder(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
 
 var app = builder.Build();
 if (command)
@@ -23,6 +25,7 @@ app.MapIngestionApi();
 app.MapQueryApi();
 app.MapRetentionApi();
 app.MapExportApi();
+app.MapForwardingApi();
 app.Run();
 return 0;
 

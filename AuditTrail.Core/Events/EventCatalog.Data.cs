@@ -134,6 +134,7 @@ public static partial class EventCatalog
             "Access Token Created",
             "Access Token Revoked",
             "Audit Trail Exported",
+            "Audit Forwarding Settings Changed",
         ]),
         new("Sources", [], []),
         new("Destinations", [], []),

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using AuditTrail.Core.Events;
+using AuditTrail.Core.Forwarding;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using Microsoft.Extensions.Logging;
@@ -13,14 +14,15 @@ namespace AuditTrail.Core.Ingestion;
 /// <item>registers each workspace-day in <c>AuditPartitions</c>, so retention finds every partition that may hold rows;</item>
 /// <item>claims each (workspace, event id) in <c>AuditEventIds</c> with an insert: a claim that exists with the same
 /// content hash is a duplicate, with another hash a conflict (dead-lettered; the stored event is untouched);</item>
-/// <item>writes each claimed event's primary and index rows in entity-group transactions per partition.</item>
+/// <item>writes each claimed event's primary and index rows in entity-group transactions per partition;</item>
+/// <item>queues forward work for stored events of workspaces with forwarding on (<see cref="ForwardingOutbox"/>).</item>
 /// </list>
 /// Rows are written only for claimed ids with the claim's own content, receive time and door, so a
 /// replay after a crash between steps 2 and 3 completes the event with identical rows and can
 /// never alter one. Rejected events go to the dead-letter container. Storage failures propagate:
 /// the caller must not acknowledge the batch.
 /// </summary>
-public sealed class IngestionService(TrailStore store, DeadLetterStore deadLetters, TimeProvider time, ILogger<IngestionService> logger)
+public sealed class IngestionService(TrailStore store, DeadLetterStore deadLetters, TimeProvider time, ILogger<IngestionService> logger, ForwardingOutbox? forwarding = null)
 {
     private const int Parallelism = 8;
     private const int TransactionByteBudget = TableClient.MaxTransactionBytes - (256 * 1024);
@@ -70,6 +72,11 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             await RegisterPartitionsAsync(candidates, cancellationToken);
             await ClaimIdsAsync(candidates, cancellationToken);
             await WriteRowsAsync(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known).ToList(), cancellationToken);
+            if (forwarding is not null)
+            {
+                // Known events too: their first delivery may have failed between the rows and the queue.
+                await forwarding.EnqueueAsync(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known).Select(c => c.Event).ToList(), cancellationToken);
+            }
             foreach (var c in candidates)
             {
                 switch (c.Outcome)

@@ -6,12 +6,13 @@ namespace AuditTrail.Core.Storage;
 /// <summary>
 /// The one place that builds the storage pipeline (retry outside, Shared Key signing inside) and
 /// hands out clients. Swapping in the official SDKs later means replacing this class and the
-/// three client types behind it.
+/// four client types behind it.
 /// </summary>
 public sealed class StorageClients : IDisposable
 {
     private readonly HttpClient _table;
     private readonly HttpClient _blob;
+    private readonly HttpClient _queue;
     private readonly HttpMessageHandler? _ownedTransport;
 
     public StorageClients(StorageAccount account, StorageRetryOptions retry, ILoggerFactory? loggers = null, TimeProvider? time = null, HttpMessageHandler? transport = null)
@@ -29,6 +30,7 @@ public sealed class StorageClients : IDisposable
         };
         _table = Build(StorageService.Table);
         _blob = Build(StorageService.Blob);
+        _queue = Build(StorageService.Queue);
     }
 
     public StorageAccount Account { get; }
@@ -37,10 +39,13 @@ public sealed class StorageClients : IDisposable
 
     public BlobContainerClient GetContainer(string name) => new(_blob, Account, name);
 
+    public QueueClient GetQueue(string name) => new(_queue, Account, name);
+
     public void Dispose()
     {
         _table.Dispose();
         _blob.Dispose();
+        _queue.Dispose();
         _ownedTransport?.Dispose();
     }
 }

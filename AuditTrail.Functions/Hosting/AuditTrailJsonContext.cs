@@ -11,4 +11,5 @@ namespace AuditTrail.Functions.Hosting;
 [JsonSerializable(typeof(ServiceStatus))]
 [JsonSerializable(typeof(AuditTrail.Functions.Export.ExportResponse))]
 [JsonSerializable(typeof(AuditTrail.Functions.Query.EventTypesResponse))]
+[JsonSerializable(typeof(AuditTrail.Core.Forwarding.ForwardingSettingsView))]
 internal sealed partial class AuditTrailJsonContext : JsonSerializerContext;

@@ -51,6 +51,67 @@ public static class HostInvocation
         return new Batch(events, null);
     }
 
+    /// <summary>A queue-triggered invocation: the message text (after the host's base64 decoding) and its try number.</summary>
+    public sealed record QueueInvocation(string? MessageText, long DequeueCount, string? MessageId, string? Error);
+
+    /// <summary>
+    /// Reads a queue trigger's payload: <c>Data.{binding}</c> holds the message text, JSON-encoded
+    /// once more as the host does for strings (an object, if the host already decoded JSON text, is
+    /// taken as its JSON text); <c>Metadata.DequeueCount</c> counts the tries including this one.
+    /// </summary>
+    public static QueueInvocation ReadQueueMessage(JsonElement root, string bindingName)
+    {
+        if (root.ValueKind != JsonValueKind.Object || !TryGetProperty(root, "Data", out var data) || data.ValueKind != JsonValueKind.Object)
+        {
+            return new QueueInvocation(null, 1, null, "The invocation payload has no 'Data' object.");
+        }
+        if (!TryGetProperty(data, bindingName, out var value))
+        {
+            var properties = data.EnumerateObject().ToList();
+            if (properties.Count != 1)
+            {
+                return new QueueInvocation(null, 1, null, $"The invocation payload's 'Data' has no '{bindingName}' binding.");
+            }
+            value = properties[0].Value;
+        }
+        string? text = value.ValueKind switch
+        {
+            JsonValueKind.String => value.GetString(),
+            JsonValueKind.Object or JsonValueKind.Array => value.GetRawText(),
+            _ => null,
+        };
+        // The extra encoding: text that is itself a JSON string literal is decoded once more.
+        if (text is not null && LooksLike(text, '"'))
+        {
+            try
+            {
+                text = JsonSerializer.Deserialize<string>(text) ?? text;
+            }
+            catch (JsonException)
+            {
+                // Not an encoded string after all: keep the text as it came.
+            }
+        }
+        var metadata = TryGetProperty(root, "Metadata", out var m) && m.ValueKind == JsonValueKind.Object ? m : default;
+        long dequeueCount = 1;
+        string? messageId = null;
+        if (metadata.ValueKind == JsonValueKind.Object)
+        {
+            if (TryGetProperty(metadata, "DequeueCount", out var dc))
+            {
+                var raw = dc.ValueKind == JsonValueKind.String ? dc.GetString() : dc.GetRawText();
+                dequeueCount = long.TryParse(raw?.Trim('"'), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 1;
+            }
+            if (TryGetProperty(metadata, "Id", out var id))
+            {
+                messageId = Scalar(id).Trim('"');
+            }
+        }
+        return text is null
+            ? new QueueInvocation(null, dequeueCount, messageId, $"The '{bindingName}' binding holds no message text.")
+            : new QueueInvocation(text, dequeueCount, messageId, null);
+    }
+
     /// <summary>
     /// Flattens the shapes a batch may take. Level one, the batch: an array, or JSON text of an
     /// array (possibly encoded more than once), or a single message (cardinality one). Level two,

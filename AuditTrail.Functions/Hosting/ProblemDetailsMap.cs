@@ -47,6 +47,7 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
         ProblemException p => (p.Status, p.Code, p.Title, p.Message, p.Parameter),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (413, "request_too_large", "Request body too large", "The request body is larger than this endpoint accepts.", null),
         BadHttpRequestException b => (b.StatusCode, "bad_request", "Bad request", b.Message, null),
+        Core.Forwarding.ForwardingSettingsException f => (400, f.Code, "Invalid forwarding settings", f.Message, f.Field),
         JsonException j => (400, "invalid_json", "Invalid JSON", $"The request body is not valid JSON: {j.Message}", null),
         StorageRequestException { IsTransient: true } => (503, "storage_unavailable", "Storage unavailable", "Audit storage is not reachable right now; nothing from this request was acknowledged. Retry later.", null),
         HttpRequestException or TimeoutException => (503, "storage_unavailable", "Storage unavailable", "Audit storage is not reachable right now; nothing from this request was acknowledged. Retry later.", null),

@@ -2,11 +2,14 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 
 namespace AuditTrail.Tests.Infrastructure;
 
 /// <summary>The real app, in memory, against the test run's Azurite (or any storage connection given).</summary>
-public sealed class AuditTrailAppFactory(string storageConnectionString, TimeProvider? time = null, int storageRetries = 2) : WebApplicationFactory<Program>
+public sealed class AuditTrailAppFactory(
+    string storageConnectionString, TimeProvider? time = null, int storageRetries = 2,
+    IReadOnlyDictionary<string, string>? settings = null, ILoggerProvider? logs = null) : WebApplicationFactory<Program>
 {
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -15,6 +18,16 @@ public sealed class AuditTrailAppFactory(string storageConnectionString, TimePro
         builder.UseSetting("AuditTrail:Timers", "false"); // tests run purges themselves
         builder.UseSetting("AuditStorage:Retry:MaxRetries", storageRetries.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("AuditStorage:Retry:Delay", "00:00:00.020");
+        // Forwarding tests drive the standalone forwarder themselves, one poll at a time.
+        builder.UseSetting("AuditTrail:Forwarding:PollQueue", "false");
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            builder.UseSetting(key, value);
+        }
+        if (logs is not null)
+        {
+            builder.ConfigureLogging(l => l.AddProvider(logs));
+        }
         if (time is not null)
         {
             builder.ConfigureServices(s => s.Replace(ServiceDescriptor.Singleton(time)));

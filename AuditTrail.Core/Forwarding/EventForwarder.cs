@@ -1,0 +1,180 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using AuditTrail.Core.Events;
+using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
+using Microsoft.Extensions.Logging;
+
+namespace AuditTrail.Core.Forwarding;
+
+/// <summary>What became of one forward message.</summary>
+public enum ForwardOutcome
+{
+    /// <summary>Every event the message names was accepted by the source (or held back by suppression).</summary>
+    Delivered,
+
+    /// <summary>Forwarding is off (or has no key) now: nothing sent, the message is done.</summary>
+    Disabled,
+
+    /// <summary>The source refused for good (a 4xx other than 408/429): recorded, not retried.</summary>
+    Rejected,
+
+    /// <summary>The message could not be read: dead-lettered, not retried.</summary>
+    Unreadable,
+}
+
+public sealed record ForwardResult(ForwardOutcome Outcome, int Sent, int Suppressed, int Missing, string Summary);
+
+/// <summary>
+/// A failure worth another try (429, 408, 5xx, a timeout, no connection). The queue function lets
+/// it fail the invocation so the host retries and, after <c>maxDequeueCount</c>, poisons the message.
+/// Its message names the status and the endpoint, never the write key.
+/// </summary>
+public sealed class ForwardingTransientException(string message, int status, Exception? inner = null) : Exception(message, inner)
+{
+    public int Status { get; } = status;
+}
+
+/// <summary>
+/// The <c>ForwardAuditEvents</c> queue function's work: read the events a message names from the
+/// trail, leave out suppressed transient failures, post the rest to the workspace's source as
+/// <c>/v1/batch</c> calls (Basic auth with the write key) and report the outcome. Settings are read
+/// afresh, so turning forwarding off stops sending at once, even for work already queued.
+/// </summary>
+public sealed class EventForwarder(
+    HttpClient http, TrailStore store, ForwardingSettingsStore settings, DeadLetterStore deadLetters, TimeProvider time, ILogger<EventForwarder> logger)
+{
+    public const string HttpClientName = "AuditForwarding";
+    public const string Door = "forward";
+    private const int ReadParallelism = 8;
+    private const int MaxReasonChars = 500;
+
+    public async Task<ForwardResult> ForwardAsync(string messageText, long dequeueCount, CancellationToken cancellationToken = default)
+    {
+        var message = ForwardMessage.TryParse(messageText, out var error);
+        if (message is null)
+        {
+            return await DeadLetterAsync(messageText, error!, cancellationToken);
+        }
+
+        var workspace = message.WorkspaceId;
+        var current = await settings.GetAsync(workspace, cancellationToken);
+        if (!current.Enabled || current.WriteKey is null)
+        {
+            logger.LogInformation("Forwarding of {WorkspaceId} is off; {Events} events not sent", workspace, message.EventCount);
+            return new ForwardResult(ForwardOutcome.Disabled, 0, 0, 0, $"Forwarding is off for {workspace}; nothing sent.");
+        }
+
+        var (events, missing) = await LoadAsync(message, cancellationToken);
+        var toSend = current.SuppressTransientFailures ? events.Where(e => !TransientFailures.WillBeRetried(e)).ToList() : events;
+        var suppressed = events.Count - toSend.Count;
+        var endpoint = settings.EndpointOf(current);
+        var sent = 0;
+        foreach (var (body, calls) in TrackCalls.Batches(toSend.Select(TrackCalls.Serialize)))
+        {
+            var refusal = await PostAsync(endpoint, current.WriteKey, body, workspace, dequeueCount, cancellationToken);
+            if (refusal is not null)
+            {
+                var failure = new ForwardingFailure(time.GetUtcNow(), refusal.Value.Status, refusal.Value.Reason, toSend.Count - sent);
+                await settings.RecordFailureAsync(workspace, failure, cancellationToken);
+                var blob = await deadLetters.WriteAsync(
+                    [(new IngestRejection(0, "forward_rejected", $"{endpoint} answered {failure.Status}: {failure.Reason}"), RawEvent.FromText(messageText))],
+                    new IngestContext(Door, workspace), time.GetUtcNow(), cancellationToken);
+                logger.LogWarning("Source of {WorkspaceId} at {Endpoint} refused {Events} events with {Status}; not retried, dead-lettered to {DeadLetterBlob}",
+                    workspace, endpoint, failure.EventCount, failure.Status, blob);
+                return new ForwardResult(ForwardOutcome.Rejected, sent, suppressed, missing, $"The source refused events with {failure.Status}: {failure.Reason}");
+            }
+            sent += calls;
+        }
+        logger.LogInformation("Forwarded {Sent} events of {WorkspaceId} to {Endpoint} ({Suppressed} transient failures held back, {Missing} no longer stored; try {DequeueCount})",
+            sent, workspace, endpoint, suppressed, missing, dequeueCount);
+        return new ForwardResult(ForwardOutcome.Delivered, sent, suppressed, missing,
+            $"Forwarded {sent} events ({suppressed} held back as transient failures, {missing} no longer stored).");
+    }
+
+    /// <summary>Keeps a message (or invocation) that cannot be read, with the reason; retrying it could never succeed.</summary>
+    public async Task<ForwardResult> DeadLetterAsync(string rawText, string reason, CancellationToken cancellationToken = default)
+    {
+        await store.EnsureCreatedAsync(cancellationToken);
+        var blob = await deadLetters.WriteAsync([(new IngestRejection(0, "forward_message_unreadable", reason), RawEvent.FromText(rawText))],
+            new IngestContext(Door), time.GetUtcNow(), cancellationToken);
+        logger.LogWarning("Forward message unreadable ({Reason}); dead-lettered to {DeadLetterBlob}", reason, blob);
+        return new ForwardResult(ForwardOutcome.Unreadable, 0, 0, 0, $"Unreadable message dead-lettered to audit-deadletter/{blob}: {reason}");
+    }
+
+    /// <summary>Point reads of the named primary rows; rows gone (retention got there first) are counted, not fatal.</summary>
+    private async Task<(List<AuditEvent> Events, int Missing)> LoadAsync(ForwardMessage message, CancellationToken cancellationToken)
+    {
+        var keys = message.Partitions.SelectMany(p => p.Rows.Select(r => (p.PartitionKey, Row: r))).ToList();
+        var found = new AuditEvent?[keys.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, keys.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
+            async (i, ct) =>
+            {
+                var row = await store.Events.GetEntityAsync(keys[i].PartitionKey, keys[i].Row, ct);
+                // A message can only name its own workspace's rows: anything else is not sent.
+                if (row is not null && row.GetString("WorkspaceId") == message.WorkspaceId)
+                {
+                    found[i] = EventRows.ToEvent(row);
+                }
+            });
+        var events = found.OfType<AuditEvent>().ToList();
+        return (events, keys.Count - events.Count);
+    }
+
+    /// <summary>Null when the source took the batch; the refusal when it said no for good; throws when worth retrying.</summary>
+    private async Task<(int Status, string Reason)?> PostAsync(Uri endpoint, string writeKey, byte[] body, string workspace, long dequeueCount, CancellationToken cancellationToken)
+    {
+        var target = new Uri(endpoint.ToString().TrimEnd('/') + "/v1/batch");
+        using var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(writeKey + ":")));
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new ForwardingTransientException($"No answer from {target.GetLeftPart(UriPartial.Path)} for {workspace}: {ex.HttpRequestError} (try {dequeueCount}).", 0);
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ForwardingTransientException($"{target.GetLeftPart(UriPartial.Path)} did not answer in time for {workspace} (try {dequeueCount}).", 0);
+        }
+        using (response)
+        {
+            var status = (int)response.StatusCode;
+            if (response.IsSuccessStatusCode)
+            {
+                return null;
+            }
+            var text = await ReadReasonAsync(response, writeKey, cancellationToken);
+            if (status is 408 or 429 || status >= 500)
+            {
+                var retryAfter = response.Headers.RetryAfter?.Delta is { } delta ? $"; Retry-After {delta.TotalSeconds:0} s" : string.Empty;
+                throw new ForwardingTransientException($"{target.GetLeftPart(UriPartial.Path)} answered {status} for {workspace}{retryAfter} (try {dequeueCount}): {text}", status);
+            }
+            return (status, text);
+        }
+    }
+
+    /// <summary>The start of the source's answer, with the key removed in case the source echoes it back.</summary>
+    private static async Task<string> ReadReasonAsync(HttpResponseMessage response, string writeKey, CancellationToken cancellationToken)
+    {
+        string text;
+        try
+        {
+            text = await response.Content.ReadAsStringAsync(cancellationToken);
+        }
+        catch (HttpRequestException)
+        {
+            text = string.Empty;
+        }
+        text = text.Length > MaxReasonChars ? text[..MaxReasonChars] + "…" : text;
+        var basic = Convert.ToBase64String(Encoding.UTF8.GetBytes(writeKey + ":"));
+        text = text.Replace(writeKey, "[write key]", StringComparison.Ordinal).Replace(basic, "[credentials]", StringComparison.Ordinal);
+        return string.IsNullOrWhiteSpace(text) ? response.ReasonPhrase ?? HttpStatusCode.BadRequest.ToString() : text.Trim();
+    }
+}

@@ -1,0 +1,125 @@
+using System.Text;
+using AuditTrail.Core.Events;
+using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
+using Microsoft.Extensions.Logging;
+
+namespace AuditTrail.Core.Forwarding;
+
+/// <summary>
+/// Queue <c>audit-forward</c> and its poison queue. Ingest puts work here for workspaces with
+/// forwarding on, after their rows are stored and before the batch is acknowledged, so a stored
+/// event is either queued or its batch is retried (and queued then). A replayed batch is queued
+/// again; the receiver drops the repeat by <c>messageId</c>.
+/// </summary>
+public sealed class ForwardingOutbox(StorageClients clients, ForwardingSettingsStore settings, ILogger<ForwardingOutbox> logger)
+{
+    public const string QueueName = "audit-forward";
+    public const string PoisonQueueName = QueueName + "-poison";
+
+    /// <summary>Payload budget per message, under the 48 KiB that base64 leaves of the 64 KiB limit.</summary>
+    internal const int PayloadBudgetBytes = 40 * 1024;
+
+    private readonly QueueClient _queue = clients.GetQueue(QueueName);
+    private readonly QueueClient _poison = clients.GetQueue(PoisonQueueName);
+    private volatile bool _created;
+
+    public QueueClient Queue => _queue;
+
+    public QueueClient PoisonQueue => _poison;
+
+    /// <summary>Queues forward work for the events of workspaces that have forwarding on; returns the number of messages.</summary>
+    public async Task<int> EnqueueAsync(IReadOnlyList<AuditEvent> stored, CancellationToken cancellationToken = default)
+    {
+        var messages = new List<ForwardMessage>();
+        foreach (var workspace in stored.GroupBy(e => e.WorkspaceId, StringComparer.Ordinal))
+        {
+            var current = await settings.GetCachedAsync(workspace.Key, cancellationToken);
+            if (current.Enabled)
+            {
+                messages.AddRange(Pack(workspace.Key, workspace.OrderBy(e => e.Timestamp).ThenBy(e => e.Id, StringComparer.Ordinal)));
+            }
+        }
+        if (messages.Count == 0)
+        {
+            return 0;
+        }
+        await EnsureCreatedAsync(cancellationToken);
+        await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            async (m, ct) => await _queue.SendMessageAsync(QueueClient.EncodeBase64(m.ToJson()), cancellationToken: ct));
+        logger.LogInformation("Queued {Messages} forward messages for {Events} events", messages.Count, messages.Sum(m => m.EventCount));
+        return messages.Count;
+    }
+
+    /// <summary>Moves up to <paramref name="max"/> messages from the poison queue back to <c>audit-forward</c>; returns how many.</summary>
+    public async Task<int> ReplayPoisonAsync(int max, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    {
+        await EnsureCreatedAsync(cancellationToken);
+        var moved = 0;
+        while (moved < max)
+        {
+            var batch = await _poison.ReceiveMessagesAsync(Math.Min(QueueClient.MaxMessagesPerReceive, max - moved), TimeSpan.FromMinutes(5), cancellationToken);
+            if (batch.Count == 0)
+            {
+                break;
+            }
+            foreach (var m in batch)
+            {
+                // Send first, then delete: a crash between the two leaves a copy in both, which the receiver de-duplicates.
+                await _queue.SendMessageAsync(m.MessageText, cancellationToken: cancellationToken);
+                await _poison.DeleteMessageAsync(m.MessageId, m.PopReceipt, cancellationToken);
+                moved++;
+                progress?.Report(moved);
+            }
+        }
+        logger.LogInformation("Replayed {Messages} poison messages to {Queue}", moved, QueueName);
+        return moved;
+    }
+
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
+    {
+        if (!_created)
+        {
+            await Task.WhenAll(_queue.CreateIfNotExistsAsync(cancellationToken), _poison.CreateIfNotExistsAsync(cancellationToken));
+            _created = true;
+        }
+    }
+
+    /// <summary>Splits a workspace's events into messages whose JSON stays within <see cref="PayloadBudgetBytes"/>.</summary>
+    public static IEnumerable<ForwardMessage> Pack(string workspaceId, IEnumerable<AuditEvent> events)
+    {
+        var overhead = Encoding.UTF8.GetByteCount(new ForwardMessage(ForwardMessage.CurrentVersion, workspaceId, []).ToJson());
+        var partitions = new List<ForwardPartition>();
+        List<string>? rows = null;
+        string? pk = null;
+        var size = overhead;
+        foreach (var e in events)
+        {
+            var eventPk = EventRows.PartitionKey(e);
+            var row = TrailKeys.PrimaryRowKey(e.Timestamp, e.Id);
+            // Keys are ASCII after encoding, but JSON may escape some characters: count generously.
+            var cost = (2 * row.Length) + 3 + (eventPk == pk ? 0 : (2 * eventPk.Length) + 20);
+            if (size + cost > PayloadBudgetBytes && partitions.Count + (rows?.Count ?? 0) > 0)
+            {
+                yield return new ForwardMessage(ForwardMessage.CurrentVersion, workspaceId, partitions);
+                partitions = [];
+                rows = null;
+                pk = null;
+                size = overhead;
+                cost = (2 * row.Length) + 3 + (2 * eventPk.Length) + 20;
+            }
+            if (eventPk != pk)
+            {
+                rows = [];
+                partitions.Add(new ForwardPartition(eventPk, rows));
+                pk = eventPk;
+            }
+            rows!.Add(row);
+            size += cost;
+        }
+        if (partitions.Count > 0)
+        {
+            yield return new ForwardMessage(ForwardMessage.CurrentVersion, workspaceId, partitions);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using AuditTrail.Core.Events;
+using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AuditTrail.Core.Forwarding;
+
+/// <summary>
+/// Reads and changes a workspace's forwarding settings on an owner's behalf. Every change is an
+/// audit event in the workspace's own trail, with the key shown only as its hint.
+/// </summary>
+public sealed class ForwardingSettingsService(ForwardingSettingsStore store, IngestionService ingestion, TimeProvider time, ILogger<ForwardingSettingsService> logger)
+{
+    public const int MaxWriteKeyLength = 256;
+
+    public Task<ForwardingSettings> GetAsync(string workspaceId, CancellationToken cancellationToken = default) => store.GetAsync(workspaceId, cancellationToken);
+
+    public ForwardingSettingsView View(ForwardingSettings s) => new(
+        s.Enabled, s.WriteKey is not null, s.WriteKeyHint, store.EndpointOf(s), s.SuppressTransientFailures, s.UpdatedAt, s.UpdatedBy, s.LastFailure);
+
+    public async Task<ForwardingSettings> UpdateAsync(string workspaceId, ForwardingSettingsUpdate update, SettingsActor actor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        ArgumentNullException.ThrowIfNull(actor);
+        var before = await store.GetAsync(workspaceId, cancellationToken);
+        var writeKey = before.WriteKey;
+        if (update.WriteKey is not null)
+        {
+            writeKey = update.WriteKey.Trim();
+            if (writeKey.Length == 0 || writeKey.Length > MaxWriteKeyLength || writeKey.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
+            {
+                throw new ForwardingSettingsException("invalid_write_key", "writeKey",
+                    $"The write key must be 1 to {MaxWriteKeyLength} characters with no spaces or control characters.");
+            }
+        }
+        var endpoint = update.Endpoint is null ? before.Endpoint : update.Endpoint.Length == 0 ? null : ParseEndpoint(update.Endpoint);
+        var enabled = update.Enabled ?? before.Enabled;
+        if (enabled && writeKey is null)
+        {
+            throw new ForwardingSettingsException("write_key_required", "writeKey",
+                "Forwarding needs the source's write key: send 'writeKey' with 'enabled': true.");
+        }
+        var now = time.GetUtcNow();
+        var after = new ForwardingSettings(workspaceId, enabled, writeKey, endpoint, update.SuppressTransientFailures ?? before.SuppressTransientFailures,
+            now, $"{actor.Type}:{actor.Id}", before.LastFailure);
+
+        await store.SaveAsync(after, cancellationToken);
+        await RecordAsync(before, after, update.WriteKey is not null && update.WriteKey != before.WriteKey, actor, cancellationToken);
+        logger.LogInformation("Forwarding settings of {WorkspaceId} changed by {ActorType} {ActorId}: enabled {Enabled}, endpoint {Endpoint}, suppress transient failures {Suppress}, write key changed {WriteKeyChanged}",
+            workspaceId, actor.Type, actor.Id, after.Enabled, store.EndpointOf(after), after.SuppressTransientFailures, update.WriteKey is not null && update.WriteKey != before.WriteKey);
+        return after;
+    }
+
+    private Uri ParseEndpoint(string text)
+    {
+        if (text.Length > 2048 || !Uri.TryCreate(text, UriKind.Absolute, out var uri))
+        {
+            throw new ForwardingSettingsException("invalid_endpoint", "endpoint", "The endpoint must be an absolute URL such as https://api.segment.io.");
+        }
+        var https = uri.Scheme == Uri.UriSchemeHttps;
+        if (!https && !(uri.Scheme == Uri.UriSchemeHttp && store.Options.AllowHttpEndpoints))
+        {
+            throw new ForwardingSettingsException("invalid_endpoint", "endpoint", "The endpoint must use https, so the write key never travels in clear text.");
+        }
+        if (!string.IsNullOrEmpty(uri.UserInfo) || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
+        {
+            throw new ForwardingSettingsException("invalid_endpoint", "endpoint", "The endpoint is a base URL: no user name, password, query or fragment. Events are posted to its /v1/batch.");
+        }
+        return new Uri(uri.GetLeftPart(UriPartial.Path).TrimEnd('/'));
+    }
+
+    private async Task RecordAsync(ForwardingSettings before, ForwardingSettings after, bool writeKeyChanged, SettingsActor actor, CancellationToken cancellationToken)
+    {
+        var changes = new JsonArray();
+        void Change(string field, JsonNode? was, JsonNode? now)
+        {
+            if (!JsonNode.DeepEquals(was, now))
+            {
+                changes.Add(new JsonObject { ["field"] = field, ["before"] = was, ["after"] = now });
+            }
+        }
+        Change("enabled", before.Enabled, after.Enabled);
+        Change("endpoint", store.EndpointOf(before).ToString(), store.EndpointOf(after).ToString());
+        Change("suppressTransientFailures", before.SuppressTransientFailures, after.SuppressTransientFailures);
+        if (writeKeyChanged)
+        {
+            // The key itself is never written to the trail; only that it changed, and its hint.
+            Change("writeKey", before.WriteKeyHint, after.WriteKeyHint);
+        }
+        var at = after.UpdatedAt!.Value;
+        var e = new JsonObject
+        {
+            ["id"] = $"audit-forwarding-settings-{at.UtcTicks}-{Guid.NewGuid():N}"[..64],
+            ["workspaceId"] = after.WorkspaceId,
+            ["type"] = "Audit Forwarding Settings Changed",
+            ["timestamp"] = at.ToString("O"),
+            ["actor"] = new JsonObject { ["type"] = actor.Type, ["id"] = actor.Id },
+            ["resource"] = new JsonObject { ["type"] = "audit-forwarding", ["id"] = after.WorkspaceId, ["name"] = "Audit forwarding" },
+            ["changes"] = changes,
+        };
+        var result = await ingestion.IngestAsync([RawEvent.FromText(e.ToJsonString())], new IngestContext(IngestDoors.System), cancellationToken);
+        if (result.Accepted != 1)
+        {
+            throw new InvalidOperationException($"The settings change of {after.WorkspaceId} was saved but its audit event was not stored: {string.Join("; ", result.Rejected.Select(r => r.Reason))}");
+        }
+    }
+}

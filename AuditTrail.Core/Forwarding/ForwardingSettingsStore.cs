@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using AuditTrail.Core.Events;
+using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AuditTrail.Core.Forwarding;
+
+/// <summary>
+/// Per-workspace forwarding settings in table <c>AuditForwarding</c> (PartitionKey = workspace,
+/// RowKey = <c>settings</c>). The write key is stored in that row and leaves it only in the
+/// Authorization header of a forward: responses carry a hint, and the types' ToString and every
+/// log line leave it out.
+/// </summary>
+public sealed class ForwardingSettingsStore(StorageClients clients, IOptions<ForwardingOptions> options, TimeProvider time)
+{
+    public const string TableName = "AuditForwarding";
+    private const string RowKey = "settings";
+
+    private readonly TableClient _table = clients.GetTable(TableName);
+    private readonly ForwardingOptions _options = options.Value;
+    private readonly ConcurrentDictionary<string, (ForwardingSettings Settings, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+    private volatile bool _created;
+
+    public ForwardingOptions Options => _options;
+
+    /// <summary>The endpoint events are posted to: the workspace's own, or the default.</summary>
+    public Uri EndpointOf(ForwardingSettings settings) => settings.Endpoint ?? _options.DefaultEndpoint;
+
+    /// <summary>The stored settings, read afresh.</summary>
+    public async Task<ForwardingSettings> GetAsync(string workspaceId, CancellationToken cancellationToken = default)
+    {
+        await EnsureCreatedAsync(cancellationToken);
+        var row = await _table.GetEntityAsync(workspaceId, RowKey, cancellationToken);
+        var settings = row is null ? ForwardingSettings.Off(workspaceId) : FromRow(workspaceId, row);
+        _cache[workspaceId] = (settings, time.GetUtcNow() + _options.SettingsCacheDuration);
+        return settings;
+    }
+
+    /// <summary>
+    /// The settings as ingest sees them: cached for <see cref="ForwardingOptions.SettingsCacheDuration"/>, so a
+    /// busy workspace costs one read per period, not one per batch. A change made on this instance
+    /// is seen at once; on another, within that period.
+    /// </summary>
+    public async Task<ForwardingSettings> GetCachedAsync(string workspaceId, CancellationToken cancellationToken = default)
+    {
+        if (_cache.TryGetValue(workspaceId, out var cached) && cached.Until > time.GetUtcNow())
+        {
+            return cached.Settings;
+        }
+        if (_cache.Count > 100_000)
+        {
+            _cache.Clear();
+        }
+        return await GetAsync(workspaceId, cancellationToken);
+    }
+
+    public async Task SaveAsync(ForwardingSettings settings, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        await EnsureCreatedAsync(cancellationToken);
+        await _table.UpsertEntityAsync(ToRow(settings), cancellationToken);
+        _cache[settings.WorkspaceId] = (settings, time.GetUtcNow() + _options.SettingsCacheDuration);
+    }
+
+    /// <summary>Notes on the settings row that the source refused events for good, so the owner sees it.</summary>
+    public async Task RecordFailureAsync(string workspaceId, ForwardingFailure failure, CancellationToken cancellationToken = default)
+    {
+        var current = await GetAsync(workspaceId, cancellationToken);
+        if (current.UpdatedAt is not null)
+        {
+            await SaveAsync(current with { LastFailure = failure }, cancellationToken);
+        }
+    }
+
+    private static ForwardingSettings FromRow(string workspaceId, TableEntity row)
+    {
+        var failure = row.GetDateTimeOffset("LastFailureAt") is { } at
+            ? new ForwardingFailure(at, row.GetInt32("LastFailureStatus") ?? 0, row.GetString("LastFailureReason") ?? string.Empty, row.GetInt32("LastFailureEvents") ?? 0)
+            : null;
+        return new ForwardingSettings(workspaceId, row.GetBoolean("Enabled") ?? false, row.GetString("WriteKey"),
+            row.GetString("Endpoint") is { } endpoint ? new Uri(endpoint) : null, row.GetBoolean("SuppressTransientFailures") ?? false,
+            row.GetDateTimeOffset("UpdatedAt"), row.GetString("UpdatedBy"), failure);
+    }
+
+    private static TableEntity ToRow(ForwardingSettings s) => new(s.WorkspaceId, RowKey)
+    {
+        ["Enabled"] = s.Enabled,
+        ["WriteKey"] = s.WriteKey,
+        ["Endpoint"] = s.Endpoint?.ToString(),
+        ["SuppressTransientFailures"] = s.SuppressTransientFailures,
+        ["UpdatedAt"] = s.UpdatedAt,
+        ["UpdatedBy"] = s.UpdatedBy,
+        ["LastFailureAt"] = s.LastFailure?.At,
+        ["LastFailureStatus"] = s.LastFailure?.Status,
+        ["LastFailureReason"] = s.LastFailure?.Reason,
+        ["LastFailureEvents"] = s.LastFailure?.EventCount,
+    };
+
+    private async Task EnsureCreatedAsync(CancellationToken cancellationToken)
+    {
+        if (!_created)
+        {
+            await _table.CreateIfNotExistsAsync(cancellationToken);
+            _created = true;
+        }
+    }
+}

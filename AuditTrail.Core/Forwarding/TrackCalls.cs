@@ -1,0 +1,196 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using AuditTrail.Core.Events;
+
+namespace AuditTrail.Core.Forwarding;
+
+/// <summary>
+/// Maps an audit event to one <c>track</c> call of the HTTP tracking API (docs/forwarding.md):
+/// <list type="bullet">
+/// <item><c>event</c> = the audit event's type; <c>timestamp</c> = when it happened;</item>
+/// <item><c>messageId</c> = the audit event id (ids of 100 characters or more: <c>at-</c> + SHA-256 of the id),
+/// so every retry and replay carries the same id and the receiver keeps one copy;</item>
+/// <item><c>userId</c> = the actor id when the actor is a user; otherwise no userId and
+/// <c>anonymousId</c> = <c>{actorType}:{actorId}</c> (a token or the system is not a person);</item>
+/// <item><c>properties</c> = every field of the event, with <c>changes</c> and the producer's
+/// <c>properties</c> (as <c>details</c>) as JSON, not text.</item>
+/// </list>
+/// </summary>
+public static class TrackCalls
+{
+    /// <summary>The tracking API's cap per event.</summary>
+    public const int MaxCallBytes = 32 * 1024;
+
+    /// <summary>The tracking API's cap per batch request; kept under with room for the envelope.</summary>
+    public const int MaxBatchBytes = 500 * 1024;
+
+    /// <summary>Above this the API answers 200 but drops events.</summary>
+    public const int MaxBatchCalls = 2500;
+
+    private const int BatchEnvelopeBytes = 256;
+
+    public static string MessageId(string eventId) => eventId.Length < 100
+        ? eventId
+        : "at-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(eventId)));
+
+    /// <summary>One track call as UTF-8 JSON; if it would pass the per-event cap, the free-form parts give way to a marker.</summary>
+    public static byte[] Serialize(AuditEvent e)
+    {
+        var full = Write(e, includeDetail: true);
+        return full.Length <= MaxCallBytes ? full : Write(e, includeDetail: false);
+    }
+
+    /// <summary>Groups serialized calls into batch bodies within the API's size and count limits.</summary>
+    public static IEnumerable<(byte[] Body, int Calls)> Batches(IEnumerable<byte[]> calls)
+    {
+        var current = new List<byte[]>();
+        var size = BatchEnvelopeBytes;
+        foreach (var call in calls)
+        {
+            if (current.Count > 0 && (size + call.Length + 1 > MaxBatchBytes || current.Count == MaxBatchCalls))
+            {
+                yield return (BatchBody(current), current.Count);
+                current = [];
+                size = BatchEnvelopeBytes;
+            }
+            current.Add(call);
+            size += call.Length + 1;
+        }
+        if (current.Count > 0)
+        {
+            yield return (BatchBody(current), current.Count);
+        }
+    }
+
+    private static byte[] BatchBody(List<byte[]> calls)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, JsonDefaults.Relaxed))
+        {
+            writer.WriteStartObject();
+            writer.WriteStartArray("batch");
+            foreach (var call in calls)
+            {
+                writer.WriteRawValue(call, skipInputValidation: true);
+            }
+            writer.WriteEndArray();
+            writer.WriteStartObject("context");
+            writer.WriteStartObject("library");
+            writer.WriteString("name", "audit-trail-forwarder");
+            writer.WriteString("version", "1");
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+        return buffer.ToArray();
+    }
+
+    private static byte[] Write(AuditEvent e, bool includeDetail)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, JsonDefaults.Relaxed))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", "track");
+            writer.WriteString("event", e.Type);
+            writer.WriteString("messageId", MessageId(e.Id));
+            writer.WriteString("timestamp", e.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
+            if (e.Actor.Type == ActorTypes.User)
+            {
+                writer.WriteString("userId", e.Actor.Id);
+            }
+            else
+            {
+                writer.WriteString("anonymousId", $"{e.Actor.Type}:{e.Actor.Id}");
+            }
+            writer.WriteStartObject("properties");
+            writer.WriteString("auditEventId", e.Id);
+            writer.WriteString("workspaceId", e.WorkspaceId);
+            writer.WriteString("productArea", e.ProductArea);
+            writer.WriteString("actorType", e.Actor.Type);
+            writer.WriteString("actorId", e.Actor.Id);
+            Optional(writer, "actorName", e.Actor.Name);
+            Optional(writer, "actorEmail", e.Actor.Email);
+            writer.WriteString("resourceType", e.Resource.Type);
+            writer.WriteString("resourceId", e.Resource.Id);
+            Optional(writer, "resourceName", e.Resource.Name);
+            Optional(writer, "ip", e.Context?.Ip);
+            Optional(writer, "userAgent", e.Context?.UserAgent);
+            Optional(writer, "requestId", e.Context?.RequestId);
+            if (includeDetail)
+            {
+                if (e.Changes is not null)
+                {
+                    AuditEventJson.WriteRaw(writer, "changes", e.Changes);
+                }
+                if (e.Properties is not null)
+                {
+                    AuditEventJson.WriteRaw(writer, "details", e.Properties);
+                }
+            }
+            else
+            {
+                // Still forwarded, so alerts fire; the full record is in the trail.
+                writer.WriteBoolean("truncated", true);
+            }
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+        return buffer.ToArray();
+    }
+
+    private static void Optional(Utf8JsonWriter writer, string name, string? value)
+    {
+        if (value is not null)
+        {
+            writer.WriteString(name, value);
+        }
+    }
+}
+
+/// <summary>
+/// The FAQ's transient failures: an audience or computed-trait run or sync that fails is retried
+/// up to 5 times before it counts as failed. With <c>suppressTransientFailures</c> on, such a
+/// failure event is stored but not forwarded unless it is final. An event is final when its
+/// properties say so — <c>final: true</c>, or <c>attempt</c> ≥ <c>maxAttempts</c> (default 5) —
+/// or when they say nothing about attempts: a failure is never hidden on a guess.
+/// </summary>
+public static class TransientFailures
+{
+    public const int DefaultMaxAttempts = 5;
+
+    public static IReadOnlySet<string> RetriedTypes { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        "Audience Run Failed",
+        "Audience Destination Sync Failed",
+        "Computed Trait Run Failed",
+        "Computed Trait Destination Sync Failed",
+    };
+
+    /// <summary>True when the event is a failure that will still be retried, so suppression holds it back.</summary>
+    public static bool WillBeRetried(AuditEvent e)
+    {
+        if (!RetriedTypes.Contains(e.Type) || e.Properties is null)
+        {
+            return false;
+        }
+        using var doc = JsonDocument.Parse(e.Properties);
+        var p = doc.RootElement;
+        if (p.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+        if (p.TryGetProperty("final", out var final) && final.ValueKind is JsonValueKind.True or JsonValueKind.False)
+        {
+            return final.ValueKind == JsonValueKind.False;
+        }
+        if (!p.TryGetProperty("attempt", out var attempt) || !attempt.TryGetInt32(out var tried))
+        {
+            return false;
+        }
+        var max = p.TryGetProperty("maxAttempts", out var m) && m.TryGetInt32(out var declared) && declared > 0 ? declared : DefaultMaxAttempts;
+        return tried < max;
+    }
+}
