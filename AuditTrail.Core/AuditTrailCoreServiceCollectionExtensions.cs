@@ -24,12 +24,14 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddOptions<StorageClientOptions>()
             .Configure(o =>
             {
-                // Accept both "AuditStorage" (a connection string, like the bindings) and "AuditStorage:ConnectionString".
+                // As the Functions bindings read a connection: "AuditStorage" is a connection string, or
+                // "AuditStorage__accountName" / "__blobServiceUri" / … describe an identity-based one.
                 var section = configuration.GetSection(StorageClientOptions.ConnectionSetting);
-                o.ConnectionString = section.Value ?? section["ConnectionString"] ?? o.ConnectionString;
-                section.GetSection("Retry").Bind(o.Retry);
+                section.Bind(o);
+                var identity = section["accountName"] is not null || section["blobServiceUri"] is not null || section["tableServiceUri"] is not null;
+                o.ConnectionString = section.Value ?? section["ConnectionString"] ?? (identity ? null : o.ConnectionString);
             })
-            .Validate(o => TryParse(o.ConnectionString), $"Setting '{StorageClientOptions.ConnectionSetting}' is not a usable storage connection string (expected 'UseDevelopmentStorage=true' or 'AccountName=...;AccountKey=...').")
+            .Validate(o => TryParse(o), $"Setting '{StorageClientOptions.ConnectionSetting}' is not usable: set a connection string ('UseDevelopmentStorage=true' or 'AccountName=...;AccountKey=...'), or for managed identity '{StorageClientOptions.ConnectionSetting}__accountName' (or __blobServiceUri, __queueServiceUri and __tableServiceUri, all https).")
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
@@ -37,7 +39,8 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<StorageClientOptions>>().Value;
-            return new StorageClients(StorageAccount.Parse(options.ConnectionString), options.Retry, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>());
+            return new StorageClients(options.ToAccount(), options.Retry, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(),
+                credential: options.UsesIdentity ? CreateCredential(options) : null);
         });
         services.AddSingleton<TrailStore>();
         services.AddSingleton<DeadLetterStore>();
@@ -72,11 +75,19 @@ public static class AuditTrailCoreServiceCollectionExtensions
         return services;
     }
 
-    private static bool TryParse(string connectionString)
+    /// <summary>The system-assigned identity by default; a user-assigned one with clientId; off Azure, the developer's sign-in.</summary>
+    private static Azure.Core.TokenCredential CreateCredential(StorageClientOptions options) =>
+        string.Equals(options.Credential, "managedidentity", StringComparison.OrdinalIgnoreCase)
+            ? new Azure.Identity.ManagedIdentityCredential(string.IsNullOrEmpty(options.ClientId)
+                ? Azure.Identity.ManagedIdentityId.SystemAssigned
+                : Azure.Identity.ManagedIdentityId.FromUserAssignedClientId(options.ClientId))
+            : new Azure.Identity.DefaultAzureCredential(new Azure.Identity.DefaultAzureCredentialOptions { ManagedIdentityClientId = options.ClientId });
+
+    private static bool TryParse(StorageClientOptions options)
     {
         try
         {
-            StorageAccount.Parse(connectionString);
+            options.ToAccount();
             return true;
         }
         catch (FormatException)

@@ -69,7 +69,8 @@ public sealed class ExportService(StorageClients clients, TrailStore store, Trai
         await RecordAsync(query, actor, id, rows, cancellationToken);
         logger.LogInformation("Export {ExportId} of {WorkspaceId} done: {Rows} rows, {Bytes} bytes in {Blocks} blocks", id, query.WorkspaceId, rows, bytes, blocks);
         var linkExpires = Min(now + LinkLifetime, expiresAt);
-        return new ExportInfo(id, query.WorkspaceId, "completed", rows, bytes, fileName, now, expiresAt, _container.GetReadSasUri(blobName, now, linkExpires), linkExpires);
+        return new ExportInfo(id, query.WorkspaceId, "completed", rows, bytes, fileName, now, expiresAt,
+            await _container.GetReadSasUriAsync(blobName, now, linkExpires, cancellationToken), linkExpires);
     }
 
     /// <summary>An export of the workspace with a fresh link; null if there is none with that id.</summary>
@@ -92,7 +93,7 @@ public sealed class ExportService(StorageClients clients, TrailStore store, Trai
         return new ExportInfo(exportId, workspaceId, expired ? "expired" : row.GetString("Status") ?? "completed",
             row.GetInt64("RowCount") ?? 0, row.GetInt64("ByteSize") ?? 0, row.GetString("FileName") ?? string.Empty,
             row.GetDateTimeOffset("CreatedAt") ?? now, expiresAt,
-            expired ? null : _container.GetReadSasUri(row.GetString("BlobName")!, now, linkExpires), expired ? null : linkExpires);
+            expired ? null : await _container.GetReadSasUriAsync(row.GetString("BlobName")!, now, linkExpires, cancellationToken), expired ? null : linkExpires);
     }
 
     /// <summary>Every event the query matches, in the query API's order, one page in memory at a time.</summary>

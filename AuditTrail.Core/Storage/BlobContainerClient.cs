@@ -10,11 +10,13 @@ public sealed class BlobContainerClient
     private readonly HttpClient _http;
     private readonly StorageAccount _account;
     private readonly string _containerUri;
+    private readonly UserDelegationKeys _delegationKeys;
 
-    public BlobContainerClient(HttpClient http, StorageAccount account, string containerName)
+    public BlobContainerClient(HttpClient http, StorageAccount account, string containerName, UserDelegationKeys? delegationKeys = null)
     {
         _http = http;
         _account = account;
+        _delegationKeys = delegationKeys ?? new UserDelegationKeys(http, account, TimeProvider.System);
         Name = containerName;
         _containerUri = account.BlobEndpoint.ToString().TrimEnd('/') + "/" + containerName;
     }
@@ -98,22 +100,52 @@ public sealed class BlobContainerClient
     }
 
     /// <summary>
-    /// A read-only service SAS URL for one blob (sv 2021-12-02 layout), signed with the account key.
-    /// It grants <c>r</c> on that blob alone, from five minutes ago (clock skew) until <paramref name="expiresOn"/>.
+    /// A read-only SAS URL for one blob (sv 2021-12-02), granting <c>r</c> on that blob alone from five
+    /// minutes ago (clock skew) until <paramref name="expiresOn"/>. Signed with the account key when
+    /// there is one (service SAS); otherwise with a user delegation key obtained with the app's
+    /// Microsoft Entra identity (user delegation SAS), so no account key is ever needed in Azure.
     /// </summary>
-    public Uri GetReadSasUri(string blobName, DateTimeOffset startsOn, DateTimeOffset expiresOn)
+    public async Task<Uri> GetReadSasUriAsync(string blobName, DateTimeOffset startsOn, DateTimeOffset expiresOn, CancellationToken cancellationToken = default)
     {
-        const string Version = "2021-12-02";
-        var st = startsOn.AddMinutes(-5).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
-        var se = expiresOn.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var st = SasTime(startsOn.AddMinutes(-5));
+        var se = SasTime(expiresOn);
         // Plain HTTP is allowed only where the endpoint is plain HTTP (Azurite); Azure endpoints get https only.
         var protocol = _containerUri.StartsWith("https:", StringComparison.OrdinalIgnoreCase) ? "https" : "https,http";
         var resource = $"/blob/{_account.Name}/{Name}/{blobName}";
-        var stringToSign = string.Join('\n', "r", st, se, resource, "", "", protocol, Version, "b", "", "", "", "", "", "", "");
-        using var hmac = new System.Security.Cryptography.HMACSHA256(_account.Key);
-        var sig = Convert.ToBase64String(hmac.ComputeHash(Encoding.UTF8.GetBytes(stringToSign)));
-        var query = $"sv={Version}&sr=b&sp=r&st={Uri.EscapeDataString(st)}&se={Uri.EscapeDataString(se)}&spr={Uri.EscapeDataString(protocol)}&sig={Uri.EscapeDataString(sig)}";
+        string query;
+        if (_account.Key is { } accountKey)
+        {
+            var stringToSign = string.Join('\n', "r", st, se, resource, "", "", protocol, SasVersion, "b", "", "", "", "", "", "", "");
+            query = $"sv={SasVersion}&spr={Escape(protocol)}&st={Escape(st)}&se={Escape(se)}&sr=b&sp=r&sig={Escape(Sign(accountKey, stringToSign))}";
+        }
+        else
+        {
+            var key = await _delegationKeys.GetAsync(expiresOn, cancellationToken);
+            var stringToSign = UserDelegationStringToSign(st, se, resource, key, protocol);
+            query = $"sv={SasVersion}&spr={Escape(protocol)}&st={Escape(st)}&se={Escape(se)}&skoid={Escape(key.ObjectId)}&sktid={Escape(key.TenantId)}"
+                    + $"&skt={Escape(key.Start)}&ske={Escape(key.Expiry)}&sks={Escape(key.Service)}&skv={Escape(key.Version)}&sr=b&sp=r&sig={Escape(Sign(Convert.FromBase64String(key.Value), stringToSign))}";
+        }
         return new Uri(BlobUri(blobName) + "?" + query);
+    }
+
+    private const string SasVersion = "2021-12-02";
+
+    /// <summary>The user delegation SAS layout of versions 2020-12-06 up to 2025-07-05: 25 fields, unused ones empty.</summary>
+    internal static string UserDelegationStringToSign(string st, string se, string resource, UserDelegationKey key, string protocol) => string.Join('\n',
+        "r", st, se, resource,
+        key.ObjectId, key.TenantId, key.Start, key.Expiry, key.Service, key.Version,
+        "", "", "",        // saoid, suoid, scid
+        "", protocol, SasVersion, "b", "", "", // sip, spr, sv, sr, snapshot time, ses
+        "", "", "", "", "");  // rscc, rscd, rsce, rscl, rsct
+
+    private static string SasTime(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string Escape(string value) => Uri.EscapeDataString(value);
+
+    private static string Sign(byte[] key, string stringToSign)
+    {
+        using var hmac = new System.Security.Cryptography.HMACSHA256(key);
+        return Convert.ToBase64String(hmac.ComputeHash(Encoding.UTF8.GetBytes(stringToSign)));
     }
 
     /// <summary>Reads a whole blob; null if it does not exist.</summary>

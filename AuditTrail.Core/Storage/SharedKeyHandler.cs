@@ -48,7 +48,7 @@ public sealed class SharedKeyHandler : DelegatingHandler
         }
 
         var stringToSign = _service == StorageService.Table ? TableStringToSign(request) : BlobQueueStringToSign(request);
-        using var hmac = new HMACSHA256(_account.Key);
+        using var hmac = new HMACSHA256(_account.Key!); // built only for accounts with a key (StorageClients)
         var signature = Convert.ToBase64String(hmac.ComputeHash(Encoding.UTF8.GetBytes(stringToSign)));
         headers.Remove("Authorization");
         headers.TryAddWithoutValidation("Authorization", $"SharedKey {_account.Name}:{signature}");

@@ -11,7 +11,7 @@ public sealed class StorageAccount
     private const string DevelopmentAccountKey =
         "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    private StorageAccount(string name, byte[] key, Uri blob, Uri queue, Uri table)
+    private StorageAccount(string name, byte[]? key, Uri blob, Uri queue, Uri table)
     {
         Name = name;
         Key = key;
@@ -21,12 +21,43 @@ public sealed class StorageAccount
     }
 
     public string Name { get; }
-    internal byte[] Key { get; }
+    /// <summary>The account key; null for an identity-based account (Microsoft Entra tokens, no key).</summary>
+    internal byte[]? Key { get; }
+
+    public bool HasKey => Key is not null;
     public Uri BlobEndpoint { get; }
     public Uri QueueEndpoint { get; }
     public Uri TableEndpoint { get; }
 
     public override string ToString() => $"{Name} (table {TableEndpoint}, blob {BlobEndpoint}, queue {QueueEndpoint})";
+
+    /// <summary>
+    /// An account reached with Microsoft Entra tokens (managed identity), as the Functions
+    /// identity-based connection settings describe it: an account name, or explicit service URIs.
+    /// </summary>
+    /// <exception cref="FormatException">Neither a valid account name nor three https service URIs.</exception>
+    public static StorageAccount ForIdentity(string? accountName, Uri? blob, Uri? queue, Uri? table)
+    {
+        if (blob is null || queue is null || table is null)
+        {
+            if (string.IsNullOrWhiteSpace(accountName) || accountName.Length is < 3 or > 24 || !accountName.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c)))
+            {
+                throw new FormatException("An identity-based storage connection needs 'accountName' (3-24 lowercase letters and digits) or all of 'blobServiceUri', 'queueServiceUri' and 'tableServiceUri'.");
+            }
+            blob ??= new Uri($"https://{accountName}.blob.core.windows.net");
+            queue ??= new Uri($"https://{accountName}.queue.core.windows.net");
+            table ??= new Uri($"https://{accountName}.table.core.windows.net");
+        }
+        foreach (var uri in new[] { blob, queue, table })
+        {
+            if (!uri.IsAbsoluteUri || uri.Scheme != Uri.UriSchemeHttps)
+            {
+                throw new FormatException($"Storage service URI '{uri}' must be an absolute https URL: bearer tokens are never sent in clear text.");
+            }
+        }
+        var name = accountName is { Length: > 0 } ? accountName : blob.Host.Split('.')[0];
+        return new StorageAccount(name, null, new Uri(blob.ToString().TrimEnd('/')), new Uri(queue.ToString().TrimEnd('/')), new Uri(table.ToString().TrimEnd('/')));
+    }
 
     /// <summary>
     /// Parses <c>UseDevelopmentStorage=true</c>, account-key connection strings and explicit endpoints.

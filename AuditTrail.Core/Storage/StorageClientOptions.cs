@@ -8,8 +8,29 @@ public sealed class StorageClientOptions
     /// <summary>The configuration key the app reads the connection string from (also the bindings' connection name).</summary>
     public const string ConnectionSetting = "AuditStorage";
 
-    [Required]
-    public string ConnectionString { get; set; } = "UseDevelopmentStorage=true";
+    /// <summary>A Shared Key connection string (Azurite, or an account key). Empty when the identity settings below are used.</summary>
+    public string? ConnectionString { get; set; } = "UseDevelopmentStorage=true";
+
+    /// <summary>Identity-based connection (Azure): <c>AuditStorage__accountName</c>, as the Functions bindings read it.</summary>
+    public string? AccountName { get; set; }
+
+    public Uri? BlobServiceUri { get; set; }
+
+    public Uri? QueueServiceUri { get; set; }
+
+    public Uri? TableServiceUri { get; set; }
+
+    /// <summary><c>managedidentity</c> with <see cref="ClientId"/> picks a user-assigned identity; otherwise the system-assigned one (or, off Azure, the developer's sign-in).</summary>
+    public string? Credential { get; set; }
+
+    public string? ClientId { get; set; }
+
+    /// <summary>True when the trail is reached with Microsoft Entra tokens rather than a key.</summary>
+    public bool UsesIdentity => string.IsNullOrEmpty(ConnectionString);
+
+    public StorageAccount ToAccount() => UsesIdentity
+        ? StorageAccount.ForIdentity(AccountName, BlobServiceUri, QueueServiceUri, TableServiceUri)
+        : StorageAccount.Parse(ConnectionString!);
 
     public StorageRetryOptions Retry { get; set; } = new();
 }

@@ -43,14 +43,14 @@ public sealed class BlobContainerClientTests(AzuriteFixture azurite) : IDisposab
         var now = DateTimeOffset.UtcNow;
         using var anonymous = new HttpClient();
 
-        var sas = container.GetReadSasUri(name, now, now.AddMinutes(10));
+        var sas = await container.GetReadSasUriAsync(name, now, now.AddMinutes(10), TestContext.Current.CancellationToken);
         var download = await anonymous.GetAsync(sas, TestContext.Current.CancellationToken);
         var otherBlob = await anonymous.GetAsync(new Uri(sas.ToString().Replace("/export.csv?", "/other.csv?", StringComparison.Ordinal)), TestContext.Current.CancellationToken);
         var otherPath = await anonymous.GetAsync(new Uri(sas.GetLeftPart(UriPartial.Authority) + "/devstoreaccount1/client-tests/" + other + sas.Query), TestContext.Current.CancellationToken);
         using var overwrite = new HttpRequestMessage(HttpMethod.Put, sas) { Content = new ByteArrayContent([1]) };
         overwrite.Headers.Add("x-ms-blob-type", "BlockBlob"); // a well-formed Put Blob, so only the SAS can refuse it
         var write = await anonymous.SendAsync(overwrite, TestContext.Current.CancellationToken);
-        var expired = await anonymous.GetAsync(container.GetReadSasUri(name, now.AddHours(-2), now.AddSeconds(-1)), TestContext.Current.CancellationToken);
+        var expired = await anonymous.GetAsync(await container.GetReadSasUriAsync(name, now.AddHours(-2), now.AddSeconds(-1), TestContext.Current.CancellationToken), TestContext.Current.CancellationToken);
 
         Assert.Equal(System.Net.HttpStatusCode.OK, download.StatusCode);
         Assert.Equal("a,b\r\n1,2\r\n", await download.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
