@@ -1,0 +1,34 @@
+using System.Text.Json;
+using AuditTrail.Tests.Infrastructure;
+
+namespace AuditTrail.Tests.Deployment;
+
+/// <summary>The deployable files as they are in the repository, parsed once.</summary>
+internal static class AppLayout
+{
+    public static string Root => AzuriteFixture.RepoRoot();
+
+    public static JsonElement Json(params string[] path) =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine([Root, .. path]))).RootElement.Clone();
+
+    public static JsonElement HostJson => Json("host.json");
+
+    public static JsonElement Template => Json("infra", "main.json");
+
+    public static IReadOnlyDictionary<string, string> SampleSettings =>
+        Json("local.settings.sample.json").GetProperty("Values").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);
+
+    /// <summary>function name → its bindings, from AuditTrail.Functions/functions/*/function.json.</summary>
+    public static IReadOnlyDictionary<string, JsonElement> Functions(string? root = null) =>
+        Directory.GetDirectories(root ?? Path.Combine(Root, "AuditTrail.Functions", "functions"))
+            .Where(d => File.Exists(Path.Combine(d, "function.json")))
+            .ToDictionary(d => Path.GetFileName(d), d => JsonDocument.Parse(File.ReadAllText(Path.Combine(d, "function.json"))).RootElement.Clone());
+
+    public static IEnumerable<JsonElement> Bindings(JsonElement function) => function.GetProperty("bindings").EnumerateArray();
+
+    public static IReadOnlyDictionary<string, string> TemplateAppSettings =>
+        Template.GetProperty("resources").EnumerateArray()
+            .Single(r => r.GetProperty("type").GetString() == "Microsoft.Web/sites")
+            .GetProperty("properties").GetProperty("siteConfig").GetProperty("appSettings").EnumerateArray()
+            .ToDictionary(s => s.GetProperty("name").GetString()!, s => s.GetProperty("value").GetString()!);
+}

@@ -1,0 +1,220 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using AuditTrail.Core.Access;
+using AuditTrail.Core.Export;
+using AuditTrail.Core.Forwarding;
+using AuditTrail.Core.Trail;
+using AuditTrail.Functions.Forwarding;
+using AuditTrail.Functions.Ingestion;
+using AuditTrail.Functions.Retention;
+using AuditTrail.Tests.Infrastructure;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using NCrontab;
+
+namespace AuditTrail.Tests.Deployment;
+
+/// <summary>What a user deploys (function.json, host.json, settings, infra) agrees with what the code serves and reads.</summary>
+public sealed partial class ConsistencyTests(AzuriteFixture azurite)
+{
+    [Fact]
+    public void The_functions_are_the_ones_the_app_implements()
+    {
+        Assert.Equal(
+            new[] { ForwardingApi.QueueFunction, "HttpApi", IngestionApi.EventHubFunction, RetentionApi.TimerFunction }.Order(),
+            AppLayout.Functions().Keys.Order());
+    }
+
+    [Fact]
+    public async Task Every_trigger_function_is_served_at_its_invocation_path_and_the_http_function_covers_the_api()
+    {
+        await using var app = new AuditTrailAppFactory(azurite.ConnectionString);
+        using var _ = app.CreateClient();
+        var routes = app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Select(e => "/" + e.RoutePattern.RawText?.TrimStart('/')).ToHashSet();
+
+        foreach (var (name, function) in AppLayout.Functions())
+        {
+            var trigger = AppLayout.Bindings(function).Single(b => b.GetProperty("direction").GetString() == "in");
+            if (trigger.GetProperty("type").GetString() == "httpTrigger")
+            {
+                // Forwarded as-is only with exactly one httpTrigger and one http output (platform reference §1.6).
+                Assert.Equal(2, AppLayout.Bindings(function).Count());
+                Assert.Equal("{*path}", trigger.GetProperty("route").GetString());
+                Assert.Equal("api", AppLayout.HostJson.GetProperty("extensions").GetProperty("http").GetProperty("routePrefix").GetString());
+                Assert.Contains(routes, r => r.StartsWith("/api/workspaces/", StringComparison.Ordinal));
+            }
+            else
+            {
+                Assert.Contains("/" + name, routes);
+            }
+        }
+    }
+
+    [Fact]
+    public void Binding_names_match_what_the_handlers_read()
+    {
+        var functions = AppLayout.Functions();
+        Assert.Equal(IngestionApi.EventHubBinding, Trigger(functions[IngestionApi.EventHubFunction]).GetProperty("name").GetString());
+        Assert.Equal(ForwardingApi.QueueBinding, Trigger(functions[ForwardingApi.QueueFunction]).GetProperty("name").GetString());
+        var queue = Trigger(functions[ForwardingApi.QueueFunction]);
+        Assert.Equal(ForwardingOutbox.QueueName, queue.GetProperty("queueName").GetString());
+        var hub = Trigger(functions[IngestionApi.EventHubFunction]);
+        Assert.Equal(("many", "string"), (hub.GetProperty("cardinality").GetString(), hub.GetProperty("dataType").GetString()));
+        var schedule = Trigger(functions[RetentionApi.TimerFunction]).GetProperty("schedule").GetString()!;
+        Assert.NotNull(CrontabSchedule.TryParse(schedule, new CrontabSchedule.ParseOptions { IncludingSeconds = true }));
+    }
+
+    [Fact]
+    public void Every_connection_and_setting_a_binding_names_is_in_the_sample_settings_and_the_infra()
+    {
+        var sample = AppLayout.SampleSettings;
+        var infra = AppLayout.TemplateAppSettings;
+        foreach (var (name, function) in AppLayout.Functions())
+        {
+            foreach (var binding in AppLayout.Bindings(function))
+            {
+                if (binding.TryGetProperty("connection", out var connection))
+                {
+                    var setting = connection.GetString()!;
+                    Assert.True(sample.ContainsKey(setting), $"{name}: connection '{setting}' is not in local.settings.sample.json");
+                    // Identity-based in Azure: the connection is a group of '{setting}__…' values.
+                    Assert.True(infra.Keys.Any(k => k.StartsWith(setting + "__", StringComparison.Ordinal)), $"{name}: connection '{setting}' has no identity-based settings in infra/main.json");
+                }
+                foreach (var placeholder in binding.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.String)
+                             .SelectMany(p => Placeholder().Matches(p.Value.GetString()!)).Select(m => m.Groups[1].Value))
+                {
+                    Assert.True(sample.ContainsKey(placeholder), $"{name}: %{placeholder}% is not in local.settings.sample.json");
+                    Assert.True(infra.ContainsKey(placeholder), $"{name}: %{placeholder}% is not an app setting in infra/main.json");
+                }
+            }
+        }
+        Assert.Contains("AzureWebJobsStorage__accountName", infra.Keys);
+        Assert.Equal("custom", infra["FUNCTIONS_WORKER_RUNTIME"]);
+        Assert.Equal("custom", sample["FUNCTIONS_WORKER_RUNTIME"]);
+    }
+
+    [Fact]
+    public void The_sample_settings_list_every_option_the_app_reads()
+    {
+        var sample = AppLayout.SampleSettings;
+        foreach (var property in typeof(ForwardingOptions).GetProperties())
+        {
+            Assert.True(sample.ContainsKey("AuditTrail__Forwarding__" + property.Name), $"AuditTrail__Forwarding__{property.Name} is missing from local.settings.sample.json");
+        }
+        foreach (var property in typeof(Core.Storage.StorageRetryOptions).GetProperties())
+        {
+            Assert.True(sample.ContainsKey("AuditStorage__Retry__" + property.Name), $"AuditStorage__Retry__{property.Name} is missing");
+        }
+        foreach (var key in new[] { "AuditStorage", "AuditTrail__Url", "AuditTrail__Timers", "AuditTrail__InvocationEndpoints" })
+        {
+            Assert.True(sample.ContainsKey(key), $"{key} is missing from local.settings.sample.json");
+        }
+    }
+
+    [Fact]
+    public void Host_json_agrees_with_the_handler_and_the_standalone_forwarder()
+    {
+        var host = AppLayout.HostJson;
+        Assert.Equal("AuditTrail.Functions", host.GetProperty("customHandler").GetProperty("description").GetProperty("defaultExecutablePath").GetString());
+        Assert.True(host.GetProperty("customHandler").GetProperty("enableForwardingHttpRequest").GetBoolean());
+        Assert.Equal("Microsoft.Azure.Functions.ExtensionBundle", host.GetProperty("extensionBundle").GetProperty("id").GetString());
+        var queues = host.GetProperty("extensions").GetProperty("queues");
+        var defaults = new ForwardingOptions();
+        Assert.Equal(defaults.MaxDequeueCount, queues.GetProperty("maxDequeueCount").GetInt32());
+        Assert.Equal(defaults.RetryDelay, TimeSpan.Parse(queues.GetProperty("visibilityTimeout").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(defaults.MaxPollingInterval, TimeSpan.Parse(queues.GetProperty("maxPollingInterval").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("base64", queues.GetProperty("messageEncoding").GetString());
+        Assert.True(host.GetProperty("extensions").TryGetProperty("eventHubs", out _));
+    }
+
+    [Fact]
+    public void The_template_parses_and_every_parameter_and_variable_it_references_exists_and_is_used()
+    {
+        var template = AppLayout.Template;
+        var text = template.GetRawText();
+        var parameters = template.GetProperty("parameters").EnumerateObject().Select(p => p.Name).ToHashSet();
+        var variables = template.GetProperty("variables").EnumerateObject().Select(p => p.Name).ToHashSet();
+        var usedParameters = ParameterReference().Matches(text).Select(m => m.Groups[1].Value).ToHashSet();
+        var usedVariables = VariableReference().Matches(text).Select(m => m.Groups[1].Value).ToHashSet();
+
+        Assert.Empty(usedParameters.Except(parameters));
+        Assert.Empty(usedVariables.Except(variables));
+        Assert.Empty(parameters.Except(usedParameters));
+        Assert.Empty(variables.Except(usedVariables));
+        // Every expression is balanced, so a typo in brackets cannot hide a reference.
+        foreach (var expression in Expressions(template))
+        {
+            Assert.Equal(expression.Count(c => c == '('), expression.Count(c => c == ')'));
+            Assert.Equal(expression.Count(c => c == '['), expression.Count(c => c == ']'));
+        }
+        var example = AppLayout.Json("infra", "main.parameters.json").GetProperty("parameters").EnumerateObject().Select(p => p.Name);
+        Assert.Empty(example.Except(parameters));
+    }
+
+    [Fact]
+    public void The_template_creates_the_storage_the_code_uses_and_no_keys_reach_app_settings()
+    {
+        var variables = AppLayout.Template.GetProperty("variables");
+        string[] Names(string variable) => variables.GetProperty(variable).EnumerateArray().Select(v => v.GetString()!).Order().ToArray();
+        string[] tables = [TrailStore.EventsTable, TrailStore.EventIdsTable, TrailStore.PartitionsTable, TrailStore.WorkspaceDaysTable, TrailStore.KeysTable,
+            AccessTokenService.TableName, ExportService.TableName, ForwardingSettingsStore.TableName];
+        Assert.Equal(tables.Order(), Names("tables"));
+        Assert.Equal(new[] { TrailStore.DeadLetterContainer, ExportService.ContainerName }.Order(), Names("containers"));
+        Assert.Equal(new[] { ForwardingOutbox.QueueName, ForwardingOutbox.PoisonQueueName }.Order(), Names("queues"));
+
+        var settings = AppLayout.TemplateAppSettings;
+        Assert.DoesNotContain(settings, s => s.Value.Contains("AccountKey", StringComparison.OrdinalIgnoreCase) || s.Value.Contains("SharedAccessKey", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain("AuditStorage", settings.Keys); // no connection string: the identity group instead
+        var resources = AppLayout.Template.GetProperty("resources").EnumerateArray().ToList();
+        var storage = resources.Single(r => r.GetProperty("type").GetString() == "Microsoft.Storage/storageAccounts");
+        Assert.False(storage.GetProperty("properties").GetProperty("allowSharedKeyAccess").GetBoolean());
+        var site = resources.Single(r => r.GetProperty("type").GetString() == "Microsoft.Web/sites");
+        Assert.Equal("SystemAssigned", site.GetProperty("identity").GetProperty("type").GetString());
+        Assert.Equal(2, resources.Count(r => r.GetProperty("type").GetString() == "Microsoft.Authorization/roleAssignments"));
+        Assert.Equal(4, variables.EnumerateObject().Count(v => v.Value.ValueKind == JsonValueKind.String && v.Value.GetString()!.Contains("roleDefinitions", StringComparison.Ordinal)));
+    }
+
+    private static JsonElement Trigger(JsonElement function) =>
+        AppLayout.Bindings(function).Single(b => b.GetProperty("direction").GetString() == "in");
+
+    private static IEnumerable<string> Expressions(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => element.EnumerateObject().SelectMany(p => Expressions(p.Value)),
+        JsonValueKind.Array => element.EnumerateArray().SelectMany(Expressions),
+        JsonValueKind.String when element.GetString()!.StartsWith('[') && element.GetString()!.EndsWith(']') => [element.GetString()!],
+        _ => [],
+    };
+
+    [GeneratedRegex("%([A-Za-z0-9_]+)%")]
+    private static partial Regex Placeholder();
+
+    [GeneratedRegex(@"parameters\('([^']+)'\)")]
+    private static partial Regex ParameterReference();
+
+    [GeneratedRegex(@"variables\('([^']+)'\)")]
+    private static partial Regex VariableReference();
+}
+
+/// <summary>The app refuses to start on a setting it cannot use, and says which.</summary>
+public sealed class SettingsValidationTests(AzuriteFixture azurite)
+{
+    [Theory]
+    [InlineData("AuditStorage", "AccountName=x;AccountKey=not-base64!", "AuditStorage")]
+    [InlineData("AuditStorage:blobServiceUri", "http://acct.blob.core.windows.net", "AuditStorage")]
+    [InlineData("AuditTrail:Forwarding:DefaultEndpoint", "http://api.example.com", "AuditTrail:Forwarding:DefaultEndpoint")]
+    [InlineData("AuditTrail:Forwarding:MaxDequeueCount", "0", "MaxDequeueCount")]
+    public void A_bad_setting_stops_the_app_at_start_naming_it(string key, string value, string named)
+    {
+        var settings = new Dictionary<string, string> { [key] = value };
+        if (key.StartsWith("AuditStorage:", StringComparison.Ordinal))
+        {
+            settings["AuditStorage"] = ""; // the identity form replaces the connection string
+        }
+        using var app = new AuditTrailAppFactory(azurite.ConnectionString, settings: settings);
+
+        var error = Assert.ThrowsAny<Exception>(() => app.CreateClient());
+
+        Assert.Contains(named, error.ToString(), StringComparison.Ordinal);
+    }
+}
