@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Query;
+using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AuditTrail.Benchmarks;
+
+/// <summary>
+/// First-page latency of the query API's service (limit 50) on a workspace with events spread over
+/// 90 days, for each filter kind, against a raw single-partition range query on the same table (the
+/// newest day's primary rows, top 50) measured interleaved in the same run. Figures: p50 and p95 of
+/// each, and the filter's p50 and p95 as ratios to the raw query's.
+/// </summary>
+public static class QueryBenchmark
+{
+    private const int PageSize = 50;
+
+    public static async Task<JsonObject> RunAsync(StorageClients clients, int events, int repetitions, TextWriter log, CancellationToken ct)
+    {
+        using var store = new TrailStore(clients);
+        await store.EnsureCreatedAsync(ct);
+        var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance);
+        var queries = new TrailQueryService(store, TimeProvider.System);
+        var ws = $"bench_query_{Guid.NewGuid():N}"[..32];
+        var now = DateTimeOffset.UtcNow.AddMinutes(-1);
+        var watch = Stopwatch.StartNew();
+        for (var offset = 0; offset < events; offset += 1000)
+        {
+            var batch = Enumerable.Range(offset, Math.Min(1000, events - offset)).Select(i => RawEvent.FromText(new JsonObject
+            {
+                ["id"] = $"evt_{i}",
+                ["workspaceId"] = ws,
+                ["type"] = Types[i % Types.Length],
+                ["timestamp"] = now.AddSeconds(-(i * 89.0 * 86_400 / events)).ToString("O", CultureInfo.InvariantCulture),
+                ["actor"] = new JsonObject { ["type"] = i % 10 == 0 ? "token" : "user", ["id"] = $"usr_{i % 20}" },
+                ["resource"] = new JsonObject { ["type"] = "source", ["id"] = $"src_{i % 50}" },
+            }.ToJsonString())).ToList();
+            await ingestion.IngestAsync(batch, new IngestContext(IngestDoors.Http), ct);
+            log.Write($"\rseeding {events} events over 90 days: {offset + batch.Count} ({watch.Elapsed.TotalSeconds:F0} s)");
+        }
+        log.WriteLine();
+
+        var start = now.AddDays(-90);
+        var end = now.AddMinutes(5);
+        AuditQuery Query(string[]? types = null, string? area = null, string? actorId = null, string? actorType = null, string? resourceType = null, string? resourceId = null) =>
+            new(ws, start, end, types ?? [], area, actorId, actorType, resourceType, resourceId, PageSize);
+        var kinds = new (string Name, AuditQuery Query)[]
+        {
+            ("no filter", Query()),
+            ("type", Query(types: ["Integrations Enabled"])),
+            ("actorId", Query(actorId: "usr_7")),
+            ("resource", Query(resourceType: "source", resourceId: "src_13")),
+            ("actorType", Query(actorType: "token")),
+            ("productArea", Query(area: "Integrations")),
+        };
+        var newest = TrailKeys.PartitionKey(ws, now);
+        var raw = new TableQuery(TableFilter.RowKeyPrefix(newest, TrailKeys.PrimaryPrefix), null, PageSize);
+
+        var results = new JsonArray();
+        foreach (var (name, query) in kinds)
+        {
+            await queries.QueryAsync(query, null, ct); // warm
+            var filterTimes = new List<double>();
+            var rawTimes = new List<double>();
+            var returned = 0;
+            for (var r = 0; r < repetitions; r++)
+            {
+                var t = Stopwatch.StartNew();
+                var page = await clients.GetTable(TrailStore.EventsTable).QueryPageAsync(raw, null, ct);
+                rawTimes.Add(t.Elapsed.TotalMilliseconds);
+                _ = page;
+                t.Restart();
+                returned = (await queries.QueryAsync(query, null, ct)).Events.Count;
+                filterTimes.Add(t.Elapsed.TotalMilliseconds);
+            }
+            var (fp50, fp95) = Percentiles(filterTimes);
+            var (rp50, rp95) = Percentiles(rawTimes);
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{name,-12} p50 {fp50,7:F1} ms p95 {fp95,7:F1} ms | raw p50 {rp50,7:F1} ms p95 {rp95,7:F1} ms | ratio p50 {fp50 / rp50:F2} p95 {fp95 / rp95:F2} ({returned} events)"));
+            results.Add(new JsonObject
+            {
+                ["filter"] = name,
+                ["events"] = returned,
+                ["p50Ms"] = Math.Round(fp50, 2),
+                ["p95Ms"] = Math.Round(fp95, 2),
+                ["rawP50Ms"] = Math.Round(rp50, 2),
+                ["rawP95Ms"] = Math.Round(rp95, 2),
+                ["ratioP50"] = Math.Round(fp50 / rp50, 2),
+                ["ratioP95"] = Math.Round(fp95 / rp95, 2),
+            });
+        }
+        return new JsonObject
+        {
+            ["benchmark"] = "first-page-query-vs-raw-range-query",
+            ["events"] = events,
+            ["days"] = 90,
+            ["repetitions"] = repetitions,
+            ["filters"] = results,
+            ["target"] = "ratio ≤ 2 for every filter kind",
+        };
+    }
+
+    private static readonly string[] Types = ["Source Modified", "Source Disabled", "Integrations Enabled", "Warehouses Modified", "Audience Run Failed"];
+
+    private static (double P50, double P95) Percentiles(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return (sorted[(int)Math.Round(0.50 * (sorted.Count - 1))], sorted[(int)Math.Round(0.95 * (sorted.Count - 1))]);
+    }
+}

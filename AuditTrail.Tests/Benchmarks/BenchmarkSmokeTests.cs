@@ -1,0 +1,67 @@
+using AuditTrail.Benchmarks;
+using AuditTrail.Tests.Infrastructure;
+
+namespace AuditTrail.Tests.Benchmarks;
+
+/// <summary>
+/// Small runs of every benchmark harness, so they keep working; the figures themselves come from
+/// full runs (docs/performance.md), never from the test suite, and nothing here asserts on timing.
+/// </summary>
+public sealed class BenchmarkSmokeTests(AzuriteFixture azurite)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Ingest_harness_reports_a_ratio_per_round()
+    {
+        using var clients = azurite.CreateClients();
+
+        var result = await IngestBenchmark.RunAsync(clients, events: 1000, rounds: 1, TextWriter.Null, Ct);
+
+        var round = Assert.Single(result["rounds"]!.AsArray());
+        Assert.Equal(1000, (int)round!["events"]!);
+        Assert.True((int)round["entities"]! > 4000); // four rows and a claim per event, plus registries
+        Assert.True((double)result["medianRatio"]! > 0);
+    }
+
+    [Fact]
+    public async Task Query_harness_measures_every_filter_kind_against_the_raw_query()
+    {
+        using var clients = azurite.CreateClients();
+
+        var result = await QueryBenchmark.RunAsync(clients, events: 600, repetitions: 3, TextWriter.Null, Ct);
+
+        var filters = result["filters"]!.AsArray();
+        Assert.Equal(["no filter", "type", "actorId", "resource", "actorType", "productArea"], filters.Select(f => (string)f!["filter"]!));
+        Assert.Equal(50, (int)filters[0]!["events"]!);
+        Assert.All(filters, f => Assert.True((double)f!["ratioP50"]! > 0 && (int)f["events"]! > 0));
+    }
+
+    [Fact]
+    public async Task Export_and_purge_harnesses_run()
+    {
+        using var clients = azurite.CreateClients();
+
+        var export = await ExportMemoryBenchmark.RunAsync(clients, [300], [2000], writerRounds: 1, TextWriter.Null, Ct);
+        var purge = await PurgeBenchmark.RunAsync(clients, events: 200, workspaces: 2, rounds: 1, TextWriter.Null, Ct);
+
+        Assert.Equal(300, (long)export["endToEnd"]![0]!["rows"]!);
+        Assert.Equal(2000, (long)export["writer"]![0]!["rows"]!);
+        Assert.True((double)purge["medianRatio"]! > 0);
+    }
+
+    [Fact]
+    public void Cpu_benchmark_bodies_do_the_work_they_time()
+    {
+        var ingest = new IngestCpuBenchmark();
+        ingest.Setup();
+        var keys = new KeyEncodingBenchmark();
+        keys.Setup();
+        var csv = new CsvRowBenchmark();
+        csv.Setup();
+
+        Assert.Equal(IngestCpuBenchmark.Events * 4, ingest.ParseValidateMap());
+        Assert.True(keys.ActorRowKeys() > 0);
+        csv.WriteRows();
+    }
+}
