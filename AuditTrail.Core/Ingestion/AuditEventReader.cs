@@ -387,12 +387,19 @@ public static partial class AuditEventReader
         {
             try
             {
-                using var buffer = new MemoryStream();
-                using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed))
+                // One buffer and writer per thread: every event with changes or properties comes through here.
+                var buffer = t_compactBuffer ??= new System.Buffers.ArrayBufferWriter<byte>(1024);
+                var writer = t_compactWriter ??= new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed);
+                buffer.ResetWrittenCount();
+                writer.Reset(buffer);
+                element.WriteTo(writer);
+                writer.Flush();
+                var text = Encoding.UTF8.GetString(buffer.WrittenSpan);
+                if (buffer.Capacity > 256 * 1024)
                 {
-                    element.WriteTo(writer);
+                    t_compactBuffer = null;
+                    t_compactWriter = null;
                 }
-                var text = Encoding.UTF8.GetString(buffer.ToArray());
                 // Stored as one string property: Table Storage takes at most 64 KiB (32K UTF-16 characters).
                 // Escaping (an emoji becomes 12 characters) can push a 32 KiB event past that.
                 if (text.Length > EventLimits.MaxStoredJsonChars)
@@ -409,6 +416,12 @@ public static partial class AuditEventReader
             }
         }
     }
+
+    [ThreadStatic]
+    private static System.Buffers.ArrayBufferWriter<byte>? t_compactBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_compactWriter;
 
     private static string? TryGetString(JsonElement element)
     {

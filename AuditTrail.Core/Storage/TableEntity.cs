@@ -10,12 +10,19 @@ namespace AuditTrail.Core.Storage;
 /// </summary>
 public sealed class TableEntity
 {
-    private readonly Dictionary<string, object> _properties = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, object> _properties;
 
     public TableEntity(string partitionKey, string rowKey)
+        : this(partitionKey, rowKey, 0)
+    {
+    }
+
+    /// <param name="capacity">Expected number of properties, so a wide entity is not rehashed as it fills.</param>
+    public TableEntity(string partitionKey, string rowKey, int capacity)
     {
         PartitionKey = partitionKey;
         RowKey = rowKey;
+        _properties = new Dictionary<string, object>(capacity, StringComparer.Ordinal);
     }
 
     public string PartitionKey { get; }

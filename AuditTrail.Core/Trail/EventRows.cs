@@ -18,13 +18,28 @@ public static class EventRows
     /// </summary>
     public static string ContentHash(AuditEvent e)
     {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed))
+        // One buffer and writer per thread: this runs once per ingested event, on the hot path.
+        var buffer = t_hashBuffer ??= new System.Buffers.ArrayBufferWriter<byte>(4096);
+        var writer = t_hashWriter ??= new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed);
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        AuditEventJson.Write(writer, e with { Type = e.Type.ToUpperInvariant(), ProductArea = string.Empty, Cataloged = false });
+        writer.Flush();
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(buffer.WrittenSpan, hash);
+        if (buffer.Capacity > 256 * 1024)
         {
-            AuditEventJson.Write(writer, e with { Type = e.Type.ToUpperInvariant(), ProductArea = string.Empty, Cataloged = false });
+            t_hashBuffer = null; // do not keep a rare huge event's buffer alive on the thread
+            t_hashWriter = null;
         }
-        return Convert.ToHexString(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
+        return Convert.ToHexString(hash);
     }
+
+    [ThreadStatic]
+    private static System.Buffers.ArrayBufferWriter<byte>? t_hashBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_hashWriter;
 
     public static string PartitionKey(AuditEvent e) => TrailKeys.PartitionKey(e.WorkspaceId, e.Timestamp);
 
@@ -42,7 +57,7 @@ public static class EventRows
         var rows = new TableEntity[rowKeys.Length];
         for (var i = 0; i < rowKeys.Length; i++)
         {
-            var row = new TableEntity(pk, rowKeys[i])
+            var row = new TableEntity(pk, rowKeys[i], capacity: 24)
             {
                 ["EventId"] = e.Id,
                 ["WorkspaceId"] = e.WorkspaceId,
