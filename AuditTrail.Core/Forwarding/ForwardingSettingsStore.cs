@@ -65,14 +65,22 @@ public sealed class ForwardingSettingsStore(StorageClients clients, IOptions<For
         _cache[settings.WorkspaceId] = (settings, time.GetUtcNow() + _options.SettingsCacheDuration);
     }
 
-    /// <summary>Notes on the settings row that the source refused events for good, so the owner sees it.</summary>
+    /// <summary>
+    /// Notes on the settings row that the source refused events for good, so the owner sees it. A
+    /// merge of the failure fields only: an owner's change made meanwhile (a new key) is never undone.
+    /// </summary>
     public async Task RecordFailureAsync(string workspaceId, ForwardingFailure failure, CancellationToken cancellationToken = default)
     {
-        var current = await GetAsync(workspaceId, cancellationToken);
-        if (current.UpdatedAt is not null)
+        ArgumentNullException.ThrowIfNull(failure);
+        await EnsureCreatedAsync(cancellationToken);
+        await _table.MergeEntityAsync(new TableEntity(workspaceId, RowKey)
         {
-            await SaveAsync(current with { LastFailure = failure }, cancellationToken);
-        }
+            ["LastFailureAt"] = failure.At,
+            ["LastFailureStatus"] = failure.Status,
+            ["LastFailureReason"] = failure.Reason,
+            ["LastFailureEvents"] = failure.EventCount,
+        }, cancellationToken);
+        _cache.TryRemove(workspaceId, out _);
     }
 
     private static ForwardingSettings FromRow(string workspaceId, TableEntity row)

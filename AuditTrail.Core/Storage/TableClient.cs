@@ -69,6 +69,19 @@ public sealed class TableClient
         await SendAsync(request, $"Upsert into {Name}", cancellationToken);
     }
 
+    /// <summary>
+    /// Inserts the entity or merges its properties into the existing one (Insert Or Merge): properties
+    /// it does not carry keep their stored values, so two writers of different properties do not
+    /// undo each other.
+    /// </summary>
+    public async Task MergeEntityAsync(TableEntity entity, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        using var request = NewRequest(new HttpMethod("MERGE"), TableFilter.EntityPath(Name, entity.PartitionKey, entity.RowKey));
+        request.Content = Json(entity.WriteJson);
+        await SendAsync(request, $"Merge into {Name}", cancellationToken);
+    }
+
     /// <summary>Reads one entity, or null if it does not exist.</summary>
     public async Task<TableEntity?> GetEntityAsync(string partitionKey, string rowKey, CancellationToken cancellationToken = default)
     {

@@ -19,6 +19,20 @@ public sealed class TableClientTests(AzuriteFixture azurite) : IDisposable
     public void Dispose() => _clients.Dispose();
 
     [Fact]
+    public async Task Merge_inserts_then_changes_only_the_properties_it_carries()
+    {
+        var table = await TableAsync();
+        var ct = TestContext.Current.CancellationToken;
+        await table.MergeEntityAsync(new TableEntity(_pk, "merged") { ["Key"] = "k1", ["Enabled"] = true }, ct);
+
+        await table.UpsertEntityAsync(new TableEntity(_pk, "merged") { ["Key"] = "k2", ["Enabled"] = true }, ct); // an owner's change
+        await table.MergeEntityAsync(new TableEntity(_pk, "merged") { ["Failure"] = 400 }, ct);               // a concurrent note
+
+        var read = await table.GetEntityAsync(_pk, "merged", ct);
+        Assert.Equal(("k2", true, 400), (read!.GetString("Key"), read.GetBoolean("Enabled"), read.GetInt32("Failure")));
+    }
+
+    [Fact]
     public async Task Typed_properties_round_trip()
     {
         var table = await TableAsync();
