@@ -74,6 +74,37 @@ public sealed class ForwardingTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Standalone_mode_polls_the_queue_by_itself_and_delivers()
+    {
+        await using var app = new AuditTrailAppFactory(azurite.ConnectionString, settings: new Dictionary<string, string>
+        {
+            ["AuditTrail:Forwarding:AllowHttpEndpoints"] = "true",
+            ["AuditTrail:Forwarding:PollQueue"] = "true",
+            ["AuditTrail:Forwarding:MaxPollingInterval"] = "00:00:00.200",
+        });
+        using var http = app.CreateClient();
+        var ws = TestEvents.NewWorkspaceId();
+        var (_, token) = await app.Services.GetRequiredService<AccessTokenService>().CreateAsync(ws, Roles.Owner, null, "test", Ct);
+        await using var receiver = await TrackingReceiver.StartAsync("wk_" + Guid.NewGuid().ToString("N"), Ct);
+        var put = Request(HttpMethod.Put, $"/api/workspaces/{ws}/settings/audit-forwarding", token);
+        put.Content = JsonContent.Create(new { enabled = true, writeKey = receiver.WriteKey, endpoint = receiver.Endpoint.ToString() });
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(put, Ct)).StatusCode);
+        var e = TestEvents.Event(ws);
+        var post = Request(HttpMethod.Post, $"/api/workspaces/{ws}/audit-events", token);
+        post.Content = new StringContent(TestEvents.Array(e), Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(post, Ct)).StatusCode);
+
+        // No test code polls here: the app's hosted forwarder must find the message itself.
+        for (var i = 0; i < 150 && !receiver.DistinctByMessageId.ContainsKey((string)e["id"]!); i++)
+        {
+            await Task.Delay(100, Ct);
+        }
+
+        Assert.Contains((string)e["id"]!, receiver.DistinctByMessageId.Keys);
+        Assert.Empty(receiver.Violations);
+    }
+
+    [Fact]
     public async Task A_source_answering_500_three_times_then_200_gets_everything_once()
     {
         var (ws, token) = await NewWorkspaceAsync();
