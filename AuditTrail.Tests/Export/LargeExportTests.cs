@@ -13,7 +13,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace AuditTrail.Tests.Export;
 
 /// <summary>The whole of a large trail: 100,000 events over 29 days, exported and compared row for row with the query API.</summary>
-public sealed class LargeExportTests(AzuriteFixture azurite)
+public sealed class LargeExportTests(PrivateAzuriteFixture azurite) : IClassFixture<PrivateAzuriteFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

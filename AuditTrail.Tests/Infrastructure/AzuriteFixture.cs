@@ -11,11 +11,12 @@ namespace AuditTrail.Tests.Infrastructure;
 /// One Azurite for the whole test run. <c>scripts/test</c> starts it and passes the connection in
 /// <c>AUDITTRAIL_TEST_STORAGE</c>; run from an IDE or plain <c>dotnet test</c>, the fixture starts
 /// its own in-memory Azurite on free ports from the repository's node_modules and stops it after.
-/// Tests isolate themselves by workspace id, so they share it safely in parallel.
+/// Tests isolate themselves by workspace id, so they share it safely in parallel; the one large
+/// test takes a <see cref="PrivateAzuriteFixture"/> instead.
 /// </summary>
-public sealed partial class AzuriteFixture : IAsyncLifetime
+public sealed class AzuriteFixture : IAsyncLifetime
 {
-    private Process? _process;
+    private AzuriteProcess? _own;
 
     public string ConnectionString { get; private set; } = string.Empty;
 
@@ -29,50 +30,13 @@ public sealed partial class AzuriteFixture : IAsyncLifetime
             ConnectionString = given;
             return;
         }
-
-        var root = RepoRoot();
-        var azurite = Path.Combine(root, "node_modules", ".bin", "azurite");
-        if (!File.Exists(azurite))
-        {
-            throw new InvalidOperationException($"Azurite is not installed: run 'npm ci' in {root} (or use scripts/test, which does it for you).");
-        }
-        var start = new ProcessStartInfo(azurite, "--inMemoryPersistence --silent --skipApiVersionCheck --blobPort 0 --queuePort 0 --tablePort 0")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        _process = Process.Start(start) ?? throw new InvalidOperationException("Could not start Azurite.");
-        var ports = new Dictionary<string, string>();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (ports.Count < 3)
-        {
-            var line = await _process.StandardOutput.ReadLineAsync(timeout.Token)
-                       ?? throw new InvalidOperationException("Azurite exited during start-up: " + await _process.StandardError.ReadToEndAsync(timeout.Token));
-            var match = ListeningLine().Match(line);
-            if (match.Success)
-            {
-                ports[match.Groups[1].Value] = match.Groups[2].Value;
-            }
-        }
-        ConnectionString = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-                           + "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
-                           + $"BlobEndpoint=http://127.0.0.1:{ports["Blob"]}/devstoreaccount1;"
-                           + $"QueueEndpoint=http://127.0.0.1:{ports["Queue"]}/devstoreaccount1;"
-                           + $"TableEndpoint=http://127.0.0.1:{ports["Table"]}/devstoreaccount1;";
-        // Keep draining output so Azurite never blocks on a full pipe.
-        _ = _process.StandardOutput.ReadToEndAsync();
-        _ = _process.StandardError.ReadToEndAsync();
+        _own = await AzuriteProcess.StartAsync();
+        ConnectionString = _own.ConnectionString;
     }
 
     public ValueTask DisposeAsync()
     {
-        if (_process is { HasExited: false })
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit(5000);
-        }
-        _process?.Dispose();
+        _own?.Dispose();
         return ValueTask.CompletedTask;
     }
 
@@ -88,6 +52,97 @@ public sealed partial class AzuriteFixture : IAsyncLifetime
             dir = dir.Parent;
         }
         return dir?.FullName ?? throw new InvalidOperationException("Could not find the repository root (AuditTrail.slnx) above " + AppContext.BaseDirectory);
+    }
+}
+
+/// <summary>
+/// An Azurite of a test's own, in memory on free ports, for tests whose volume would slow every
+/// other test down: Azurite answers each table query by scanning the whole table, so 500k rows in
+/// the shared instance would make every later query test pay for them.
+/// </summary>
+public sealed class PrivateAzuriteFixture : IAsyncLifetime
+{
+    private AzuriteProcess? _process;
+
+    public string ConnectionString => _process?.ConnectionString ?? throw new InvalidOperationException("Not started.");
+
+    public async ValueTask InitializeAsync() => _process = await AzuriteProcess.StartAsync();
+
+    public ValueTask DisposeAsync()
+    {
+        _process?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>An in-memory Azurite process from the repository's node_modules, on OS-chosen ports.</summary>
+public sealed partial class AzuriteProcess : IDisposable
+{
+    private readonly Process _process;
+
+    private AzuriteProcess(Process process, string connectionString)
+    {
+        _process = process;
+        ConnectionString = connectionString;
+    }
+
+    public string ConnectionString { get; }
+
+    public static async Task<AzuriteProcess> StartAsync()
+    {
+        var root = AzuriteFixture.RepoRoot();
+        var azurite = Path.Combine(root, "node_modules", ".bin", "azurite");
+        if (!File.Exists(azurite))
+        {
+            throw new InvalidOperationException($"Azurite is not installed: run 'npm ci' in {root} (or use scripts/test, which does it for you).");
+        }
+        var start = new ProcessStartInfo(azurite, "--inMemoryPersistence --silent --skipApiVersionCheck --blobPort 0 --queuePort 0 --tablePort 0")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start Azurite.");
+        try
+        {
+            var ports = new Dictionary<string, string>();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (ports.Count < 3)
+            {
+                var line = await process.StandardOutput.ReadLineAsync(timeout.Token)
+                           ?? throw new InvalidOperationException("Azurite exited during start-up: " + await process.StandardError.ReadToEndAsync(timeout.Token));
+                var match = ListeningLine().Match(line);
+                if (match.Success)
+                {
+                    ports[match.Groups[1].Value] = match.Groups[2].Value;
+                }
+            }
+            // Keep draining output so Azurite never blocks on a full pipe.
+            _ = process.StandardOutput.ReadToEndAsync();
+            _ = process.StandardError.ReadToEndAsync();
+            return new AzuriteProcess(process,
+                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+                + "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+                + $"BlobEndpoint=http://127.0.0.1:{ports["Blob"]}/devstoreaccount1;"
+                + $"QueueEndpoint=http://127.0.0.1:{ports["Queue"]}/devstoreaccount1;"
+                + $"TableEndpoint=http://127.0.0.1:{ports["Table"]}/devstoreaccount1;");
+        }
+        catch
+        {
+            process.Kill(entireProcessTree: true);
+            process.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(5000);
+        }
+        _process.Dispose();
     }
 
     [GeneratedRegex(@"Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+)")]
