@@ -135,14 +135,16 @@ public static partial class AuditEventReader
             var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             foreach (var p in obj.EnumerateObject())
             {
-                var name = path + p.Name;
-                if (!allowed.Contains(p.Name, StringComparer.Ordinal))
+                // Field paths are built only for an error: this loop runs for every property of every event.
+                if (Array.IndexOf(allowed, p.Name) < 0)
                 {
+                    var name = path + p.Name;
                     Error(RejectionCodes.UnknownField, name, $"Unknown field '{Truncate(name)}'. Allowed here: {string.Join(", ", allowed)}.");
                     return null;
                 }
                 if (!fields.TryAdd(p.Name, p.Value))
                 {
+                    var name = path + p.Name;
                     Error(RejectionCodes.DuplicateField, name, $"Field '{name}' appears more than once.");
                     return null;
                 }
@@ -162,35 +164,35 @@ public static partial class AuditEventReader
 
         private string? OptionalText(Dictionary<string, JsonElement> fields, string name, int maxLength, string path = "")
         {
-            var field = path + name;
             if (!fields.TryGetValue(name, out var element) || element.ValueKind == JsonValueKind.Null)
             {
                 return null;
             }
             if (element.ValueKind != JsonValueKind.String)
             {
-                Error(RejectionCodes.WrongType, field, $"Field '{field}' must be a string, not {Kind(element)}.");
+                Error(RejectionCodes.WrongType, path + name, $"Field '{path + name}' must be a string, not {Kind(element)}.");
                 return null;
             }
             var value = TryGetString(element);
             if (value is null)
             {
-                Error(RejectionCodes.InvalidString, field, $"Field '{field}' holds an invalid UTF-16 sequence (a lone surrogate).");
+                Error(RejectionCodes.InvalidString, path + name, $"Field '{path + name}' holds an invalid UTF-16 sequence (a lone surrogate).");
                 return null;
             }
             if (value.Length == 0 || string.IsNullOrWhiteSpace(value))
             {
-                Error(RejectionCodes.EmptyField, field, $"Field '{field}' must not be empty or blank.");
+                Error(RejectionCodes.EmptyField, path + name, $"Field '{path + name}' must not be empty or blank.");
                 return null;
             }
             if (value.Length > maxLength)
             {
-                Error(RejectionCodes.TooLong, field, $"Field '{field}' is {value.Length} characters; the limit is {maxLength}.");
+                Error(RejectionCodes.TooLong, path + name, $"Field '{path + name}' is {value.Length} characters; the limit is {maxLength}.");
                 return null;
             }
-            if (value.Any(char.IsControl))
+            // char.IsControl: U+0000-U+001F and U+007F-U+009F.
+            if (value.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || value.AsSpan().ContainsAnyInRange('\u007f', '\u009f'))
             {
-                Error(RejectionCodes.ControlCharacters, field, $"Field '{field}' contains control characters.");
+                Error(RejectionCodes.ControlCharacters, path + name, $"Field '{path + name}' contains control characters.");
                 return null;
             }
             return value;
