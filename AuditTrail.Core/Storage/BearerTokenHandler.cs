@@ -1,4 +1,3 @@
-using System.Globalization;
 using Azure.Core;
 
 namespace AuditTrail.Core.Storage;
@@ -21,15 +20,9 @@ public sealed class BearerTokenHandler(TokenCredential credential, TimeProvider?
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var token = await GetTokenAsync(cancellationToken);
-        var headers = request.Headers;
-        headers.Remove("x-ms-date");
-        headers.TryAddWithoutValidation("x-ms-date", _time.GetUtcNow().ToString("R", CultureInfo.InvariantCulture));
-        if (!headers.Contains("x-ms-version"))
-        {
-            headers.TryAddWithoutValidation("x-ms-version", SharedKeyHandler.ApiVersion);
-        }
-        headers.Remove("Authorization");
-        headers.TryAddWithoutValidation("Authorization", "Bearer " + token);
+        SharedKeyHandler.StampDateAndVersion(request, _time);
+        request.Headers.Remove("Authorization");
+        request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + token);
         return await base.SendAsync(request, cancellationToken);
     }
 

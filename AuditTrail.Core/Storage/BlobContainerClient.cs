@@ -12,11 +12,11 @@ public sealed class BlobContainerClient
     private readonly string _containerUri;
     private readonly UserDelegationKeys _delegationKeys;
 
-    public BlobContainerClient(HttpClient http, StorageAccount account, string containerName, UserDelegationKeys? delegationKeys = null)
+    public BlobContainerClient(HttpClient http, StorageAccount account, string containerName, UserDelegationKeys delegationKeys)
     {
         _http = http;
         _account = account;
-        _delegationKeys = delegationKeys ?? new UserDelegationKeys(http, account, TimeProvider.System);
+        _delegationKeys = delegationKeys;
         Name = containerName;
         _containerUri = account.BlobEndpoint.ToString().TrimEnd('/') + "/" + containerName;
     }
@@ -39,15 +39,8 @@ public sealed class BlobContainerClient
     {
         using var request = new HttpRequestMessage(HttpMethod.Put, BlobUri(blobName));
         request.Headers.TryAddWithoutValidation("x-ms-blob-type", "BlockBlob");
-        if (options?.ContentType is { } type)
-        {
-            request.Headers.TryAddWithoutValidation("x-ms-blob-content-type", type);
-        }
-        if (options?.ContentDisposition is { } disposition)
-        {
-            request.Headers.TryAddWithoutValidation("x-ms-blob-content-disposition", disposition);
-        }
-        request.Content = new ByteArrayContent(content.ToArray());
+        AddBlobHeaders(request, options);
+        request.Content = new ReadOnlyMemoryContent(content);
         // Without an explicit type HttpClient sends none; the signature covers exactly what is sent.
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var response = await _http.SendAsync(request, cancellationToken);
@@ -84,14 +77,7 @@ public sealed class BlobContainerClient
             Content = new ByteArrayContent(Encoding.UTF8.GetBytes(xml.ToString())),
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/xml");
-        if (options?.ContentType is { } type)
-        {
-            request.Headers.TryAddWithoutValidation("x-ms-blob-content-type", type);
-        }
-        if (options?.ContentDisposition is { } disposition)
-        {
-            request.Headers.TryAddWithoutValidation("x-ms-blob-content-disposition", disposition);
-        }
+        AddBlobHeaders(request, options);
         using var response = await _http.SendAsync(request, cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
@@ -209,6 +195,19 @@ public sealed class BlobContainerClient
             marker = xml.Root?.Element("NextMarker")?.Value;
         }
         while (!string.IsNullOrEmpty(marker));
+    }
+
+    /// <summary>The blob's own Content-Type and Content-Disposition, served to whoever downloads it.</summary>
+    private static void AddBlobHeaders(HttpRequestMessage request, BlobUploadOptions? options)
+    {
+        if (options?.ContentType is { } type)
+        {
+            request.Headers.TryAddWithoutValidation("x-ms-blob-content-type", type);
+        }
+        if (options?.ContentDisposition is { } disposition)
+        {
+            request.Headers.TryAddWithoutValidation("x-ms-blob-content-disposition", disposition);
+        }
     }
 
     private Uri BlobUri(string blobName) =>

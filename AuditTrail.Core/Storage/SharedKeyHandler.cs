@@ -40,18 +40,28 @@ public sealed class SharedKeyHandler : DelegatingHandler
     internal void Sign(HttpRequestMessage request)
     {
         var headers = request.Headers;
-        headers.Remove("x-ms-date");
-        headers.TryAddWithoutValidation("x-ms-date", _time.GetUtcNow().ToString("R", CultureInfo.InvariantCulture));
-        if (!headers.Contains("x-ms-version"))
-        {
-            headers.TryAddWithoutValidation("x-ms-version", ApiVersion);
-        }
+        StampDateAndVersion(request, _time);
 
         var stringToSign = _service == StorageService.Table ? TableStringToSign(request) : BlobQueueStringToSign(request);
         using var hmac = new HMACSHA256(_account.Key!); // built only for accounts with a key (StorageClients)
         var signature = Convert.ToBase64String(hmac.ComputeHash(Encoding.UTF8.GetBytes(stringToSign)));
         headers.Remove("Authorization");
         headers.TryAddWithoutValidation("Authorization", $"SharedKey {_account.Name}:{signature}");
+    }
+
+    /// <summary>
+    /// The headers every storage request carries whatever authorizes it: a fresh <c>x-ms-date</c> on
+    /// each try, and the API version unless the caller chose one.
+    /// </summary>
+    internal static void StampDateAndVersion(HttpRequestMessage request, TimeProvider time)
+    {
+        var headers = request.Headers;
+        headers.Remove("x-ms-date");
+        headers.TryAddWithoutValidation("x-ms-date", time.GetUtcNow().ToString("R", CultureInfo.InvariantCulture));
+        if (!headers.Contains("x-ms-version"))
+        {
+            headers.TryAddWithoutValidation("x-ms-version", ApiVersion);
+        }
     }
 
     private string TableStringToSign(HttpRequestMessage request)
