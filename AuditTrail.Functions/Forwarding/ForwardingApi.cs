@@ -54,11 +54,7 @@ public static class ForwardingApi
 
     private static async Task<IResult> PutAsync(string workspaceId, HttpRequest request, ForwardingSettingsService forwarding, CancellationToken cancellationToken)
     {
-        if (request.ContentType is null || !request.ContentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new ProblemException(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
-                "Send the settings as a JSON object with Content-Type: application/json.");
-        }
+        RequestBody.RequireJson(request, "the settings as a JSON object");
         var body = await RequestBody.ReadAsync(request, MaxSettingsBodyBytes, cancellationToken);
         var update = ReadUpdate(body);
         var token = request.HttpContext.CallerToken()!;

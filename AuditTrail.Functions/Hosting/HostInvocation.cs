@@ -16,23 +16,9 @@ public static class HostInvocation
 
     public static Batch ReadEventBatch(JsonElement root, string bindingName)
     {
-        if (root.ValueKind != JsonValueKind.Object)
+        if (TriggerValue(root, bindingName, out var value) is { } error)
         {
-            return new Batch([], "The invocation payload is not a JSON object.");
-        }
-        if (!TryGetProperty(root, "Data", out var data) || data.ValueKind != JsonValueKind.Object)
-        {
-            return new Batch([], "The invocation payload has no 'Data' object.");
-        }
-        if (!TryGetProperty(data, bindingName, out var value))
-        {
-            // One trigger binding under another name is still the batch.
-            var properties = data.EnumerateObject().ToList();
-            if (properties.Count != 1)
-            {
-                return new Batch([], $"The invocation payload's 'Data' has no '{bindingName}' binding.");
-            }
-            value = properties[0].Value;
+            return new Batch([], error);
         }
 
         var metadata = TryGetProperty(root, "Metadata", out var m) && m.ValueKind == JsonValueKind.Object ? m : default;
@@ -61,18 +47,9 @@ public static class HostInvocation
     /// </summary>
     public static QueueInvocation ReadQueueMessage(JsonElement root, string bindingName)
     {
-        if (root.ValueKind != JsonValueKind.Object || !TryGetProperty(root, "Data", out var data) || data.ValueKind != JsonValueKind.Object)
+        if (TriggerValue(root, bindingName, out var value) is { } error)
         {
-            return new QueueInvocation(null, 1, null, "The invocation payload has no 'Data' object.");
-        }
-        if (!TryGetProperty(data, bindingName, out var value))
-        {
-            var properties = data.EnumerateObject().ToList();
-            if (properties.Count != 1)
-            {
-                return new QueueInvocation(null, 1, null, $"The invocation payload's 'Data' has no '{bindingName}' binding.");
-            }
-            value = properties[0].Value;
+            return new QueueInvocation(null, 1, null, error);
         }
         string? text = value.ValueKind switch
         {
@@ -137,6 +114,34 @@ public static class HostInvocation
                 yield return message;
             }
         }
+    }
+
+    /// <summary>
+    /// The trigger binding's value in <c>Data</c>; null on success, else why there is none. A single
+    /// binding under another name is still the trigger's.
+    /// </summary>
+    private static string? TriggerValue(JsonElement root, string bindingName, out JsonElement value)
+    {
+        value = default;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return "The invocation payload is not a JSON object.";
+        }
+        if (!TryGetProperty(root, "Data", out var data) || data.ValueKind != JsonValueKind.Object)
+        {
+            return "The invocation payload has no 'Data' object.";
+        }
+        if (TryGetProperty(data, bindingName, out value))
+        {
+            return null;
+        }
+        var properties = data.EnumerateObject().ToList();
+        if (properties.Count != 1)
+        {
+            return $"The invocation payload's 'Data' has no '{bindingName}' binding.";
+        }
+        value = properties[0].Value;
+        return null;
     }
 
     /// <summary>Decodes JSON text that holds an array or another JSON string, a few levels deep.</summary>

@@ -6,6 +6,16 @@ namespace AuditTrail.Functions.Hosting;
 /// </summary>
 public static class RequestBody
 {
+    /// <summary>Refuses a body that is not declared as JSON, with a 415 that says what to send.</summary>
+    public static void RequireJson(HttpRequest request, string whatToSend)
+    {
+        if (request.ContentType is null || !request.ContentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ProblemException(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
+                $"Send {whatToSend} with Content-Type: application/json.");
+        }
+    }
+
     public static async Task<byte[]> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
         if (request.ContentLength > maxBytes)

@@ -46,11 +46,7 @@ public static class IngestionApi
 
     private static async Task<IResult> PostAuditEventsAsync(string workspaceId, HttpRequest request, IngestionService ingestion, CancellationToken cancellationToken)
     {
-        if (request.ContentType is null || !request.ContentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new ProblemException(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
-                "Send the events as a JSON array with Content-Type: application/json.");
-        }
+        RequestBody.RequireJson(request, "the events as a JSON array");
         var bytes = await RequestBody.ReadAsync(request, HttpLimits.MaxIngestBodyBytes, cancellationToken);
         using var body = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
         if (body.RootElement.ValueKind != JsonValueKind.Array)

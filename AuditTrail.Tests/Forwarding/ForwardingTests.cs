@@ -284,6 +284,19 @@ public sealed class ForwardingTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Settings_not_sent_as_JSON_answer_415()
+    {
+        var (ws, token) = await NewWorkspaceAsync();
+        var request = Request(HttpMethod.Put, $"/api/workspaces/{ws}/settings/audit-forwarding", token);
+        request.Content = new StringContent("enabled=true", Encoding.UTF8, "application/x-www-form-urlencoded");
+
+        var response = await _http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Equal("unsupported_media_type", (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("code").GetString());
+    }
+
+    [Fact]
     public async Task Plain_http_endpoints_are_refused_unless_allowed()
     {
         await using var strict = new AuditTrailAppFactory(azurite.ConnectionString);
