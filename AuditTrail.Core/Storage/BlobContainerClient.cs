@@ -124,7 +124,8 @@ public sealed class BlobContainerClient
         "", protocol, SasVersion, "b", "", "", // sip, spr, sv, sr, snapshot time, ses
         "", "", "", "", "");  // rscc, rscd, rsce, rscl, rsct
 
-    private static string SasTime(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>The second-precision UTC form SAS fields and the delegation-key request use.</summary>
+    internal static string SasTime(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Escape(string value) => Uri.EscapeDataString(value);
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Xml.Linq;
@@ -41,8 +40,7 @@ public sealed class UserDelegationKeys(HttpClient http, StorageAccount account, 
 
     private async Task<UserDelegationKey> RequestAsync(DateTimeOffset start, DateTimeOffset expiry, CancellationToken cancellationToken)
     {
-        static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-        var body = new XElement("KeyInfo", new XElement("Start", Time(start)), new XElement("Expiry", Time(expiry)));
+        var body = new XElement("KeyInfo", new XElement("Start", BlobContainerClient.SasTime(start)), new XElement("Expiry", BlobContainerClient.SasTime(expiry)));
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(account.BlobEndpoint.ToString().TrimEnd('/') + "/?restype=service&comp=userdelegationkey"))
         {
             Content = new ByteArrayContent(Encoding.UTF8.GetBytes("<?xml version=\"1.0\" encoding=\"utf-8\"?>" + body.ToString(SaveOptions.DisableFormatting))),
