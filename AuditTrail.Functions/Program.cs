@@ -1,8 +1,10 @@
 using AuditTrail.Core;
+using AuditTrail.Functions.Access;
 using AuditTrail.Functions.Export;
 using AuditTrail.Functions.Forwarding;
 using AuditTrail.Functions.Hosting;
 using AuditTrail.Functions.Ingestion;
+using AuditTrail.Functions.Page;
 using AuditTrail.Functions.Query;
 using AuditTrail.Functions.Retention;
 
@@ -21,6 +23,8 @@ if (command)
 }
 app.UseAuditTrailHttp();
 app.MapHostEndpoints();
+app.MapAuditTrailPage();
+app.MapAccessApi();
 app.MapIngestionApi();
 app.MapQueryApi();
 app.MapRetentionApi();

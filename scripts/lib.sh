@@ -17,6 +17,30 @@ ensure_azurite_installed() {
   fi
 }
 
+# The page tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
+# Installs it with apt when missing and this user may; otherwise says how. AUDITTRAIL_CHROMIUM
+# points the tests at another Chromium or Chrome binary.
+ensure_chromium() {
+  local browser=${AUDITTRAIL_CHROMIUM:-/usr/bin/chromium}
+  if [ -x "$browser" ]; then return; fi
+  if [ -n "${AUDITTRAIL_CHROMIUM:-}" ]; then
+    echo "error: AUDITTRAIL_CHROMIUM is '$AUDITTRAIL_CHROMIUM', which is not an executable." >&2; exit 1
+  fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      echo "error: the page tests need Chromium. Install it ('sudo apt-get install chromium') or set AUDITTRAIL_CHROMIUM, and try again." >&2; exit 1
+    fi
+  fi
+  command -v apt-get >/dev/null 2>&1 || {
+    echo "error: the page tests need Chromium and this machine has no apt-get. Install Chromium and set AUDITTRAIL_CHROMIUM to it." >&2; exit 1; }
+  echo "==> Installing Debian's chromium for the page tests (apt-get; a minute or two the first time)..."
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  [ -x /usr/bin/chromium ] || { echo "error: apt-get did not install /usr/bin/chromium." >&2; exit 1; }
+  echo "    $(/usr/bin/chromium --version 2>/dev/null)"
+}
+
 # start_azurite MODE PORTS
 #   MODE:  memory (nothing kept) | disk (kept in .azurite/data)
 #   PORTS: default (10000-10002) | random (free ports chosen by the OS)

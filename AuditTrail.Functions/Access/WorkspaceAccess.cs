@@ -25,19 +25,7 @@ public static class WorkspaceAccess
                 throw new ProblemException(StatusCodes.Status400BadRequest, "invalid_workspace_id", "Invalid workspace id",
                     "The workspace id in the path is not valid. " + AuditEventReader.WorkspaceIdRule, "workspaceId");
             }
-            var tokens = http.RequestServices.GetRequiredService<AccessTokenService>();
-            var validation = await tokens.ValidateAsync(BearerToken(http.Request), http.RequestAborted);
-            if (validation.Result != TokenCheck.Valid)
-            {
-                throw validation.Result switch
-                {
-                    TokenCheck.Missing => Unauthorized("missing_token", "Send an access token as 'Authorization: Bearer <token>'. Create one with 'tokens create --workspace <id> --role owner'."),
-                    TokenCheck.Expired => Unauthorized("token_expired", "The access token has expired. Ask a workspace owner for a new one."),
-                    TokenCheck.Revoked => Unauthorized("token_revoked", "The access token has been revoked. Ask a workspace owner for a new one."),
-                    _ => Unauthorized("invalid_token", "The access token is not valid. Check that it was copied whole."),
-                };
-            }
-            var token = validation.Token!;
+            var token = await AuthenticateAsync(http);
             if (!string.Equals(token.WorkspaceId, workspaceId, StringComparison.Ordinal))
             {
                 throw new ProblemException(StatusCodes.Status403Forbidden, "forbidden", "Forbidden", "This access token does not grant access to this workspace.");
@@ -52,6 +40,24 @@ public static class WorkspaceAccess
                 "{Method} {Path} by token {TokenId} ({Role}) of workspace {WorkspaceId}", http.Request.Method, http.Request.Path, token.Id, token.Role, token.WorkspaceId);
             return await next(context);
         });
+
+    /// <summary>
+    /// The caller's valid token, or the 401 that says why there is none: missing, malformed or
+    /// unknown, expired, revoked. Says nothing about which workspace, if any, was asked for.
+    /// </summary>
+    public static async Task<AccessTokenInfo> AuthenticateAsync(HttpContext http)
+    {
+        var tokens = http.RequestServices.GetRequiredService<AccessTokenService>();
+        var validation = await tokens.ValidateAsync(BearerToken(http.Request), http.RequestAborted);
+        return validation.Result switch
+        {
+            TokenCheck.Valid => validation.Token!,
+            TokenCheck.Missing => throw Unauthorized("missing_token", "Send an access token as 'Authorization: Bearer <token>'. Create one with 'tokens create --workspace <id> --role owner'."),
+            TokenCheck.Expired => throw Unauthorized("token_expired", "The access token has expired. Ask a workspace owner for a new one."),
+            TokenCheck.Revoked => throw Unauthorized("token_revoked", "The access token has been revoked. Ask a workspace owner for a new one."),
+            _ => throw Unauthorized("invalid_token", "The access token is not valid. Check that it was copied whole."),
+        };
+    }
 
     /// <summary>The token that authorised this request (its id is the actor when the request itself is audited).</summary>
     public static AccessTokenInfo? CallerToken(this HttpContext context) => context.Items[TokenKey] as AccessTokenInfo;

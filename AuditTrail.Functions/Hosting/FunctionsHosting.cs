@@ -60,13 +60,15 @@ public static class FunctionsHostingExtensions
     }
 
     /// <summary>
-    /// <c>GET /</c> answers at once: the Functions host polls it until any response arrives before
-    /// it sends the first invocation.
+    /// <c>GET /api/status</c>: the mode and readiness, without a token, for probes. (The Functions
+    /// host itself polls <c>GET /</c>, the page, which answers at once, before its first invocation.)
     /// </summary>
     public static IEndpointRouteBuilder MapHostEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/", (HostingSettings settings) => Results.Ok(new ServiceStatus("Audit Trail", settings.Mode.ToString(), "ready")))
-            .ExcludeFromDescription();
+        app.MapGet("/api/status", (HostingSettings settings) => TypedResults.Ok(new ServiceStatus("Audit Trail", settings.Mode.ToString(), "ready")))
+            .WithTags("Status")
+            .WithName("GetStatus")
+            .WithSummary("The service's hosting mode and readiness; needs no token.");
         return app;
     }
 }

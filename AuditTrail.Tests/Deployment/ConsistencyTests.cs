@@ -9,6 +9,8 @@ using AuditTrail.Functions.Ingestion;
 using AuditTrail.Functions.Retention;
 using AuditTrail.Tests.Infrastructure;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Routing.Patterns;
+using Microsoft.AspNetCore.Routing.Template;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Configuration;
 using NCrontab;
@@ -22,7 +24,7 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
     public void The_functions_are_the_ones_the_app_implements()
     {
         Assert.Equal(
-            new[] { ForwardingApi.QueueFunction, "HttpApi", IngestionApi.EventHubFunction, RetentionApi.TimerFunction }.Order(),
+            new[] { ForwardingApi.QueueFunction, "HttpApi", "AuditTrailPage", "AuditTrailPageAssets", IngestionApi.EventHubFunction, RetentionApi.TimerFunction }.Order(),
             AppLayout.Functions().Keys.Order());
     }
 
@@ -34,6 +36,9 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         var routes = app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
             .Select(e => "/" + e.RoutePattern.RawText?.TrimStart('/')).ToHashSet();
 
+        // No prefix, so the page can be at "/"; each HTTP function names its own public paths.
+        Assert.Equal("", AppLayout.HostJson.GetProperty("extensions").GetProperty("http").GetProperty("routePrefix").GetString());
+        var httpRoutes = new Dictionary<string, string>();
         foreach (var (name, function) in AppLayout.Functions())
         {
             var trigger = AppLayout.Bindings(function).Single(b => b.GetProperty("direction").GetString() == "in");
@@ -41,15 +46,46 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
             {
                 // Forwarded as-is only with exactly one httpTrigger and one http output (platform reference §1.6).
                 Assert.Equal(2, AppLayout.Bindings(function).Count());
-                Assert.Equal("{*path}", trigger.GetProperty("route").GetString());
-                Assert.Equal("api", AppLayout.HostJson.GetProperty("extensions").GetProperty("http").GetProperty("routePrefix").GetString());
-                Assert.Contains(routes, r => r.StartsWith("/api/workspaces/", StringComparison.Ordinal));
+                httpRoutes[name] = trigger.GetProperty("route").GetString()!;
             }
             else
             {
                 Assert.Contains("/" + name, routes);
             }
         }
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["HttpApi"] = "api/{*path}",
+            ["AuditTrailPage"] = "/",
+            ["AuditTrailPageAssets"] = "assets/{*file}",
+        }, httpRoutes);
+        Assert.Contains(routes, r => r.StartsWith("/api/workspaces/", StringComparison.Ordinal));
+        Assert.Contains("/", routes);
+        Assert.Contains(routes, r => r.StartsWith("/assets/", StringComparison.Ordinal));
+        // Every app route is reachable through one of them; nothing else is mapped.
+        Assert.All(routes.Where(r => !AppLayout.Functions().ContainsKey(r.TrimStart('/'))),
+            r => Assert.True(r == "/" || r.StartsWith("/api/", StringComparison.Ordinal) || r.StartsWith("/assets/", StringComparison.Ordinal) || r.StartsWith("/openapi/", StringComparison.Ordinal), r));
+    }
+
+    [Fact]
+    public void No_public_route_reaches_a_trigger_invocation_path()
+    {
+        // The invocation endpoints (/IngestAuditEvents, …) trust their caller as the host does and
+        // carry no token: no HTTP function's route may match one, or the host would forward the
+        // public request there.
+        var functions = AppLayout.Functions();
+        var matchers = functions.Values
+            .Select(f => AppLayout.Bindings(f).Single(b => b.GetProperty("direction").GetString() == "in"))
+            .Where(t => t.GetProperty("type").GetString() == "httpTrigger")
+            .Select(t => t.GetProperty("route").GetString()!)
+            .ToDictionary(r => r, r => new TemplateMatcher(new RouteTemplate(RoutePatternFactory.Parse(r)), new RouteValueDictionary()));
+        bool Public(string path) => matchers.Values.Any(m => m.TryMatch(path, new RouteValueDictionary()));
+
+        Assert.True(Public("/"));
+        Assert.True(Public("/assets/app.js"));
+        Assert.True(Public("/api/workspaces/ws_1/audit-events"));
+        Assert.All(functions.Keys.Where(name => !name.StartsWith("AuditTrailPage", StringComparison.Ordinal) && name != "HttpApi"),
+            name => Assert.False(Public("/" + name), $"/{name} is reachable from outside"));
     }
 
     [Fact]
@@ -93,6 +129,9 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         Assert.Contains("AzureWebJobsStorage__accountName", infra.Keys);
         Assert.Equal("custom", infra["FUNCTIONS_WORKER_RUNTIME"]);
         Assert.Equal("custom", sample["FUNCTIONS_WORKER_RUNTIME"]);
+        // "/" is the page's, not the host's default landing page.
+        Assert.Equal("true", infra["AzureWebJobsDisableHomepage"]);
+        Assert.Equal("true", sample["AzureWebJobsDisableHomepage"]);
     }
 
     [Fact]

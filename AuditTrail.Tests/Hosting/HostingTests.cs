@@ -82,7 +82,7 @@ public sealed class HostingTests(AzuriteFixture azurite)
             }
             Assert.True(ready is not null, "The handler never answered on the host's port. Output:\n" + output);
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-            Assert.Equal("CustomHandler", (await ready.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("mode").GetString());
+            Assert.Equal("CustomHandler", (await http.GetFromJsonAsync<JsonElement>("/api/status", TestContext.Current.CancellationToken)).GetProperty("mode").GetString());
 
             var ws = TestEvents.NewWorkspaceId();
             using var request = new HttpRequestMessage(HttpMethod.Post, "/IngestAuditEvents")

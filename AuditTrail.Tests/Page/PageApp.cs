@@ -1,0 +1,70 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using AuditTrail.Core.Access;
+using AuditTrail.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AuditTrail.Tests.Page;
+
+/// <summary>
+/// The real app on a real loopback port (a browser cannot reach an in-memory test server), with a
+/// workspace of its own and an owner token for it.
+/// </summary>
+public sealed class PageApp : IAsyncDisposable
+{
+    private PageApp(AuditTrailAppFactory app, string baseUrl, string workspaceId, string ownerToken, AccessTokenInfo ownerInfo)
+    {
+        App = app;
+        BaseUrl = baseUrl;
+        WorkspaceId = workspaceId;
+        OwnerToken = ownerToken;
+        OwnerInfo = ownerInfo;
+        Http = new HttpClient { BaseAddress = new Uri(baseUrl) };
+    }
+
+    public AuditTrailAppFactory App { get; }
+    public string BaseUrl { get; }
+    public string WorkspaceId { get; }
+    public string OwnerToken { get; }
+    public AccessTokenInfo OwnerInfo { get; }
+    public HttpClient Http { get; }
+    public AccessTokenService Tokens => App.Services.GetRequiredService<AccessTokenService>();
+
+    public static async Task<PageApp> StartAsync(AzuriteFixture azurite, CancellationToken ct, TimeProvider? time = null)
+    {
+        var app = new AuditTrailAppFactory(azurite.ConnectionString, time);
+        app.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        app.StartServer();
+        var baseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var workspaceId = TestEvents.NewWorkspaceId();
+        var (info, token) = await app.Services.GetRequiredService<AccessTokenService>().CreateAsync(workspaceId, Roles.Owner, null, "Page tests", ct);
+        return new PageApp(app, baseUrl, workspaceId, token, info);
+    }
+
+    /// <summary>Ingests through the public API, as a producer would, and checks every event was accepted.</summary>
+    public async Task IngestAsync(IEnumerable<JsonObject> events, CancellationToken ct)
+    {
+        foreach (var batch in events.Chunk(500))
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/workspaces/{WorkspaceId}/audit-events")
+            {
+                Content = new StringContent(TestEvents.Array(batch), Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", OwnerToken);
+            using var response = await Http.SendAsync(request, ct);
+            var body = await response.Content.ReadAsStringAsync(ct);
+            Assert.True(response.IsSuccessStatusCode, body);
+            Assert.Equal(batch.Length, JsonNode.Parse(body)!["accepted"]!.GetValue<int>());
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await App.DisposeAsync();
+    }
+}

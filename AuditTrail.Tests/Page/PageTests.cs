@@ -1,0 +1,269 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using AuditTrail.Core.Access;
+using AuditTrail.Tests.Infrastructure;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace AuditTrail.Tests.Page;
+
+/// <summary>
+/// The Audit Trail page in headless Chromium against the app on Azurite: what an owner does with
+/// it, end to end. Screenshots land in artifacts/page.
+/// </summary>
+public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : IClassFixture<BrowserFixture>
+{
+    private const string HostileName = "<img src=x onerror=\"window.__pwned=1\">";
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>
+    /// 60 Source Modified by Ada over the last 10 hours, then 8 by Bob (5 Warehouses Modified,
+    /// 3 Source Modified), then one by an actor whose name is markup. With the owner token's own
+    /// "Access Token Created", 70 events.
+    /// </summary>
+    private static (List<JsonObject> Events, List<string> BobIds, List<string> BobWarehouseIds) Seed(string ws, DateTimeOffset now)
+    {
+        var events = new List<JsonObject>();
+        for (var i = 0; i < 60; i++)
+        {
+            var e = TestEvents.Event(ws, $"evt_ada_{i:D2}", "Source Modified", now.AddMinutes(-5 - 10 * i), actorId: "usr_ada", resourceId: "src_web");
+            e["changes"] = new JsonArray(new JsonObject { ["field"] = "name", ["before"] = "Web", ["after"] = "Website" });
+            events.Add(e);
+        }
+        var bob = new List<string>();
+        var bobWarehouses = new List<string>();
+        for (var j = 0; j < 8; j++)
+        {
+            var warehouse = j < 5;
+            var id = $"evt_bob_{j}";
+            var e = TestEvents.Event(ws, id, warehouse ? "Warehouses Modified" : "Source Modified", now.AddHours(-10).AddMinutes(-7 * j),
+                actorId: "usr_bob", resourceType: warehouse ? "warehouse" : "source", resourceId: warehouse ? "wh_7" : "src_web");
+            e["actor"]!["name"] = "Bob Builder";
+            e["changes"] = new JsonArray(
+                new JsonObject { ["field"] = "enabled", ["before"] = true, ["after"] = false },
+                new JsonObject { ["field"] = "schedule", ["before"] = new JsonObject { ["every"] = "1h" }, ["after"] = null });
+            events.Add(e);
+            bob.Add(id);
+            if (warehouse)
+            {
+                bobWarehouses.Add(id);
+            }
+        }
+        var evil = TestEvents.Event(ws, "evt_hostile", "Source Deleted", now.AddHours(-11), actorId: "usr_evil");
+        evil["actor"]!["name"] = HostileName;
+        events.Add(evil);
+        return (events, bob, bobWarehouses);
+    }
+
+    [Fact]
+    public async Task Owner_signs_in_pages_filters_by_actor_type_and_date_opens_details_and_exports_the_view()
+    {
+        await using var app = await PageApp.StartAsync(azurite, Ct);
+        var now = DateTimeOffset.UtcNow;
+        var (events, bobIds, bobWarehouseIds) = Seed(app.WorkspaceId, now);
+        await app.IngestAsync(events, Ct);
+        var page = await browser.NewPageAsync();
+        var rows = page.Locator("#event-rows tr");
+
+        // Sign in with the keyboard alone: the token field has focus, Enter submits.
+        await page.GotoAsync(app.BaseUrl);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Sign in" })).ToBeVisibleAsync();
+        await Expect(page.GetByLabel("Owner access token")).ToBeFocusedAsync();
+        await page.Keyboard.TypeAsync(app.OwnerToken);
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(page.Locator("#who-workspace")).ToHaveTextAsync(app.WorkspaceId);
+
+        // Newest first, a page of 50, then the rest.
+        await Expect(rows).ToHaveCountAsync(50);
+        await Expect(rows.First).ToContainTextAsync("Access Token Created");
+        await Expect(rows.Nth(1)).ToContainTextAsync("Source Modified");
+        await BrowserFixture.ScreenshotAsync(page, "01-trail", fullPage: false);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Load older events" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(70);
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Load older events" })).ToBeHiddenAsync();
+        await Expect(page.Locator("#summary")).ToHaveTextAsync("Showing 70 events, newest first.");
+
+        // A producer's markup is shown as text, never run.
+        await Expect(rows.Last).ToContainTextAsync(HostileName);
+        Assert.Equal(0, await page.Locator("#event-rows img").CountAsync());
+        Assert.True(await page.EvaluateAsync<bool>("() => window.__pwned === undefined"));
+
+        // By actor.
+        await page.GetByLabel("Actor id").FillAsync("usr_bob");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(bobIds.Count);
+        foreach (var row in await rows.AllAsync())
+        {
+            await Expect(row.Locator("td").Nth(2)).ToContainTextAsync("user · usr_bob");
+        }
+        await BrowserFixture.ScreenshotAsync(page, "02-filtered-by-actor");
+
+        // By type: choosing the area narrows the type list to it.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Clear" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(50);
+        await page.GetByLabel("Product area").SelectOptionAsync("Warehouses");
+        await Expect(page.Locator("#type optgroup[label='Source']")).ToBeHiddenAsync();
+        await page.GetByLabel("Event types").SelectOptionAsync(["Warehouses Modified"]);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(bobWarehouseIds.Count);
+        foreach (var row in await rows.AllAsync())
+        {
+            await Expect(row.Locator("td").Nth(1)).ToContainTextAsync("Warehouses Modified");
+        }
+
+        // Details: the changes, before and after; Escape closes and focus goes back.
+        var details = page.GetByRole(AriaRole.Dialog);
+        var opener = rows.First.GetByRole(AriaRole.Button);
+        await opener.ClickAsync();
+        await Expect(details).ToBeVisibleAsync();
+        await Expect(details.GetByRole(AriaRole.Heading, new() { Name = "Warehouses Modified" })).ToBeVisibleAsync();
+        var changes = details.Locator("#details-changes tbody tr");
+        await Expect(changes).ToHaveCountAsync(2);
+        await Expect(changes.Nth(0).Locator("td")).ToHaveTextAsync(["enabled", "true", "false"]);
+        await Expect(changes.Nth(1).Locator("td")).ToHaveTextAsync(["schedule", "{\n  \"every\": \"1h\"\n}", "null"]);
+        await Expect(details).ToContainTextAsync(bobWarehouseIds[0]);
+        await BrowserFixture.ScreenshotAsync(page, "03-details", fullPage: false);
+        await page.Keyboard.PressAsync("Escape");
+        await Expect(details).ToBeHiddenAsync();
+        await Expect(opener).ToBeFocusedAsync();
+
+        // By date range (the context's time zone is UTC): the last hour holds Ada's six newest and the token event.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Clear" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(50);
+        var hourAgo = now.AddHours(-1);
+        await page.GetByLabel("From").FillAsync(hourAgo.AddSeconds(-hourAgo.Second).ToString("yyyy-MM-dd'T'HH:mm", CultureInfo.InvariantCulture));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(7);
+
+        // Export what is on screen: Bob's events, as the CSV the browser downloads.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Clear" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(50);
+        await page.GetByLabel("Actor id").FillAsync("usr_bob");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(bobIds.Count);
+        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Export CSV" }).ClickAsync());
+        var saved = Path.Combine(BrowserFixture.ArtifactsDirectory, "export-usr_bob.csv");
+        await download.SaveAsAsync(saved);
+        Assert.StartsWith($"audit-{app.WorkspaceId}-", download.SuggestedFilename, StringComparison.Ordinal);
+        Assert.EndsWith(".csv", download.SuggestedFilename, StringComparison.Ordinal);
+        var csv = CsvRows.Parse(await File.ReadAllTextAsync(saved, Ct));
+        var header = csv[0].ToList();
+        var data = csv.Skip(1).ToList();
+        Assert.Equal(bobIds.OrderBy(x => x, StringComparer.Ordinal), data.Select(r => r[header.IndexOf("eventId")]).OrderBy(x => x, StringComparer.Ordinal));
+        Assert.All(data, r => Assert.Equal("usr_bob", r[header.IndexOf("actorId")]));
+        // Same order as the page: newest first.
+        var shown = new List<string>();
+        foreach (var row in await rows.AllAsync())
+        {
+            shown.Add((await row.Locator("time").GetAttributeAsync("datetime"))!);
+        }
+        Assert.Equal(shown, data.Select(r => r[header.IndexOf("timestamp")]));
+        await Expect(page.Locator("#export-status")).ToContainTextAsync($"Exported {bobIds.Count} events");
+        await BrowserFixture.ScreenshotAsync(page, "04-exported");
+    }
+
+    [Fact]
+    public async Task Narrow_window_stacks_filters_above_the_trail_without_sideways_scrolling()
+    {
+        await using var app = await PageApp.StartAsync(azurite, Ct);
+        var (events, _, _) = Seed(app.WorkspaceId, DateTimeOffset.UtcNow);
+        await app.IngestAsync(events.Take(12), Ct);
+        var page = await browser.NewPageAsync(390, 844);
+        await SignInAsync(page, app);
+        await Expect(page.Locator("#event-rows tr")).ToHaveCountAsync(13);
+
+        var filters = (await page.Locator("#filters").BoundingBoxAsync())!;
+        var results = (await page.Locator("#results").BoundingBoxAsync())!;
+        Assert.True(filters.Y + filters.Height <= results.Y, "The filters should sit above the trail in a narrow window.");
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "The page scrolls sideways at 390 px.");
+        await page.Locator("#results").ScrollIntoViewIfNeededAsync();
+        await BrowserFixture.ScreenshotAsync(page, "05-narrow", fullPage: false);
+    }
+
+    [Fact]
+    public async Task Expired_token_sends_the_owner_back_to_sign_in_saying_why()
+    {
+        var clock = new TestClock(DateTimeOffset.UtcNow);
+        await using var app = await PageApp.StartAsync(azurite, Ct, clock);
+        var (_, shortLived) = await app.Tokens.CreateAsync(app.WorkspaceId, Roles.Owner, clock.Now.AddHours(1), "short-lived", Ct);
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(app.BaseUrl);
+        await page.GetByLabel("Owner access token").FillAsync(shortLived);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(page.Locator("#event-rows tr")).Not.ToHaveCountAsync(0);
+
+        clock.Now = clock.Now.AddHours(2);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Sign in" })).ToBeVisibleAsync();
+        await Expect(page.Locator("#sign-in-message")).ToHaveTextAsync("Your access token has expired. Sign in with a new owner token.");
+        Assert.Null(await page.EvaluateAsync<string?>("() => sessionStorage.getItem('auditTrail.token')"));
+    }
+
+    [Fact]
+    public async Task Ingest_token_and_a_mistyped_token_are_refused_at_sign_in()
+    {
+        await using var app = await PageApp.StartAsync(azurite, Ct);
+        var (_, ingest) = await app.Tokens.CreateAsync(app.WorkspaceId, Roles.Ingest, null, "producer", Ct);
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(app.BaseUrl);
+
+        await page.GetByLabel("Owner access token").FillAsync(ingest);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(page.Locator("#sign-in-message")).ToContainTextAsync("This token has the ingest role.");
+        await Expect(page.Locator("#trail")).ToBeHiddenAsync();
+
+        await page.GetByLabel("Owner access token").FillAsync(app.OwnerToken[..^2]);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(page.Locator("#sign-in-message")).ToHaveTextAsync("That access token is not valid. Check that it was copied whole.");
+        await Expect(page.Locator("#trail")).ToBeHiddenAsync();
+    }
+
+    [Fact]
+    public async Task No_results_a_refused_filter_and_a_failing_server_each_say_what_to_do()
+    {
+        await using var app = await PageApp.StartAsync(azurite, Ct);
+        var page = await browser.NewPageAsync();
+        await SignInAsync(page, app);
+        var rows = page.Locator("#event-rows tr");
+        await Expect(rows).ToHaveCountAsync(1); // the owner token's own creation
+
+        await page.GetByLabel("Actor id").FillAsync("usr_nobody");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Expect(page.Locator("#empty")).ToBeVisibleAsync();
+        await Expect(page.Locator("#empty")).ToHaveTextAsync("No events match these filters. Widen the date range or clear a filter.");
+        await Expect(rows).ToHaveCountAsync(0);
+
+        // The server's own refusal, shown on the field it names.
+        await page.GetByLabel("Actor id").FillAsync("");
+        await page.GetByLabel("From").FillAsync("2026-01-02T10:00");
+        await page.GetByLabel("Until").FillAsync("2026-01-01T10:00");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Expect(page.Locator("#error")).ToBeVisibleAsync();
+        await Expect(page.Locator("#error-text")).ToContainTextAsync("'start' must be earlier than 'end'");
+        await Expect(page.Locator("#retry")).ToBeHiddenAsync();
+        await Expect(page.GetByLabel("From")).ToHaveAttributeAsync("aria-invalid", "true");
+        await Expect(page.GetByLabel("From")).ToBeFocusedAsync();
+
+        // The service unreachable (the browser's connection fails), then back: Try again recovers.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Clear" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(1);
+        await page.RouteAsync("**/audit-events?**", route => route.AbortAsync("connectionreset"));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Expect(page.Locator("#error-text")).ToContainTextAsync("could not be reached");
+        await Expect(page.Locator("#retry")).ToBeVisibleAsync();
+        await BrowserFixture.ScreenshotAsync(page, "06-unreachable");
+        await page.UnrouteAllAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Try again" }).ClickAsync();
+        await Expect(page.Locator("#error")).ToBeHiddenAsync();
+        await Expect(rows).ToHaveCountAsync(1);
+    }
+
+    private static async Task SignInAsync(IPage page, PageApp app)
+    {
+        await page.GotoAsync(app.BaseUrl);
+        await page.GetByLabel("Owner access token").FillAsync(app.OwnerToken);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(page.Locator("#who-workspace")).ToHaveTextAsync(app.WorkspaceId);
+    }
+}
