@@ -52,7 +52,7 @@ public static class AuditEventJson
         writer.WriteString("workspaceId", e.WorkspaceId);
         writer.WriteString("type", e.Type);
         writer.WriteString("productArea", e.ProductArea);
-        writer.WriteString("timestamp", e.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+        writer.WriteString("timestamp", Iso8601.Format(e.Timestamp, stackalloc char[Iso8601.FormattedLength]));
         writer.WriteStartObject("actor");
         writer.WriteString("type", e.Actor.Type);
         writer.WriteString("id", e.Actor.Id);

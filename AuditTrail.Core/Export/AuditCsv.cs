@@ -44,7 +44,7 @@ public static class AuditCsv
 
     public static void WriteRow(CsvWriter csv, AuditEvent e)
     {
-        csv.WriteField(e.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
+        csv.WriteField(Iso8601.Format(e.Timestamp));
         csv.WriteField(Neutralize(e.Type));
         csv.WriteField(Neutralize(e.ProductArea));
         csv.WriteField(Neutralize(e.Actor.Type));

@@ -96,7 +96,7 @@ public static class TrackCalls
             writer.WriteString("type", "track");
             writer.WriteString("event", e.Type);
             writer.WriteString("messageId", MessageId(e.Id));
-            writer.WriteString("timestamp", e.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
+            writer.WriteString("timestamp", Iso8601.Format(e.Timestamp, stackalloc char[Iso8601.FormattedLength]));
             if (e.Actor.Type == ActorTypes.User)
             {
                 writer.WriteString("userId", e.Actor.Id);

@@ -77,6 +77,43 @@ public static partial class AuditEventReader
         }
     }
 
+    private static readonly FieldNames EventFields = new("id", "workspaceId", "type", "timestamp", "actor", "resource", "context", "changes", "properties");
+    private static readonly FieldNames ActorFields = new("type", "id", "name", "email");
+    private static readonly FieldNames ResourceFields = new("type", "id", "name");
+    private static readonly FieldNames ContextFields = new("ip", "userAgent", "requestId");
+    private static readonly FieldNames ChangeFields = new("field", "before", "after");
+
+    /// <summary>The fields an object may hold, with their UTF-8 forms for matching without allocating.</summary>
+    private sealed class FieldNames(params string[] names)
+    {
+        private readonly byte[][] _utf8 = names.Select(Encoding.UTF8.GetBytes).ToArray();
+
+        public string[] Names { get; } = names;
+
+        public int IndexOf(JsonProperty property)
+        {
+            for (var i = 0; i < _utf8.Length; i++)
+            {
+                if (property.NameEquals(_utf8[i]))
+                {
+                    return i;
+                }
+            }
+            return -1;
+        }
+    }
+
+    /// <summary>An object's allowed fields, each present at most once (an absent one is Undefined).</summary>
+    private sealed class Slots(FieldNames names, JsonElement[] values)
+    {
+        public bool TryGetValue(string name, out JsonElement value)
+        {
+            var i = Array.IndexOf(names.Names, name);
+            value = i >= 0 ? values[i] : default;
+            return value.ValueKind != JsonValueKind.Undefined;
+        }
+    }
+
     private static ReadResult Reject(int index, string code, string reason, string? field = null, string? id = null, string? ws = null) =>
         new(null, new IngestRejection(index, code, reason, field, id, ws));
 
@@ -93,16 +130,16 @@ public static partial class AuditEventReader
                 return Reject(index, RejectionCodes.NotAnObject, $"An event must be a JSON object, not {Kind(root)}.");
             }
             // The id and workspace are read first so every later rejection can name them.
-            if (root.TryGetProperty("id", out var idElement) && idElement.ValueKind == JsonValueKind.String)
+            if (root.TryGetProperty("id"u8, out var idElement) && idElement.ValueKind == JsonValueKind.String)
             {
                 _id = TryGetString(idElement);
             }
-            if (root.TryGetProperty("workspaceId", out var wsElement) && wsElement.ValueKind == JsonValueKind.String)
+            if (root.TryGetProperty("workspaceId"u8, out var wsElement) && wsElement.ValueKind == JsonValueKind.String)
             {
                 _workspaceId = TryGetString(wsElement);
             }
 
-            var fields = Fields(root, "", "id", "workspaceId", "type", "timestamp", "actor", "resource", "context", "changes", "properties");
+            var fields = Fields(root, "", EventFields);
             if (fields is null)
             {
                 return Fail();
@@ -130,29 +167,32 @@ public static partial class AuditEventReader
 
         private void Error(string code, string field, string reason) => _rejection ??= new IngestRejection(index, code, reason, field);
 
-        private Dictionary<string, JsonElement>? Fields(JsonElement obj, string path, params string[] allowed)
+        private Slots? Fields(JsonElement obj, string path, FieldNames allowed)
         {
-            var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+            var slots = new JsonElement[allowed.Names.Length];
             foreach (var p in obj.EnumerateObject())
             {
-                // Field paths are built only for an error: this loop runs for every property of every event.
-                if (Array.IndexOf(allowed, p.Name) < 0)
+                // Names are matched as UTF-8 bytes, with no string made for them; field paths are
+                // built only for an error: this loop runs for every property of every event.
+                var slot = allowed.IndexOf(p);
+                if (slot < 0)
                 {
                     var name = path + p.Name;
-                    Error(RejectionCodes.UnknownField, name, $"Unknown field '{Truncate(name)}'. Allowed here: {string.Join(", ", allowed)}.");
+                    Error(RejectionCodes.UnknownField, name, $"Unknown field '{Truncate(name)}'. Allowed here: {string.Join(", ", allowed.Names)}.");
                     return null;
                 }
-                if (!fields.TryAdd(p.Name, p.Value))
+                if (slots[slot].ValueKind != JsonValueKind.Undefined)
                 {
                     var name = path + p.Name;
                     Error(RejectionCodes.DuplicateField, name, $"Field '{name}' appears more than once.");
                     return null;
                 }
+                slots[slot] = p.Value;
             }
-            return fields;
+            return new Slots(allowed, slots);
         }
 
-        private string? RequiredText(Dictionary<string, JsonElement> fields, string name, int maxLength, string path = "")
+        private string? RequiredText(Slots fields, string name, int maxLength, string path = "")
         {
             var value = OptionalText(fields, name, maxLength, path);
             if (value is null && _rejection is null)
@@ -162,7 +202,7 @@ public static partial class AuditEventReader
             return value;
         }
 
-        private string? OptionalText(Dictionary<string, JsonElement> fields, string name, int maxLength, string path = "")
+        private string? OptionalText(Slots fields, string name, int maxLength, string path = "")
         {
             if (!fields.TryGetValue(name, out var element) || element.ValueKind == JsonValueKind.Null)
             {
@@ -198,7 +238,7 @@ public static partial class AuditEventReader
             return value;
         }
 
-        private string? WorkspaceId(Dictionary<string, JsonElement> fields)
+        private string? WorkspaceId(Slots fields)
         {
             var value = OptionalText(fields, "workspaceId", EventLimits.MaxWorkspaceIdLength);
             if (_rejection is not null)
@@ -226,7 +266,7 @@ public static partial class AuditEventReader
             return value;
         }
 
-        private DateTimeOffset? Timestamp(Dictionary<string, JsonElement> fields)
+        private DateTimeOffset? Timestamp(Slots fields)
         {
             var text = RequiredText(fields, "timestamp", 64);
             if (text is null)
@@ -251,14 +291,14 @@ public static partial class AuditEventReader
             return ts;
         }
 
-        private AuditActor? Actor(Dictionary<string, JsonElement> fields)
+        private AuditActor? Actor(Slots fields)
         {
             var obj = RequiredObject(fields, "actor");
             if (obj is null)
             {
                 return null;
             }
-            var f = Fields(obj.Value, "actor.", "type", "id", "name", "email");
+            var f = Fields(obj.Value, "actor.", ActorFields);
             if (f is null)
             {
                 return null;
@@ -274,14 +314,14 @@ public static partial class AuditEventReader
             return _rejection is null ? new AuditActor(type!, id!, name, email) : null;
         }
 
-        private AuditResource? Resource(Dictionary<string, JsonElement> fields)
+        private AuditResource? Resource(Slots fields)
         {
             var obj = RequiredObject(fields, "resource");
             if (obj is null)
             {
                 return null;
             }
-            var f = Fields(obj.Value, "resource.", "type", "id", "name");
+            var f = Fields(obj.Value, "resource.", ResourceFields);
             if (f is null)
             {
                 return null;
@@ -292,7 +332,7 @@ public static partial class AuditEventReader
             return _rejection is null ? new AuditResource(type!, id!, name) : null;
         }
 
-        private AuditContext? Context(Dictionary<string, JsonElement> fields)
+        private AuditContext? Context(Slots fields)
         {
             if (!fields.TryGetValue("context", out var element) || element.ValueKind == JsonValueKind.Null)
             {
@@ -303,7 +343,7 @@ public static partial class AuditEventReader
                 Error(RejectionCodes.WrongType, "context", $"Field 'context' must be an object, not {Kind(element)}.");
                 return null;
             }
-            var f = Fields(element, "context.", "ip", "userAgent", "requestId");
+            var f = Fields(element, "context.", ContextFields);
             if (f is null)
             {
                 return null;
@@ -322,7 +362,7 @@ public static partial class AuditEventReader
             return new AuditContext(ip, userAgent, requestId);
         }
 
-        private string? Changes(Dictionary<string, JsonElement> fields)
+        private string? Changes(Slots fields)
         {
             if (!fields.TryGetValue("changes", out var element) || element.ValueKind == JsonValueKind.Null)
             {
@@ -347,7 +387,7 @@ public static partial class AuditEventReader
                     Error(RejectionCodes.InvalidChanges, path.TrimEnd('.'), $"Each entry of 'changes' must be an object, not {Kind(change)}.");
                     return null;
                 }
-                var f = Fields(change, path, "field", "before", "after");
+                var f = Fields(change, path, ChangeFields);
                 if (f is null || RequiredText(f, "field", EventLimits.MaxTextLength, path) is null)
                 {
                     return null;
@@ -356,7 +396,7 @@ public static partial class AuditEventReader
             return Compact(element, "changes");
         }
 
-        private string? Properties(Dictionary<string, JsonElement> fields)
+        private string? Properties(Slots fields)
         {
             if (!fields.TryGetValue("properties", out var element) || element.ValueKind == JsonValueKind.Null)
             {
@@ -370,7 +410,7 @@ public static partial class AuditEventReader
             return Compact(element, "properties");
         }
 
-        private JsonElement? RequiredObject(Dictionary<string, JsonElement> fields, string name)
+        private JsonElement? RequiredObject(Slots fields, string name)
         {
             if (!fields.TryGetValue(name, out var element) || element.ValueKind == JsonValueKind.Null)
             {

@@ -40,7 +40,7 @@ public static class TableFilter
         string.Join(" and ", clauses.Where(c => !string.IsNullOrEmpty(c)).Select(c => "(" + c + ")"));
 
     internal static string DateTimeLiteral(DateTimeOffset value) =>
-        "datetime'" + value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture) + "'";
+        "datetime'" + AuditTrail.Core.Events.Iso8601.Format(value) + "'";
 
     /// <summary>Quotes a key for an entity URL: OData literal quoting, then percent-encoding.</summary>
     internal static string KeyForUrl(string key) => Uri.EscapeDataString(key.Replace("'", "''", StringComparison.Ordinal));

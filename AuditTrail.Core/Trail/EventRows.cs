@@ -47,43 +47,39 @@ public static class EventRows
     public static TableEntity[] Create(AuditEvent e, string contentHash, DateTimeOffset receivedAt, string door)
     {
         var pk = PartitionKey(e);
-        string[] rowKeys =
-        [
-            TrailKeys.PrimaryRowKey(e.Timestamp, e.Id),
-            TrailKeys.ActorRowKey(e.Actor.Id, e.Timestamp, e.Id),
-            TrailKeys.TypeRowKey(e.Type, e.Timestamp, e.Id),
-            TrailKeys.ResourceRowKey(e.Resource.Type, e.Resource.Id, e.Timestamp, e.Id),
-        ];
-        var rows = new TableEntity[rowKeys.Length];
-        for (var i = 0; i < rowKeys.Length; i++)
+        var suffix = TrailKeys.EventSuffix(e.Timestamp, e.Id);
+        var primary = new TableEntity(pk, TrailKeys.PrimaryPrefix + suffix, capacity: 21)
         {
-            var row = new TableEntity(pk, rowKeys[i], capacity: 24)
-            {
-                ["EventId"] = e.Id,
-                ["WorkspaceId"] = e.WorkspaceId,
-                ["Type"] = e.Type,
-                ["ProductArea"] = e.ProductArea,
-                ["Cataloged"] = e.Cataloged,
-                ["EventTime"] = e.Timestamp,
-                ["ActorType"] = e.Actor.Type,
-                ["ActorId"] = e.Actor.Id,
-                ["ActorName"] = e.Actor.Name,
-                ["ActorEmail"] = e.Actor.Email,
-                ["ResourceType"] = e.Resource.Type,
-                ["ResourceId"] = e.Resource.Id,
-                ["ResourceName"] = e.Resource.Name,
-                ["Ip"] = e.Context?.Ip,
-                ["UserAgent"] = e.Context?.UserAgent,
-                ["RequestId"] = e.Context?.RequestId,
-                ["Changes"] = e.Changes,
-                ["Properties"] = e.Properties,
-                ["ContentHash"] = contentHash,
-                ["ReceivedAt"] = receivedAt,
-                ["Door"] = door,
-            };
-            rows[i] = row;
-        }
-        return rows;
+            ["EventId"] = e.Id,
+            ["WorkspaceId"] = e.WorkspaceId,
+            ["Type"] = e.Type,
+            ["ProductArea"] = e.ProductArea,
+            ["Cataloged"] = e.Cataloged,
+            ["EventTime"] = e.Timestamp,
+            ["ActorType"] = e.Actor.Type,
+            ["ActorId"] = e.Actor.Id,
+            ["ActorName"] = e.Actor.Name,
+            ["ActorEmail"] = e.Actor.Email,
+            ["ResourceType"] = e.Resource.Type,
+            ["ResourceId"] = e.Resource.Id,
+            ["ResourceName"] = e.Resource.Name,
+            ["Ip"] = e.Context?.Ip,
+            ["UserAgent"] = e.Context?.UserAgent,
+            ["RequestId"] = e.Context?.RequestId,
+            ["Changes"] = e.Changes,
+            ["Properties"] = e.Properties,
+            ["ContentHash"] = contentHash,
+            ["ReceivedAt"] = receivedAt,
+            ["Door"] = door,
+        };
+        // The index rows are the primary row under other keys: one property set for all four.
+        return
+        [
+            primary,
+            primary.WithKeys(pk, TrailKeys.ActorPrefixFor(e.Actor.Id) + suffix),
+            primary.WithKeys(pk, TrailKeys.TypePrefixFor(e.Type) + suffix),
+            primary.WithKeys(pk, TrailKeys.ResourcePrefixFor(e.Resource.Type, e.Resource.Id) + suffix),
+        ];
     }
 
     public static AuditEvent ToEvent(TableEntity row)

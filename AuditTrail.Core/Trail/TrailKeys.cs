@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -30,17 +31,21 @@ public static class TrailKeys
     public static string ReverseTicks(DateTimeOffset timestamp) =>
         (DateTime.MaxValue.Ticks - timestamp.UtcTicks).ToString("D19", CultureInfo.InvariantCulture);
 
+    /// <summary>What every row key of one event ends with: its time, descending, and its id.</summary>
+    public static string EventSuffix(DateTimeOffset timestamp, string eventId) =>
+        ReverseTicks(timestamp) + "_" + Encode(eventId);
+
     public static string PrimaryRowKey(DateTimeOffset timestamp, string eventId) =>
-        PrimaryPrefix + ReverseTicks(timestamp) + "_" + Encode(eventId);
+        PrimaryPrefix + EventSuffix(timestamp, eventId);
 
     public static string ActorRowKey(string actorId, DateTimeOffset timestamp, string eventId) =>
-        ActorPrefixFor(actorId) + ReverseTicks(timestamp) + "_" + Encode(eventId);
+        ActorPrefixFor(actorId) + EventSuffix(timestamp, eventId);
 
     public static string TypeRowKey(string type, DateTimeOffset timestamp, string eventId) =>
-        TypePrefixFor(type) + ReverseTicks(timestamp) + "_" + Encode(eventId);
+        TypePrefixFor(type) + EventSuffix(timestamp, eventId);
 
     public static string ResourceRowKey(string resourceType, string resourceId, DateTimeOffset timestamp, string eventId) =>
-        ResourcePrefixFor(resourceType, resourceId) + ReverseTicks(timestamp) + "_" + Encode(eventId);
+        ResourcePrefixFor(resourceType, resourceId) + EventSuffix(timestamp, eventId);
 
     public static string ActorPrefixFor(string actorId) => ActorPrefix + Encode(actorId) + "_";
 
@@ -59,23 +64,58 @@ public static class TrailKeys
     public static string Encode(string value)
     {
         ArgumentNullException.ThrowIfNull(value);
-        var bytes = Encoding.UTF8.GetBytes(value);
-        var sb = new StringBuilder(bytes.Length);
-        foreach (var b in bytes)
+        // Most ids need no escape at all: then the id is its own encoding (and nothing is allocated).
+        if (value.Length <= MaxEncodedLength && !value.AsSpan().ContainsAnyExcept(Unescaped))
         {
-            if (b is >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9' or (byte)'-' or (byte)'.')
+            return value;
+        }
+        var byteCount = Encoding.UTF8.GetByteCount(value);
+        byte[]? rented = null;
+        var bytes = byteCount <= 512 ? stackalloc byte[byteCount] : (rented = ArrayPool<byte>.Shared.Rent(byteCount)).AsSpan(0, byteCount);
+        try
+        {
+            Encoding.UTF8.GetBytes(value, bytes);
+            var length = 0;
+            foreach (var b in bytes)
             {
-                sb.Append((char)b);
+                length += IsUnescaped(b) ? 1 : 3;
             }
-            else
+            if (length > MaxEncodedLength)
             {
-                sb.Append('~').Append(b.ToString("X2", CultureInfo.InvariantCulture));
+                Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+                SHA256.HashData(bytes, hash);
+                return "~~" + Convert.ToHexString(hash[..20]);
             }
-            if (sb.Length > MaxEncodedLength)
+            Span<char> chars = stackalloc char[length];
+            var at = 0;
+            foreach (var b in bytes)
             {
-                return "~~" + Convert.ToHexString(SHA256.HashData(bytes), 0, 20);
+                if (IsUnescaped(b))
+                {
+                    chars[at++] = (char)b;
+                }
+                else
+                {
+                    chars[at++] = '~';
+                    chars[at++] = HexDigits[b >> 4];
+                    chars[at++] = HexDigits[b & 0xF];
+                }
+            }
+            return new string(chars);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
             }
         }
-        return sb.ToString();
     }
+
+    private const string HexDigits = "0123456789ABCDEF";
+
+    private static readonly SearchValues<char> Unescaped = SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.");
+
+    private static bool IsUnescaped(byte b) =>
+        b is >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9' or (byte)'-' or (byte)'.';
 }

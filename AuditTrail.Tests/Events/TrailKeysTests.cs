@@ -74,4 +74,71 @@ public sealed class TrailKeysTests
 
         Assert.True(key.Length < 300, $"Key is {key.Length} characters.");
     }
+
+    [Fact]
+    public void Fast_encoding_matches_the_escape_rule_byte_for_byte()
+    {
+        // The rule as documented, written the plain way: the fast path (safe ids returned as they
+        // are, stack buffers, table hex) must give exactly these keys, or stored rows stop matching.
+        static string Reference(string value)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(value);
+            var sb = new System.Text.StringBuilder();
+            foreach (var b in bytes)
+            {
+                if (b is >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9' or (byte)'-' or (byte)'.')
+                {
+                    sb.Append((char)b);
+                }
+                else
+                {
+                    sb.Append('~').Append(b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+            return sb.Length > TrailKeys.MaxEncodedLength
+                ? "~~" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes), 0, 20)
+                : sb.ToString();
+        }
+
+        var random = new Random(20261123);
+        const string alphabet = "abcXYZ019-._:~/ é☃\t\u0001";
+        var samples = new List<string> { "", "usr_42", new string('a', 96), new string('a', 97), new string('é', 32), new string('é', 33), new string('x', 5000) };
+        for (var i = 0; i < 3000; i++)
+        {
+            var chars = new char[random.Next(0, 140)];
+            for (var j = 0; j < chars.Length; j++)
+            {
+                chars[j] = random.Next(10) == 0 ? (char)random.Next(0x20, 0xD7FF) : alphabet[random.Next(alphabet.Length)];
+            }
+            samples.Add(new string(chars));
+        }
+        samples.Add("𝄞 surrogate pair");
+
+        Assert.All(samples, s => Assert.Equal(Reference(s), TrailKeys.Encode(s)));
+    }
+
+    [Fact]
+    public void Every_row_key_of_an_event_ends_with_the_same_suffix()
+    {
+        var at = new DateTimeOffset(2026, 11, 23, 9, 30, 0, TimeSpan.Zero);
+        var suffix = TrailKeys.EventSuffix(at, "evt/1");
+        Assert.Equal(TrailKeys.PrimaryPrefix + suffix, TrailKeys.PrimaryRowKey(at, "evt/1"));
+        Assert.EndsWith("_" + suffix, TrailKeys.ActorRowKey("usr_1", at, "evt/1"), StringComparison.Ordinal);
+        Assert.EndsWith("_" + suffix, TrailKeys.TypeRowKey("Source Modified", at, "evt/1"), StringComparison.Ordinal);
+        Assert.EndsWith("_" + suffix, TrailKeys.ResourceRowKey("source", "src 1", at, "evt/1"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Instants_are_written_one_way_utc_with_seven_digits()
+    {
+        var random = new Random(7);
+        Span<char> buffer = stackalloc char[AuditTrail.Core.Events.Iso8601.FormattedLength];
+        for (var i = 0; i < 1000; i++)
+        {
+            var value = new DateTimeOffset(DateTime.SpecifyKind(DateTime.UnixEpoch.AddTicks(random.NextInt64(0, 60L * 365 * TimeSpan.TicksPerDay)), DateTimeKind.Unspecified), TimeSpan.FromMinutes(random.Next(-14 * 60, 14 * 60)));
+            var expected = value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(expected, AuditTrail.Core.Events.Iso8601.Format(value));
+            Assert.Equal(expected, AuditTrail.Core.Events.Iso8601.Format(value, buffer).ToString());
+        }
+    }
 }

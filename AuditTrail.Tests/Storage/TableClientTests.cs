@@ -19,6 +19,31 @@ public sealed class TableClientTests(AzuriteFixture azurite) : IDisposable
     public void Dispose() => _clients.Dispose();
 
     [Fact]
+    public async Task Rows_sharing_properties_are_stored_alike_and_a_change_to_one_never_reaches_the_other()
+    {
+        var table = await TableAsync();
+        var ct = TestContext.Current.CancellationToken;
+        var at = new DateTimeOffset(2026, 11, 23, 9, 30, 0, TimeSpan.Zero);
+        var primary = new TableEntity(_pk, "e_1") { ["Name"] = "Ada", ["At"] = at, ["Count"] = 3 };
+        var index = primary.WithKeys(_pk, "a_1");
+
+        index["Name"] = "Bob";          // copy on write: the primary keeps Ada
+        var second = primary.WithKeys(_pk, "t_1");
+        primary["Count"] = 4;           // and the primary's change reaches neither copy
+        await table.SubmitTransactionAsync([new TableTransactionAction(TableTransactionActionType.UpsertReplace, primary), new TableTransactionAction(TableTransactionActionType.UpsertReplace, index), new TableTransactionAction(TableTransactionActionType.UpsertReplace, second)], ct);
+
+        var stored = new Dictionary<string, TableEntity>();
+        foreach (var rk in new[] { "e_1", "a_1", "t_1" })
+        {
+            stored[rk] = (await table.GetEntityAsync(_pk, rk, ct))!;
+        }
+        Assert.Equal(("Ada", 4), (stored["e_1"].GetString("Name"), stored["e_1"].GetInt32("Count")));
+        Assert.Equal(("Bob", 3), (stored["a_1"].GetString("Name"), stored["a_1"].GetInt32("Count")));
+        Assert.Equal(("Ada", 3), (stored["t_1"].GetString("Name"), stored["t_1"].GetInt32("Count")));
+        Assert.All(stored.Values, e => Assert.Equal(at, e.GetDateTimeOffset("At")));
+    }
+
+    [Fact]
     public async Task Merge_inserts_then_changes_only_the_properties_it_carries()
     {
         var table = await TableAsync();
