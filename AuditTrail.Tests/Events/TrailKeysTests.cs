@@ -127,18 +127,4 @@ public sealed class TrailKeysTests
         Assert.EndsWith("_" + suffix, TrailKeys.TypeRowKey("Source Modified", at, "evt/1"), StringComparison.Ordinal);
         Assert.EndsWith("_" + suffix, TrailKeys.ResourceRowKey("source", "src 1", at, "evt/1"), StringComparison.Ordinal);
     }
-
-    [Fact]
-    public void Instants_are_written_one_way_utc_with_seven_digits()
-    {
-        var random = new Random(7);
-        Span<char> buffer = stackalloc char[AuditTrail.Core.Events.Iso8601.FormattedLength];
-        for (var i = 0; i < 1000; i++)
-        {
-            var value = new DateTimeOffset(DateTime.SpecifyKind(DateTime.UnixEpoch.AddTicks(random.NextInt64(0, 60L * 365 * TimeSpan.TicksPerDay)), DateTimeKind.Unspecified), TimeSpan.FromMinutes(random.Next(-14 * 60, 14 * 60)));
-            var expected = value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
-            Assert.Equal(expected, AuditTrail.Core.Events.Iso8601.Format(value));
-            Assert.Equal(expected, AuditTrail.Core.Events.Iso8601.Format(value, buffer).ToString());
-        }
-    }
 }
