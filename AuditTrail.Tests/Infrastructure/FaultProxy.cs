@@ -86,6 +86,12 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>Decides each request's fate; null or <see cref="FaultKind.None"/> forwards it.</summary>
     public Func<ProxiedRequest, Fault?> Faults { get; set; } = _ => null;
 
+    /// <summary>Awaited for each request before it is decided on, so a test can act at an exact point (stop Azurite, say).</summary>
+    public Func<ProxiedRequest, Task>? OnRequest { get; set; }
+
+    /// <summary>What <see cref="OnRequest"/> threw.</summary>
+    public ConcurrentQueue<Exception> Errors { get; } = new();
+
     /// <summary>Every request seen, with the fault applied to it.</summary>
     public ConcurrentQueue<(ProxiedRequest Request, FaultKind Fault)> Seen { get; } = new();
 
@@ -119,6 +125,17 @@ public sealed class FaultProxy : IAsyncDisposable
                 return;
             }
             var seen = new ProxiedRequest(Service, request.Method, request.Target, Encoding.UTF8.GetString(request.Body));
+            if (OnRequest is { } onRequest)
+            {
+                try
+                {
+                    await onRequest(seen);
+                }
+                catch (Exception ex)
+                {
+                    Errors.Enqueue(ex); // kept for the test to report; the request is still settled below
+                }
+            }
             var fault = Faults(seen) ?? new Fault(FaultKind.None);
             Seen.Enqueue((seen, fault.Kind));
             switch (fault.Kind)
@@ -311,6 +328,13 @@ public sealed class FaultyStorage : IAsyncDisposable
     {
         set => _blob.Faults = _queue.Faults = _table.Faults = value;
     }
+
+    public Func<ProxiedRequest, Task>? OnRequest
+    {
+        set => _blob.OnRequest = _queue.OnRequest = _table.OnRequest = value;
+    }
+
+    public IEnumerable<Exception> Errors => _table.Errors.Concat(_blob.Errors).Concat(_queue.Errors);
 
     public IEnumerable<(ProxiedRequest Request, FaultKind Fault)> Seen => _table.Seen.Concat(_blob.Seen).Concat(_queue.Seen);
 
