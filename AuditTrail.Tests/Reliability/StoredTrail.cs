@@ -65,9 +65,10 @@ public static class StoredTrail
             .ToList();
     }
 
-    public static async Task<HttpClient> IngestClientAsync(AuditTrailAppFactory app, string workspaceId)
+    /// <summary>A client of the app carrying a new token of the workspace (owner unless said otherwise: queries need it).</summary>
+    public static async Task<HttpClient> IngestClientAsync(AuditTrailAppFactory app, string workspaceId, string role = Roles.Owner)
     {
-        var token = (await app.Services.GetRequiredService<AccessTokenService>().CreateAsync(workspaceId, Roles.Owner, null, "reliability", Ct)).Token;
+        var token = (await app.Services.GetRequiredService<AccessTokenService>().CreateAsync(workspaceId, role, null, "reliability", Ct)).Token;
         var http = app.CreateClient();
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return http;
