@@ -219,8 +219,10 @@ public sealed class HostileInputFuzzTests(AzuriteFixture azurite)
 
             if (response.StatusCode != HttpStatusCode.OK)
             {
-                await AssertProblemAsync(response, context);
+                var problem = await AssertProblemAsync(response, context);
                 Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+                // Named even when its name is empty ("?=x" is refused as unknown parameter '').
+                Assert.True(problem.TryGetProperty("parameter", out var parameter) && parameter.ValueKind == System.Text.Json.JsonValueKind.String, context + ": " + problem);
             }
         }
     }
