@@ -118,6 +118,7 @@ public static class IngestBenchmark
             ["EventRow"] = TrailKeys.PrimaryRowKey(e.Timestamp, e.Id),
             ["ReceivedAt"] = now,
             ["Door"] = IngestDoors.Http,
+            ["ClaimToken"] = Guid.NewGuid().ToString("N"),
         }));
         Add(store.Events, events.SelectMany(e => EventRows.Create(e, EventRows.ContentHash(e), now, IngestDoors.Http)));
         var days = events.Select(e => (Day: e.Timestamp.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture), e.WorkspaceId)).Distinct().ToList();

@@ -10,6 +10,7 @@ public static class BenchmarkCommand
     public static async Task<int> Main(string[] args)
     {
         // usage: AuditTrail.Benchmarks purge [--events N] [--workspaces W] [--rounds R] [--out FILE]
+        //        AuditTrail.Benchmarks load [--events N] [--producers P] [--batch B] [--workspaces W] [--overlap PERCENT] [--out FILE]
         //        AuditTrail.Benchmarks export [--sizes 10000,100000] [--writer-sizes 10000,100000,1000000] [--rounds R] [--out FILE]
         // Storage: AUDITTRAIL_BENCH_STORAGE (scripts/bench sets it), else UseDevelopmentStorage=true.
         const string Usage = """
@@ -18,8 +19,10 @@ public static class BenchmarkCommand
                    AuditTrail.Benchmarks ingest [--events N] [--rounds R] [--out FILE]
                    AuditTrail.Benchmarks query  [--events N] [--repetitions R] [--out FILE]
                    AuditTrail.Benchmarks cpu    [--out FILE]   (BenchmarkDotNet, in-process, short runs)
+                   AuditTrail.Benchmarks load   [--events 100000] [--producers 8] [--batch 500] [--workspaces 4] [--overlap 10] [--out FILE]
+                                                (the app in standalone mode over real HTTP; exits 1 unless every event is stored exactly once)
             """;
-        if (args.Length == 0 || args[0] is not ("purge" or "export" or "ingest" or "query" or "cpu"))
+        if (args.Length == 0 || args[0] is not ("purge" or "export" or "ingest" or "query" or "cpu" or "load"))
         {
             Console.Error.WriteLine(Usage);
             return 2;
@@ -39,6 +42,8 @@ public static class BenchmarkCommand
             "export" => await ExportMemoryBenchmark.RunAsync(clients, Sizes("--sizes", "10000,100000"), Sizes("--writer-sizes", "10000,100000,1000000"), Option("--rounds", 3), Console.Out, CancellationToken.None),
             "ingest" => await IngestBenchmark.RunAsync(clients, Option("--events", 20_000), Option("--rounds", 3), Console.Out, CancellationToken.None),
             "query" => await QueryBenchmark.RunAsync(clients, Option("--events", 100_000), Option("--repetitions", 20), Console.Out, CancellationToken.None),
+            "load" => await LoadBenchmark.RunAsync(connection, new LoadBenchmark.Options(
+                Option("--events", 100_000), Option("--producers", 8), Option("--batch", 500), Option("--workspaces", 4), Option("--overlap", 10) / 100.0), Console.Out, CancellationToken.None),
             _ => CpuBenchmarks.Run(Console.Out),
         };
 
@@ -49,10 +54,11 @@ public static class BenchmarkCommand
             "purge" => $"median ratio purge/raw: {(double)result["medianRatio"]!:F2} (target >= 0.8); written to {outFile}",
             "ingest" => $"median ratio ingest/raw: {(double)result["medianRatio"]!:F2} (target >= 0.8); written to {outFile}",
             "query" => $"first-page p50/p95 ratios to the raw range query: {string.Join(", ", result["filters"]!.AsArray().Select(f => $"{f!["filter"]} {(double)f["ratioP50"]!:F2}/{(double)f["ratioP95"]!:F2}"))} (target <= 2); written to {outFile}",
+            "load" => $"{(double)result["eventsPerSecond"]!:F0} events/s, p50/p95/p99 {(double)result["latencyMs"]!["p50"]!:F0}/{(double)result["latencyMs"]!["p95"]!:F0}/{(double)result["latencyMs"]!["p99"]!:F0} ms per request, {(long)result["errors"]!} errors, exactly once: {(bool)result["exactlyOnce"]!}; written to {outFile}",
             "cpu" => $"parse+validate+map: {(double)result["ingestEventsPerSecond"]!:F0} events/s on one core (target >= 200000); written to {outFile}",
             _ => $"live peak (steady) ratios to the smallest size: end to end {Ratios("endToEnd")}; writer {Ratios("writer")}; written to {outFile}",
         });
-        return 0;
+        return args[0] == "load" && !(bool)result["exactlyOnce"]! ? 1 : 0;
 
         string Ratios(string kind) => string.Join(", ", result[kind]!.AsArray().Select(r => string.Create(CultureInfo.InvariantCulture,
             $"{(double)r!["livePeakRatioToSmallest"]!:F2} ({(double)r["liveSteadyRatioToSmallest"]!:F2})")));

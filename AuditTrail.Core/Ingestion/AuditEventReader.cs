@@ -56,9 +56,22 @@ public static partial class AuditEventReader
                 }
                 element = owned.RootElement;
                 // Some producers (and the host's string encoding) wrap the JSON in a JSON string once more.
-                if (element.ValueKind == JsonValueKind.String && element.GetString() is { } inner && inner.TrimStart().StartsWith('{'))
+                if (element.ValueKind == JsonValueKind.String)
                 {
-                    return Read(RawEvent.FromText(inner, raw.Origin), index, routeWorkspaceId, now);
+                    string inner;
+                    try
+                    {
+                        inner = element.GetString()!;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        // An escaped lone surrogate cannot become a string; reading it threw out of the reader (a 500).
+                        return Reject(index, RejectionCodes.InvalidString, "The event is a JSON string holding an invalid UTF-16 sequence (a lone surrogate).");
+                    }
+                    if (inner.TrimStart().StartsWith('{'))
+                    {
+                        return Read(RawEvent.FromText(inner, raw.Origin), index, routeWorkspaceId, now);
+                    }
                 }
             }
             try

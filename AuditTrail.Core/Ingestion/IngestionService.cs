@@ -39,6 +39,9 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         var candidates = new List<Candidate>();
         var byId = new Dictionary<(string, string), Candidate>();
         var duplicates = 0;
+        // Marks this call's claims, so a claim whose insert reached storage but whose answer was
+        // lost (the retry then meets EntityAlreadyExists) is still counted as accepted, once.
+        var claimToken = Guid.NewGuid().ToString("N");
 
         for (var i = 0; i < batch.Count; i++)
         {
@@ -49,7 +52,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
                 continue;
             }
             var e = read.Event!;
-            var candidate = new Candidate(i, e, EventRows.ContentHash(e), batch[i]) { ReceivedAt = now, Door = context.Door };
+            var candidate = new Candidate(i, e, EventRows.ContentHash(e), batch[i], claimToken) { ReceivedAt = now, Door = context.Door };
             if (byId.TryGetValue((e.WorkspaceId, e.Id), out var earlier))
             {
                 if (earlier.Hash == candidate.Hash)
@@ -194,7 +197,8 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             if (existing is not null)
             {
                 var same = existing.GetString("ContentHash") == c.Hash && existing.GetString("EventId") == c.Event.Id;
-                c.Outcome = same ? ClaimOutcome.Known : ClaimOutcome.Conflict;
+                var ours = same && existing.GetString("ClaimToken") == c.ClaimToken;
+                c.Outcome = ours ? ClaimOutcome.Claimed : same ? ClaimOutcome.Known : ClaimOutcome.Conflict;
                 if (same)
                 {
                     // Repair rows exactly as first written.
@@ -225,6 +229,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         ["EventRow"] = TrailKeys.PrimaryRowKey(c.Event.Timestamp, c.Event.Id),
         ["ReceivedAt"] = c.ReceivedAt,
         ["Door"] = c.Door,
+        ["ClaimToken"] = c.ClaimToken,
     };
 
     private async Task WriteRowsAsync(List<Candidate> toWrite, CancellationToken cancellationToken)
@@ -323,8 +328,9 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         Unstorable,
     }
 
-    private sealed class Candidate(int index, AuditEvent e, string hash, RawEvent raw)
+    private sealed class Candidate(int index, AuditEvent e, string hash, RawEvent raw, string claimToken)
     {
+        public string ClaimToken { get; } = claimToken;
         public int Index { get; } = index;
         public AuditEvent Event { get; } = e;
         public string Hash { get; } = hash;

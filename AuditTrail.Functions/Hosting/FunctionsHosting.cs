@@ -41,6 +41,9 @@ public sealed record HostingSettings(HostingMode Mode, string Url, bool Invocati
 
 public static class FunctionsHostingExtensions
 {
+    /// <summary>How long a stopping app waits for requests in flight (and background work) to finish.</summary>
+    public static readonly TimeSpan DefaultShutdownTimeout = TimeSpan.FromSeconds(30);
+
     public static HostingSettings AddFunctionsHosting(this WebApplicationBuilder builder, bool commandLine = false)
     {
         if (commandLine)
@@ -56,6 +59,15 @@ public static class FunctionsHostingExtensions
             builder.WebHost.UseUrls(settings.Url);
         }
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = HttpLimits.MaxInvocationBodyBytes);
+        // On SIGTERM Kestrel stops accepting and lets requests in flight finish for this long; an
+        // ingest is acknowledged only after it is stored, so one cut off at the limit is simply not
+        // acknowledged. Stated, not left to the framework default, because it bounds how long a stop takes.
+        var shutdownTimeout = builder.Configuration.GetValue("AuditTrail:ShutdownTimeout", DefaultShutdownTimeout);
+        if (shutdownTimeout <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"AuditTrail:ShutdownTimeout is '{shutdownTimeout}'; expected a positive time span such as 00:00:30.");
+        }
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownTimeout);
         return settings;
     }
 

@@ -36,6 +36,22 @@ public static class RequestBody
         return buffer.ToArray();
     }
 
+    /// <summary>
+    /// Reads a JSON body and refuses it unless it is valid UTF-8 (RFC 8259 JSON is UTF-8). The JSON
+    /// parser checks encoding only when a string is read, so without this an invalid byte inside a
+    /// string or a property name surfaced later as an unmapped error (a 500) rather than a 400.
+    /// </summary>
+    public static async Task<byte[]> ReadUtf8JsonAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    {
+        var bytes = await ReadAsync(request, maxBytes, cancellationToken);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            throw new ProblemException(StatusCodes.Status400BadRequest, "invalid_json", "Invalid JSON",
+                "The request body is not valid UTF-8; JSON must be sent as UTF-8.");
+        }
+        return bytes;
+    }
+
     private static ProblemException TooLarge(long maxBytes) => new(
         StatusCodes.Status413PayloadTooLarge, "request_too_large", "Request body too large",
         $"The request body is larger than the {maxBytes / (1024 * 1024)} MiB this endpoint accepts. Split it into several requests.");

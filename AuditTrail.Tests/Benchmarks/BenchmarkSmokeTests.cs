@@ -51,6 +51,22 @@ public sealed class BenchmarkSmokeTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Load_harness_drives_the_standalone_app_over_http_and_proves_each_event_stored_once()
+    {
+        var result = await LoadBenchmark.RunAsync(azurite.ConnectionString,
+            new LoadBenchmark.Options(Events: 2000, Producers: 4, BatchSize: 200, Workspaces: 2, Overlap: 0.2), TextWriter.Null, Ct);
+
+        Assert.True((bool)result["exactlyOnce"]!, result.ToJsonString());
+        Assert.Equal(2000, (long)result["storedClaims"]!);
+        Assert.Equal(2000, (long)result["accepted"]!);
+        Assert.True((int)result["batchesSentTwice"]! > 0);
+        Assert.Equal((long)result["expectedDuplicates"]!, (long)result["duplicates"]!);
+        Assert.Equal(0, (long)result["errors"]!);
+        Assert.Equal(0, (int)result["appExitCode"]!);
+        Assert.True((double)result["latencyMs"]!["p50"]! > 0);
+    }
+
+    [Fact]
     public void Cpu_benchmark_bodies_do_the_work_they_time()
     {
         var ingest = new IngestCpuBenchmark();

@@ -146,7 +146,7 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         {
             Assert.True(sample.ContainsKey("AuditStorage__Retry__" + property.Name), $"AuditStorage__Retry__{property.Name} is missing");
         }
-        foreach (var key in new[] { "AuditStorage", "AuditTrail__Url", "AuditTrail__Timers", "AuditTrail__InvocationEndpoints" })
+        foreach (var key in new[] { "AuditStorage", "AuditTrail__Url", "AuditTrail__Timers", "AuditTrail__InvocationEndpoints", "AuditTrail__ShutdownTimeout" })
         {
             Assert.True(sample.ContainsKey(key), $"{key} is missing from local.settings.sample.json");
         }

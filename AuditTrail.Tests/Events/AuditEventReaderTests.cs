@@ -96,6 +96,7 @@ public sealed class AuditEventReaderTests
     [InlineData("42", RejectionCodes.NotAnObject)]
     [InlineData("{\"id\":\"a\",\"id\":\"b\"}", RejectionCodes.DuplicateField)]
     [InlineData("{\"id\":\"\\ud800\"}", RejectionCodes.InvalidString)]
+    [InlineData("\"\\ud800 not an event\"", RejectionCodes.InvalidString)]
     public void Unreadable_input_is_rejected_not_thrown(string text, string code)
     {
         var result = AuditEventReader.Read(RawEvent.FromText(text), 3, null, Now);

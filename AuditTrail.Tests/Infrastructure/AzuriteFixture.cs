@@ -80,15 +80,19 @@ public sealed partial class AzuriteProcess : IDisposable
 {
     private readonly Process _process;
 
-    private AzuriteProcess(Process process, string connectionString)
+    private readonly Task _servicesClosed;
+
+    private AzuriteProcess(Process process, Task servicesClosed, string connectionString)
     {
         _process = process;
+        _servicesClosed = servicesClosed;
         ConnectionString = connectionString;
     }
 
     public string ConnectionString { get; }
 
-    public static async Task<AzuriteProcess> StartAsync()
+    /// <param name="location">A folder to keep data in, so it survives a stop and restart; in memory when null.</param>
+    public static async Task<AzuriteProcess> StartAsync(string? location = null)
     {
         var root = AzuriteFixture.RepoRoot();
         var azurite = Path.Combine(root, "node_modules", ".bin", "azurite");
@@ -96,7 +100,8 @@ public sealed partial class AzuriteProcess : IDisposable
         {
             throw new InvalidOperationException($"Azurite is not installed: run 'npm ci' in {root} (or use scripts/test, which does it for you).");
         }
-        var start = new ProcessStartInfo(azurite, "--inMemoryPersistence --silent --skipApiVersionCheck --blobPort 0 --queuePort 0 --tablePort 0")
+        var persistence = location is null ? "--inMemoryPersistence" : $"--location \"{location}\"";
+        var start = new ProcessStartInfo(azurite, persistence + " --silent --skipApiVersionCheck --blobPort 0 --queuePort 0 --tablePort 0")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -117,10 +122,11 @@ public sealed partial class AzuriteProcess : IDisposable
                     ports[match.Groups[1].Value] = match.Groups[2].Value;
                 }
             }
-            // Keep draining output so Azurite never blocks on a full pipe.
-            _ = process.StandardOutput.ReadToEndAsync();
+            // Keep draining output so Azurite never blocks on a full pipe; watch it for the end of a graceful stop.
+            var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _ = WatchForClosedAsync(process.StandardOutput, closed);
             _ = process.StandardError.ReadToEndAsync();
-            return new AzuriteProcess(process,
+            return new AzuriteProcess(process, closed.Task,
                 "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
                 + "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
                 + $"BlobEndpoint=http://127.0.0.1:{ports["Blob"]}/devstoreaccount1;"
@@ -132,6 +138,35 @@ public sealed partial class AzuriteProcess : IDisposable
             process.Kill(entireProcessTree: true);
             process.Dispose();
             throw;
+        }
+    }
+
+    private static async Task WatchForClosedAsync(StreamReader output, TaskCompletionSource closed)
+    {
+        var services = 0;
+        while (await output.ReadLineAsync() is { } line)
+        {
+            if (line.Contains("successfully closed", StringComparison.Ordinal) && ++services == 3)
+            {
+                closed.TrySetResult();
+            }
+        }
+        closed.TrySetResult();
+    }
+
+    /// <summary>
+    /// Stops Azurite as an outage would, but with SIGTERM first so it saves its data (it keeps tables
+    /// in memory and writes them to <c>--location</c> every few seconds and when its services close).
+    /// Once all three say "successfully closed" the process is killed: Node often lingers after that.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            AuditTrail.Benchmarks.ProcessSignals.Terminate(_process.Id);
+            await _servicesClosed.WaitAsync(TimeSpan.FromSeconds(30));
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
         }
     }
 
