@@ -34,9 +34,10 @@ public sealed class PageApp : IAsyncDisposable
     public HttpClient Http { get; }
     public AccessTokenService Tokens => App.Services.GetRequiredService<AccessTokenService>();
 
-    public static async Task<PageApp> StartAsync(AzuriteFixture azurite, CancellationToken ct, TimeProvider? time = null)
+    /// <param name="storage">Another way to the test run's Azurite (a <see cref="FaultyStorage"/>'s), if not straight to it.</param>
+    public static async Task<PageApp> StartAsync(AzuriteFixture azurite, CancellationToken ct, TimeProvider? time = null, string? storage = null)
     {
-        var app = new AuditTrailAppFactory(azurite.ConnectionString, time);
+        var app = new AuditTrailAppFactory(storage ?? azurite.ConnectionString, time);
         app.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
         app.StartServer();
         var baseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();

@@ -259,6 +259,31 @@ public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : 
         await Expect(rows).ToHaveCountAsync(1);
     }
 
+    [Fact]
+    public async Task Storage_outage_shows_the_services_own_answer_and_try_again_recovers()
+    {
+        await using var storage = new FaultyStorage(azurite.ConnectionString);
+        await using var app = await PageApp.StartAsync(azurite, Ct, storage: storage.ConnectionString);
+        var page = await browser.NewPageAsync();
+        await SignInAsync(page, app);
+        var rows = page.Locator("#event-rows tr");
+        await Expect(rows).ToHaveCountAsync(1);
+
+        // Storage throttles every read of the trail (tokens still check): the app's retries give up.
+        storage.Faults = r => r.Method == "GET" && r.Touches("AuditEvents") ? new Fault(FaultKind.ServerBusy) : null;
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Expect(page.Locator("#error-text")).ToContainTextAsync("Audit storage is not reachable right now");
+        await Expect(page.Locator("#error-text")).ToContainTextAsync("Try again in 5 seconds.");
+        await Expect(rows).ToHaveCountAsync(0);
+        await BrowserFixture.ScreenshotAsync(page, "07-storage-unavailable", fullPage: false);
+        Assert.Contains(storage.Seen, s => s.Fault == FaultKind.ServerBusy);
+
+        storage.Faults = _ => null;
+        await page.GetByRole(AriaRole.Button, new() { Name = "Try again" }).ClickAsync();
+        await Expect(page.Locator("#error")).ToBeHiddenAsync();
+        await Expect(rows).ToHaveCountAsync(1);
+    }
+
     private static async Task SignInAsync(IPage page, PageApp app)
     {
         await page.GotoAsync(app.BaseUrl);

@@ -11,7 +11,7 @@ const ui = {
   signIn: $('sign-in'), signInForm: $('sign-in-form'), signInMessage: $('sign-in-message'), token: $('token'),
   signInButton: $('sign-in-button'), who: $('who'), whoWorkspace: $('who-workspace'), whoToken: $('who-token'),
   signOut: $('sign-out'), trail: $('trail'), filters: $('filters'), productArea: $('productArea'), type: $('type'),
-  results: $('results'), rows: $('event-rows'), summary: $('summary'), empty: $('empty'), loadMore: $('load-more'),
+  results: $('results'), table: $('events'), rows: $('event-rows'), summary: $('summary'), empty: $('empty'), loadMore: $('load-more'),
   error: $('error'), errorText: $('error-text'), retry: $('retry'), exportButton: $('export'), exportStatus: $('export-status'),
   details: $('details'), detailsTitle: $('details-title'), detailsFields: $('details-fields'),
   detailsChanges: $('details-changes'), detailsNoChanges: $('details-no-changes'), detailsClose: $('details-close'),
@@ -234,6 +234,7 @@ async function loadPage(url, again) {
 function renderSummary() {
   const count = state.events.length;
   ui.empty.hidden = count > 0;
+  ui.table.hidden = count === 0;
   ui.loadMore.hidden = !state.nextLink;
   ui.summary.textContent = count === 0
     ? ''
@@ -400,6 +401,11 @@ function handleError(error, again) {
   ui.retry.hidden = !transient;
   state.retry = transient ? again : null;
   ui.error.hidden = false;
+  ui.table.hidden = state.events.length === 0;
+  if (!(error.status === 400 && error.parameter)) {
+    // The control that was used may be far below (a long filter list, a narrow window).
+    ui.error.scrollIntoView({ block: 'nearest' });
+  }
 }
 
 // ---- Wiring --------------------------------------------------------------------------------
