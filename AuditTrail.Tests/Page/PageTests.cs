@@ -98,6 +98,17 @@ public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : 
         }
         await BrowserFixture.ScreenshotAsync(page, "02-filtered-by-actor");
 
+        // The view is in the address (the token never is): opened in a new tab, it comes back as it was.
+        Assert.EndsWith("#actorId=usr_bob", page.Url, StringComparison.Ordinal);
+        var shared = await browser.NewPageAsync();
+        await shared.GotoAsync(page.Url);
+        await shared.GetByLabel("Owner access token").FillAsync(app.OwnerToken);
+        await shared.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(shared.Locator("#event-rows tr")).ToHaveCountAsync(bobIds.Count);
+        await Expect(shared.GetByLabel("Actor id")).ToHaveValueAsync("usr_bob");
+        Assert.DoesNotContain(app.OwnerToken, shared.Url, StringComparison.Ordinal);
+        await shared.Context.CloseAsync();
+
         // By type: choosing the area narrows the type list to it.
         await page.GetByRole(AriaRole.Button, new() { Name = "Clear" }).ClickAsync();
         await Expect(rows).ToHaveCountAsync(50);
@@ -110,6 +121,8 @@ public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : 
         {
             await Expect(row.Locator("td").Nth(1)).ToContainTextAsync("Warehouses Modified");
         }
+        Assert.Contains("type=Warehouses+Modified", page.Url, StringComparison.Ordinal);
+        Assert.Contains("productArea=Warehouses", page.Url, StringComparison.Ordinal);
 
         // Details: the changes, before and after; Escape closes and focus goes back.
         var details = page.GetByRole(AriaRole.Dialog);

@@ -108,6 +108,7 @@ async function signIn(token) {
     ui.signIn.hidden = true;
     ui.trail.hidden = false;
     await loadCatalog();
+    filtersFromAddress();
     await search();
   } catch (error) {
     if (error.status === 401) {
@@ -177,6 +178,29 @@ function filterQuery() {
   return params;
 }
 
+function toLocalInput(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) {
+    return '';
+  }
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+/** The view's filters live in the address (never the token), so a view can be bookmarked or shared. */
+function filtersFromAddress() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  for (const name of FILTERS) {
+    const value = params.get(name) ?? '';
+    ui.filters.elements[name].value = name === 'start' || name === 'end' ? (value ? toLocalInput(value) : '') : value;
+  }
+  narrowTypes();
+  const types = new Set((params.get('type') ?? '').split(',').filter(Boolean));
+  for (const option of ui.type.options) {
+    option.selected = types.has(option.value) && !option.parentElement.disabled;
+  }
+}
+
 function clearFieldErrors() {
   for (const element of ui.filters.querySelectorAll('[aria-invalid]')) {
     element.removeAttribute('aria-invalid');
@@ -189,6 +213,7 @@ async function search() {
   clearFieldErrors();
   const params = filterQuery();
   state.query = params.toString();
+  history.replaceState(null, '', state.query ? `#${state.query}` : location.pathname + location.search);
   params.set('limit', String(PAGE_SIZE));
   state.events = [];
   state.nextLink = null;
