@@ -58,14 +58,9 @@ public static partial class AuditEventReader
                 // Some producers (and the host's string encoding) wrap the JSON in a JSON string once more.
                 if (element.ValueKind == JsonValueKind.String)
                 {
-                    string inner;
-                    try
+                    // An escaped lone surrogate cannot become a string; reading it threw out of the reader (a 500).
+                    if (TryGetString(element) is not { } inner)
                     {
-                        inner = element.GetString()!;
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        // An escaped lone surrogate cannot become a string; reading it threw out of the reader (a 500).
                         return Reject(index, RejectionCodes.InvalidString, "The event is a JSON string holding an invalid UTF-16 sequence (a lone surrogate).");
                     }
                     if (inner.TrimStart().StartsWith('{'))

@@ -54,8 +54,7 @@ public static class ForwardingApi
 
     private static async Task<IResult> PutAsync(string workspaceId, HttpRequest request, ForwardingSettingsService forwarding, CancellationToken cancellationToken)
     {
-        RequestBody.RequireJson(request, "the settings as a JSON object");
-        var body = await RequestBody.ReadUtf8JsonAsync(request, MaxSettingsBodyBytes, cancellationToken);
+        var body = await RequestBody.ReadJsonAsync(request, "the settings as a JSON object", MaxSettingsBodyBytes, cancellationToken);
         var update = ReadUpdate(body);
         var token = request.HttpContext.CallerToken()!;
         var saved = await forwarding.UpdateAsync(workspaceId, update, new SettingsActor("token", token.Id), cancellationToken);

@@ -6,16 +6,6 @@ namespace AuditTrail.Functions.Hosting;
 /// </summary>
 public static class RequestBody
 {
-    /// <summary>Refuses a body that is not declared as JSON, with a 415 that says what to send.</summary>
-    public static void RequireJson(HttpRequest request, string whatToSend)
-    {
-        if (request.ContentType is null || !request.ContentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new ProblemException(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
-                $"Send {whatToSend} with Content-Type: application/json.");
-        }
-    }
-
     public static async Task<byte[]> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
         if (request.ContentLength > maxBytes)
@@ -37,12 +27,18 @@ public static class RequestBody
     }
 
     /// <summary>
-    /// Reads a JSON body and refuses it unless it is valid UTF-8 (RFC 8259 JSON is UTF-8). The JSON
-    /// parser checks encoding only when a string is read, so without this an invalid byte inside a
-    /// string or a property name surfaced later as an unmapped error (a 500) rather than a 400.
+    /// Reads a JSON body: a 415 that says what to send unless it is declared as JSON, the size limit
+    /// as <see cref="ReadAsync"/>, and a 400 unless it is valid UTF-8 (RFC 8259 JSON is UTF-8). The
+    /// JSON parser checks encoding only when a string is read, so without the last check an invalid
+    /// byte inside a string or a property name surfaced later as an unmapped error (a 500).
     /// </summary>
-    public static async Task<byte[]> ReadUtf8JsonAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    public static async Task<byte[]> ReadJsonAsync(HttpRequest request, string whatToSend, long maxBytes, CancellationToken cancellationToken)
     {
+        if (request.ContentType is null || !request.ContentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ProblemException(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
+                $"Send {whatToSend} with Content-Type: application/json.");
+        }
         var bytes = await ReadAsync(request, maxBytes, cancellationToken);
         if (!System.Text.Unicode.Utf8.IsValid(bytes))
         {

@@ -46,8 +46,7 @@ public static class IngestionApi
 
     private static async Task<IResult> PostAuditEventsAsync(string workspaceId, HttpRequest request, IngestionService ingestion, CancellationToken cancellationToken)
     {
-        RequestBody.RequireJson(request, "the events as a JSON array");
-        var bytes = await RequestBody.ReadUtf8JsonAsync(request, HttpLimits.MaxIngestBodyBytes, cancellationToken);
+        var bytes = await RequestBody.ReadJsonAsync(request, "the events as a JSON array", HttpLimits.MaxIngestBodyBytes, cancellationToken);
         using var body = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
         if (body.RootElement.ValueKind != JsonValueKind.Array)
         {

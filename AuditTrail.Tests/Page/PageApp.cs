@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json.Nodes;
 using AuditTrail.Core.Access;
 using AuditTrail.Tests.Infrastructure;
+using AuditTrail.Tests.Reliability;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -24,6 +24,7 @@ public sealed class PageApp : IAsyncDisposable
         OwnerToken = ownerToken;
         OwnerInfo = ownerInfo;
         Http = new HttpClient { BaseAddress = new Uri(baseUrl) };
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ownerToken);
     }
 
     public AuditTrailAppFactory App { get; }
@@ -31,6 +32,7 @@ public sealed class PageApp : IAsyncDisposable
     public string WorkspaceId { get; }
     public string OwnerToken { get; }
     public AccessTokenInfo OwnerInfo { get; }
+    /// <summary>A client of the app's real port, signed in as the workspace's owner.</summary>
     public HttpClient Http { get; }
     public AccessTokenService Tokens => App.Services.GetRequiredService<AccessTokenService>();
 
@@ -51,12 +53,7 @@ public sealed class PageApp : IAsyncDisposable
     {
         foreach (var batch in events.Chunk(500))
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/workspaces/{WorkspaceId}/audit-events")
-            {
-                Content = new StringContent(TestEvents.Array(batch), Encoding.UTF8, "application/json"),
-            };
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", OwnerToken);
-            using var response = await Http.SendAsync(request, ct);
+            using var response = await StoredTrail.PostAsync(Http, WorkspaceId, batch);
             var body = await response.Content.ReadAsStringAsync(ct);
             Assert.True(response.IsSuccessStatusCode, body);
             Assert.Equal(batch.Length, JsonNode.Parse(body)!["accepted"]!.GetValue<int>());
