@@ -6,7 +6,11 @@ using System.Text;
 using System.Text.Json;
 using AuditTrail.Functions.Hosting;
 using AuditTrail.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace AuditTrail.Tests.Hosting;
 
@@ -40,6 +44,34 @@ public sealed class HostingTests(AzuriteFixture azurite)
         var ex = Assert.Throws<InvalidOperationException>(() => HostingSettings.Resolve(Config(("FUNCTIONS_CUSTOMHANDLER_PORT", port))));
 
         Assert.Contains("FUNCTIONS_CUSTOMHANDLER_PORT", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("-00:00:05")]
+    public void A_non_positive_shutdown_timeout_fails_start_up_naming_the_setting(string value)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration["AuditTrail:ShutdownTimeout"] = value;
+
+        var ex = Assert.Throws<InvalidOperationException>(() => builder.AddFunctionsHosting());
+
+        Assert.Contains("AuditTrail:ShutdownTimeout", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_shutdown_timeout_is_the_setting_or_thirty_seconds()
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.AddFunctionsHosting();
+        var configured = WebApplication.CreateBuilder();
+        configured.Configuration["AuditTrail:ShutdownTimeout"] = "00:00:45";
+        configured.AddFunctionsHosting();
+
+        using var defaults = builder.Services.BuildServiceProvider();
+        using var set = configured.Services.BuildServiceProvider();
+        Assert.Equal(TimeSpan.FromSeconds(30), defaults.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(45), set.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
     }
 
     [Fact]
