@@ -45,45 +45,80 @@ public static class AuditEventJson
         writer.WriteRawValue(json, skipInputValidation: true);
     }
 
-    public static void Write(Utf8JsonWriter writer, AuditEvent e)
+    public static void Write(Utf8JsonWriter writer, AuditEvent e) => Write(writer, e, e.Type.AsSpan(), e.ProductArea);
+
+    /// <summary>
+    /// The form content hashes are taken over: the type in upper case and no product area, so a
+    /// catalog change (of spelling or area) between two deliveries cannot make a replay a conflict.
+    /// </summary>
+    public static void WriteCanonical(Utf8JsonWriter writer, AuditEvent e)
     {
+        Span<char> upper = e.Type.Length <= 256 ? stackalloc char[e.Type.Length] : new char[e.Type.Length];
+        e.Type.AsSpan().ToUpperInvariant(upper);
+        Write(writer, e, upper, string.Empty);
+    }
+
+    private static void Write(Utf8JsonWriter writer, AuditEvent e, ReadOnlySpan<char> type, string productArea)
+    {
+        // Names are encoded once, not for every event: this runs per event on ingest and on every query page.
         writer.WriteStartObject();
-        writer.WriteString("id", e.Id);
-        writer.WriteString("workspaceId", e.WorkspaceId);
-        writer.WriteString("type", e.Type);
-        writer.WriteString("productArea", e.ProductArea);
-        writer.WriteString("timestamp", Iso8601.Format(e.Timestamp, stackalloc char[Iso8601.FormattedLength]));
-        writer.WriteStartObject("actor");
-        writer.WriteString("type", e.Actor.Type);
-        writer.WriteString("id", e.Actor.Id);
-        WriteOptional(writer, "name", e.Actor.Name);
-        WriteOptional(writer, "email", e.Actor.Email);
+        writer.WriteString(Names.Id, e.Id);
+        writer.WriteString(Names.WorkspaceId, e.WorkspaceId);
+        writer.WriteString(Names.Type, type);
+        writer.WriteString(Names.ProductArea, productArea);
+        writer.WriteString(Names.Timestamp, Iso8601.Format(e.Timestamp, stackalloc char[Iso8601.FormattedLength]));
+        writer.WriteStartObject(Names.Actor);
+        writer.WriteString(Names.Type, e.Actor.Type);
+        writer.WriteString(Names.Id, e.Actor.Id);
+        WriteOptional(writer, Names.Name, e.Actor.Name);
+        WriteOptional(writer, Names.Email, e.Actor.Email);
         writer.WriteEndObject();
-        writer.WriteStartObject("resource");
-        writer.WriteString("type", e.Resource.Type);
-        writer.WriteString("id", e.Resource.Id);
-        WriteOptional(writer, "name", e.Resource.Name);
+        writer.WriteStartObject(Names.Resource);
+        writer.WriteString(Names.Type, e.Resource.Type);
+        writer.WriteString(Names.Id, e.Resource.Id);
+        WriteOptional(writer, Names.Name, e.Resource.Name);
         writer.WriteEndObject();
         if (e.Context is { } c)
         {
-            writer.WriteStartObject("context");
-            WriteOptional(writer, "ip", c.Ip);
-            WriteOptional(writer, "userAgent", c.UserAgent);
-            WriteOptional(writer, "requestId", c.RequestId);
+            writer.WriteStartObject(Names.Context);
+            WriteOptional(writer, Names.Ip, c.Ip);
+            WriteOptional(writer, Names.UserAgent, c.UserAgent);
+            WriteOptional(writer, Names.RequestId, c.RequestId);
             writer.WriteEndObject();
         }
         if (e.Changes is not null)
         {
-            WriteRaw(writer, "changes", e.Changes);
+            writer.WritePropertyName(Names.Changes);
+            writer.WriteRawValue(e.Changes, skipInputValidation: true);
         }
         if (e.Properties is not null)
         {
-            WriteRaw(writer, "properties", e.Properties);
+            writer.WritePropertyName(Names.Properties);
+            writer.WriteRawValue(e.Properties, skipInputValidation: true);
         }
         writer.WriteEndObject();
     }
 
-    private static void WriteOptional(Utf8JsonWriter writer, string name, string? value)
+    private static class Names
+    {
+        public static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
+        public static readonly JsonEncodedText WorkspaceId = JsonEncodedText.Encode("workspaceId");
+        public static readonly JsonEncodedText Type = JsonEncodedText.Encode("type");
+        public static readonly JsonEncodedText ProductArea = JsonEncodedText.Encode("productArea");
+        public static readonly JsonEncodedText Timestamp = JsonEncodedText.Encode("timestamp");
+        public static readonly JsonEncodedText Actor = JsonEncodedText.Encode("actor");
+        public static readonly JsonEncodedText Resource = JsonEncodedText.Encode("resource");
+        public static readonly JsonEncodedText Context = JsonEncodedText.Encode("context");
+        public static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
+        public static readonly JsonEncodedText Email = JsonEncodedText.Encode("email");
+        public static readonly JsonEncodedText Ip = JsonEncodedText.Encode("ip");
+        public static readonly JsonEncodedText UserAgent = JsonEncodedText.Encode("userAgent");
+        public static readonly JsonEncodedText RequestId = JsonEncodedText.Encode("requestId");
+        public static readonly JsonEncodedText Changes = JsonEncodedText.Encode("changes");
+        public static readonly JsonEncodedText Properties = JsonEncodedText.Encode("properties");
+    }
+
+    private static void WriteOptional(Utf8JsonWriter writer, JsonEncodedText name, string? value)
     {
         if (value is not null)
         {

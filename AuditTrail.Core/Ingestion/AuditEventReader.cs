@@ -1,7 +1,7 @@
-using System.Globalization;
+using System.Buffers;
 using System.Net;
+using System.Runtime.InteropServices;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using AuditTrail.Core.Events;
@@ -13,6 +13,14 @@ namespace AuditTrail.Core.Ingestion;
 /// Strict: unknown or repeated fields, wrong types, control characters, oversize values and
 /// timestamps without an offset are all rejected, each with its own code and the field named.
 /// </summary>
+/// <remarks>
+/// This is the ingest hot path, so it reads the event's UTF-8 once with a
+/// <see cref="Utf8JsonReader"/> instead of building a <see cref="JsonDocument"/> and walking it.
+/// It still works in two steps, so which rejection an event gets does not depend on the order of
+/// its fields: the whole document is read first (any syntax error, anywhere, makes it
+/// <c>invalid_json</c>), collecting each allowed field; then the fields are checked in one fixed
+/// order and the first problem wins.
+/// </remarks>
 public static partial class AuditEventReader
 {
 
@@ -24,85 +32,133 @@ public static partial class AuditEventReader
     /// <summary>The workspace id rule, as every refusal states it.</summary>
     public const string WorkspaceIdRule = "A workspace id is 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.";
 
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
+
+    // An element was parsed (and its depth limited) by whoever made it; reading it again must not
+    // refuse what that parse accepted.
+    private static readonly JsonReaderOptions ParsedElementOptions = new() { MaxDepth = CompactJson.MaxDepth };
+
+    // Throws on a lone surrogate rather than writing U+FFFD: the event would not be what was sent.
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     /// <param name="raw">The event as it arrived.</param>
     /// <param name="index">Its position in the batch, for the rejection.</param>
     /// <param name="routeWorkspaceId">The workspace of the door (HTTP route), if any: fills a missing workspaceId and must match a present one.</param>
     /// <param name="now">The receiver's clock.</param>
     public static ReadResult Read(RawEvent raw, int index, string? routeWorkspaceId, DateTimeOffset now)
     {
-        var text = raw.RawText;
-        if (Encoding.UTF8.GetByteCount(text) > EventLimits.MaxEventBytes)
+        if (raw.Element is { } element)
         {
-            return Reject(index, RejectionCodes.EventTooLarge, $"The event is larger than {EventLimits.MaxEventBytes} bytes of UTF-8 JSON.");
+            // The HTTP door has parsed the body already: the element's own UTF-8 is read as it is.
+            return ReadUtf8(JsonMarshal.GetRawUtf8Value(element), ParsedElementOptions, unwrapString: false, raw, index, routeWorkspaceId, now);
         }
-
-        JsonDocument? owned = null;
+        var text = raw.Text ?? string.Empty;
+        // Every UTF-16 char is at most 3 UTF-8 bytes: a text that long is too large without counting.
+        if (text.Length > EventLimits.MaxEventBytes)
+        {
+            return TooLarge(index);
+        }
+        var rented = ArrayPool<byte>.Shared.Rent(StrictUtf8.GetMaxByteCount(text.Length));
         try
         {
-            JsonElement element;
-            if (raw.Element is { } e)
-            {
-                element = e;
-            }
-            else
-            {
-                try
-                {
-                    owned = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
-                }
-                catch (JsonException ex)
-                {
-                    return Reject(index, RejectionCodes.InvalidJson, $"The event is not valid JSON: {ex.Message}");
-                }
-                element = owned.RootElement;
-                // Some producers (and the host's string encoding) wrap the JSON in a JSON string once more.
-                if (element.ValueKind == JsonValueKind.String)
-                {
-                    // An escaped lone surrogate cannot become a string; reading it threw out of the reader (a 500).
-                    if (TryGetString(element) is not { } inner)
-                    {
-                        return Reject(index, RejectionCodes.InvalidString, "The event is a JSON string holding an invalid UTF-16 sequence (a lone surrogate).");
-                    }
-                    if (inner.TrimStart().StartsWith('{'))
-                    {
-                        return Read(RawEvent.FromText(inner, raw.Origin), index, routeWorkspaceId, now);
-                    }
-                }
-            }
+            int length;
             try
             {
-                return new Parser(index, routeWorkspaceId, now).Parse(element);
+                length = StrictUtf8.GetBytes(text, rented);
             }
-            catch (InvalidOperationException)
+            catch (EncoderFallbackException)
             {
-                // A property name with an invalid escape (a lone surrogate) cannot be read as a string.
-                return Reject(index, RejectionCodes.InvalidString, "The event holds an invalid UTF-16 sequence (a lone surrogate) in a field name.");
+                return Reject(index, RejectionCodes.InvalidString, "The event holds an invalid UTF-16 sequence (a lone surrogate).");
             }
+            return ReadUtf8(rented.AsSpan(0, length), ReaderOptions, unwrapString: true, raw, index, routeWorkspaceId, now);
         }
         finally
         {
-            owned?.Dispose();
+            ArrayPool<byte>.Shared.Return(rented);
         }
     }
 
-    private static readonly FieldNames EventFields = new("id", "workspaceId", "type", "timestamp", "actor", "resource", "context", "changes", "properties");
-    private static readonly FieldNames ActorFields = new("type", "id", "name", "email");
-    private static readonly FieldNames ResourceFields = new("type", "id", "name");
-    private static readonly FieldNames ContextFields = new("ip", "userAgent", "requestId");
-    private static readonly FieldNames ChangeFields = new("field", "before", "after");
+    private static ReadResult TooLarge(int index) =>
+        Reject(index, RejectionCodes.EventTooLarge, $"The event is larger than {EventLimits.MaxEventBytes} bytes of UTF-8 JSON.");
+
+    private static ReadResult ReadUtf8(ReadOnlySpan<byte> json, JsonReaderOptions options, bool unwrapString, RawEvent raw, int index, string? routeWorkspaceId, DateTimeOffset now)
+    {
+        if (json.Length > EventLimits.MaxEventBytes)
+        {
+            return TooLarge(index);
+        }
+        var parser = new Parser(json, options, index, routeWorkspaceId, now);
+        Value root;
+        try
+        {
+            var reader = new Utf8JsonReader(json, options);
+            reader.Read();
+            root = parser.Collect(ref reader, EventFields, path: "");
+            // Anything after the value is a syntax error, which this read reports.
+            while (reader.Read())
+            {
+            }
+        }
+        catch (JsonException ex)
+        {
+            return Reject(index, RejectionCodes.InvalidJson, $"The event is not valid JSON: {ex.Message}");
+        }
+
+        // Some producers (and the host's string encoding) wrap the JSON in a JSON string once more.
+        if (unwrapString && root.Token == JsonTokenType.String)
+        {
+            if (root.Text is not { } inner)
+            {
+                return Reject(index, RejectionCodes.InvalidString, "The event is a JSON string holding an invalid UTF-16 sequence (a lone surrogate).");
+            }
+            if (inner.TrimStart().StartsWith('{'))
+            {
+                return Read(RawEvent.FromText(inner, raw.Origin), index, routeWorkspaceId, now);
+            }
+        }
+        return parser.Parse(root);
+    }
+
+    /// <summary>What a field holds: a string, an object of its own allowed fields, or raw JSON kept as a slice.</summary>
+    private enum Kind
+    {
+        Text,
+        Object,
+        RawJson,
+    }
 
     /// <summary>The fields an object may hold, with their UTF-8 forms for matching without allocating.</summary>
-    private sealed class FieldNames(params string[] names)
+    private sealed class FieldNames
     {
-        private readonly byte[][] _utf8 = names.Select(Encoding.UTF8.GetBytes).ToArray();
+        private readonly byte[][] _utf8;
 
-        public string[] Names { get; } = names;
-
-        public int IndexOf(JsonProperty property)
+        public FieldNames(params (string Name, Kind Kind, FieldNames? Nested)[] fields)
         {
+            Names = fields.Select(f => f.Name).ToArray();
+            Kinds = fields.Select(f => f.Kind).ToArray();
+            Nested = fields.Select(f => f.Nested).ToArray();
+            Prefixes = Names.Select(n => n + ".").ToArray();
+            _utf8 = Names.Select(Encoding.UTF8.GetBytes).ToArray();
+        }
+
+        /// <summary>Each field's name as the start of its nested fields' paths ("actor."), made once.</summary>
+        public string[] Prefixes { get; }
+
+        public string[] Names { get; }
+        public Kind[] Kinds { get; }
+        public FieldNames?[] Nested { get; }
+
+        /// <summary>The slot of the property name under the reader, or -1.</summary>
+        public int IndexOf(ref Utf8JsonReader reader, string? unescapedName)
+        {
+            if (unescapedName is not null)
+            {
+                return Array.IndexOf(Names, unescapedName);
+            }
+            var name = reader.ValueSpan;
             for (var i = 0; i < _utf8.Length; i++)
             {
-                if (property.NameEquals(_utf8[i]))
+                if (name.SequenceEqual(_utf8[i]))
                 {
                     return i;
                 }
@@ -111,50 +167,162 @@ public static partial class AuditEventReader
         }
     }
 
-    /// <summary>An object's allowed fields, each present at most once (an absent one is Undefined).</summary>
-    private sealed class Slots(FieldNames names, JsonElement[] values)
+    private static FieldNames Texts(params string[] names) => new(names.Select(n => (n, Kind.Text, (FieldNames?)null)).ToArray());
+
+    private static readonly FieldNames ActorFields = Texts("type", "id", "name", "email");
+    private static readonly FieldNames ResourceFields = Texts("type", "id", "name");
+    private static readonly FieldNames ContextFields = Texts("ip", "userAgent", "requestId");
+    private static readonly FieldNames ChangeFields = new(("field", Kind.Text, null), ("before", Kind.RawJson, null), ("after", Kind.RawJson, null));
+    // Slots, in the order of the FieldNames below: fields are looked up by position, not by name.
+    private const int TypeSlot = 0, IdSlot = 1, NameSlot = 2, EmailSlot = 3; // actor; resource has the first three
+    private const int IpSlot = 0, UserAgentSlot = 1, RequestIdSlot = 2; // context
+    private const int FieldSlot = 0; // a change
+    private const int EventIdSlot = 0, WorkspaceIdSlot = 1, EventTypeSlot = 2, TimestampSlot = 3, ActorSlot = 4, ResourceSlot = 5, ContextSlot = 6, ChangesSlot = 7, PropertiesSlot = 8;
+
+    private static readonly string[] ChangePaths = Enumerable.Range(0, EventLimits.MaxChanges).Select(i => $"changes[{i}].").ToArray();
+
+    private static readonly FieldNames EventFields = new(
+        ("id", Kind.Text, null),
+        ("workspaceId", Kind.Text, null),
+        ("type", Kind.Text, null),
+        ("timestamp", Kind.Text, null),
+        ("actor", Kind.Object, ActorFields),
+        ("resource", Kind.Object, ResourceFields),
+        ("context", Kind.Object, ContextFields),
+        ("changes", Kind.RawJson, null),
+        ("properties", Kind.RawJson, null));
+
+    /// <summary>
+    /// One collected JSON value. <see cref="JsonTokenType.None"/> is an absent field. A string's
+    /// <see cref="Text"/> is null when it cannot be a .NET string (a lone surrogate escape).
+    /// </summary>
+    private readonly record struct Value(JsonTokenType Token, string? Text = null, Slots? Fields = null, int Start = 0, int Length = 0);
+
+    /// <summary>An object's allowed fields, each present at most once, and the first problem with the object itself.</summary>
+    private sealed class Slots(FieldNames names)
     {
-        public bool TryGetValue(string name, out JsonElement value)
+        public Value[] Values { get; } = new Value[names.Names.Length];
+
+        public IngestRejection? Problem { get; set; }
+
+        public string Name(int slot) => names.Names[slot];
+
+        public bool TryGetValue(int slot, out Value value)
         {
-            var i = Array.IndexOf(names.Names, name);
-            value = i >= 0 ? values[i] : default;
-            return value.ValueKind != JsonValueKind.Undefined;
+            value = Values[slot];
+            return value.Token != JsonTokenType.None;
         }
     }
 
     private static ReadResult Reject(int index, string code, string reason, string? field = null, string? id = null, string? ws = null) =>
         new(null, new IngestRejection(index, code, reason, field, id, ws));
 
-    private sealed class Parser(int index, string? routeWorkspaceId, DateTimeOffset now)
+    /// <summary>A ref struct, so it can hold the event's UTF-8 (read again for changes and properties) without a copy.</summary>
+    private ref struct Parser
     {
-        private string? _id;
-        private string? _workspaceId;
+        private readonly ReadOnlySpan<byte> _json;
+        private readonly JsonReaderOptions _options;
+        private readonly int index;
+        private readonly string? routeWorkspaceId;
+        private readonly DateTimeOffset now;
         private IngestRejection? _rejection;
 
-        public ReadResult Parse(JsonElement root)
+        public Parser(ReadOnlySpan<byte> json, JsonReaderOptions options, int index, string? routeWorkspaceId, DateTimeOffset now)
         {
-            if (root.ValueKind != JsonValueKind.Object)
+            _json = json;
+            _options = options;
+            this.index = index;
+            this.routeWorkspaceId = routeWorkspaceId;
+            this.now = now;
+        }
+
+        /// <summary>
+        /// Reads the value under the reader to its end. An object with a <paramref name="shape"/> is
+        /// collected into its fields; any other object or array is only skipped (and so checked).
+        /// </summary>
+        public readonly Value Collect(ref Utf8JsonReader reader, FieldNames? shape, string path)
+        {
+            switch (reader.TokenType)
             {
-                return Reject(index, RejectionCodes.NotAnObject, $"An event must be a JSON object, not {Kind(root)}.");
+                case JsonTokenType.String:
+                    return new Value(JsonTokenType.String, TryGetString(ref reader));
+                case JsonTokenType.StartObject when shape is not null:
+                    return new Value(JsonTokenType.StartObject, Fields: CollectObject(ref reader, shape, path));
+                case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                    var token = reader.TokenType;
+                    reader.Skip();
+                    return new Value(token);
+                default:
+                    return new Value(reader.TokenType);
             }
-            // The id and workspace are read first so every later rejection can name them.
-            if (root.TryGetProperty("id"u8, out var idElement) && idElement.ValueKind == JsonValueKind.String)
+        }
+
+        private readonly Slots CollectObject(ref Utf8JsonReader reader, FieldNames allowed, string path)
+        {
+            var slots = new Slots(allowed);
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                _id = TryGetString(idElement);
+                // Names are matched as UTF-8 bytes, with no string made for them, unless escaped;
+                // field paths are built only for an error: this runs for every field of every event.
+                string? escapedName = null;
+                var nameIsValid = true;
+                if (reader.ValueIsEscaped)
+                {
+                    escapedName = TryGetString(ref reader);
+                    nameIsValid = escapedName is not null;
+                }
+                var slot = nameIsValid ? allowed.IndexOf(ref reader, escapedName) : -1;
+                if (slot < 0)
+                {
+                    slots.Problem ??= nameIsValid
+                        ? Unknown(path + (escapedName ?? TryGetString(ref reader)), allowed)
+                        : new IngestRejection(index, RejectionCodes.InvalidString, "The event holds an invalid UTF-16 sequence (a lone surrogate) in a field name.", null);
+                    reader.Read();
+                    reader.Skip();
+                    continue;
+                }
+                if (slots.Values[slot].Token != JsonTokenType.None)
+                {
+                    // The later value is kept, as JsonDocument's lookups do: a rejection names the last id given.
+                    slots.Problem ??= new IngestRejection(index, RejectionCodes.DuplicateField, $"Field '{path + allowed.Names[slot]}' appears more than once.", path + allowed.Names[slot]);
+                }
+                reader.Read();
+                slots.Values[slot] = allowed.Kinds[slot] switch
+                {
+                    Kind.Object => Collect(ref reader, allowed.Nested[slot], path.Length == 0 ? allowed.Prefixes[slot] : path + allowed.Prefixes[slot]),
+                    Kind.RawJson => Slice(ref reader),
+                    _ => Collect(ref reader, null, path),
+                };
             }
-            if (root.TryGetProperty("workspaceId"u8, out var wsElement) && wsElement.ValueKind == JsonValueKind.String)
+            return slots;
+        }
+
+        private readonly IngestRejection Unknown(string name, FieldNames allowed) =>
+            new(index, RejectionCodes.UnknownField, $"Unknown field '{Truncate(name)}'. Allowed here: {string.Join(", ", allowed.Names)}.", name);
+
+        private static Value Slice(ref Utf8JsonReader reader)
+        {
+            var token = reader.TokenType;
+            var start = (int)reader.TokenStartIndex;
+            reader.Skip();
+            return new Value(token, Start: start, Length: (int)reader.BytesConsumed - start);
+        }
+
+        public ReadResult Parse(Value root)
+        {
+            if (root.Token != JsonTokenType.StartObject)
             {
-                _workspaceId = TryGetString(wsElement);
+                return Reject(index, RejectionCodes.NotAnObject, $"An event must be a JSON object, not {KindOf(root.Token)}.");
+            }
+            var fields = root.Fields!;
+            if (fields.Problem is not null)
+            {
+                _rejection = fields.Problem;
+                return Fail(fields);
             }
 
-            var fields = Fields(root, "", EventFields);
-            if (fields is null)
-            {
-                return Fail();
-            }
-
-            var id = RequiredText(fields, "id", EventLimits.MaxIdLength);
-            var type = RequiredText(fields, "type", EventLimits.MaxTypeLength);
+            var id = RequiredText(fields, EventIdSlot, EventLimits.MaxIdLength);
+            var type = RequiredText(fields, EventTypeSlot, EventLimits.MaxTypeLength);
             var workspaceId = WorkspaceId(fields);
             var timestamp = Timestamp(fields);
             var actor = Actor(fields);
@@ -164,45 +332,26 @@ public static partial class AuditEventReader
             var properties = Properties(fields);
             if (_rejection is not null)
             {
-                return Fail();
+                return Fail(fields);
             }
 
             var cataloged = EventCatalog.TryGet(type!, out var canonicalType, out var area);
             return new ReadResult(new AuditEvent(id!, workspaceId!, canonicalType, area, cataloged, timestamp!.Value, actor!, resource!, context, changes, properties), null);
         }
 
-        private ReadResult Fail() => new(null, _rejection! with { EventId = _id, WorkspaceId = _workspaceId ?? routeWorkspaceId });
+        /// <summary>The rejection, naming the event's id and workspace when they can be read, whatever else is wrong.</summary>
+        private readonly ReadResult Fail(Slots fields) =>
+            new(null, _rejection! with { EventId = Named(fields, EventIdSlot), WorkspaceId = Named(fields, WorkspaceIdSlot) ?? routeWorkspaceId });
+
+        private static string? Named(Slots fields, int slot) =>
+            fields.TryGetValue(slot, out var v) && v.Token == JsonTokenType.String ? v.Text : null;
 
         private void Error(string code, string field, string reason) => _rejection ??= new IngestRejection(index, code, reason, field);
 
-        private Slots? Fields(JsonElement obj, string path, FieldNames allowed)
+        private string? RequiredText(Slots fields, int slot, int maxLength, string path = "")
         {
-            var slots = new JsonElement[allowed.Names.Length];
-            foreach (var p in obj.EnumerateObject())
-            {
-                // Names are matched as UTF-8 bytes, with no string made for them; field paths are
-                // built only for an error: this loop runs for every property of every event.
-                var slot = allowed.IndexOf(p);
-                if (slot < 0)
-                {
-                    var name = path + p.Name;
-                    Error(RejectionCodes.UnknownField, name, $"Unknown field '{Truncate(name)}'. Allowed here: {string.Join(", ", allowed.Names)}.");
-                    return null;
-                }
-                if (slots[slot].ValueKind != JsonValueKind.Undefined)
-                {
-                    var name = path + p.Name;
-                    Error(RejectionCodes.DuplicateField, name, $"Field '{name}' appears more than once.");
-                    return null;
-                }
-                slots[slot] = p.Value;
-            }
-            return new Slots(allowed, slots);
-        }
-
-        private string? RequiredText(Slots fields, string name, int maxLength, string path = "")
-        {
-            var value = OptionalText(fields, name, maxLength, path);
+            var value = OptionalText(fields, slot, maxLength, path);
+            var name = fields.Name(slot);
             if (value is null && _rejection is null)
             {
                 Error(RejectionCodes.MissingField, path + name, $"Field '{path + name}' is required.");
@@ -210,18 +359,19 @@ public static partial class AuditEventReader
             return value;
         }
 
-        private string? OptionalText(Slots fields, string name, int maxLength, string path = "")
+        private string? OptionalText(Slots fields, int slot, int maxLength, string path = "")
         {
-            if (!fields.TryGetValue(name, out var element) || element.ValueKind == JsonValueKind.Null)
+            var name = fields.Name(slot);
+            if (!fields.TryGetValue(slot, out var element) || element.Token == JsonTokenType.Null)
             {
                 return null;
             }
-            if (element.ValueKind != JsonValueKind.String)
+            if (element.Token != JsonTokenType.String)
             {
-                Error(RejectionCodes.WrongType, path + name, $"Field '{path + name}' must be a string, not {Kind(element)}.");
+                Error(RejectionCodes.WrongType, path + name, $"Field '{path + name}' must be a string, not {KindOf(element.Token)}.");
                 return null;
             }
-            var value = TryGetString(element);
+            var value = element.Text;
             if (value is null)
             {
                 Error(RejectionCodes.InvalidString, path + name, $"Field '{path + name}' holds an invalid UTF-16 sequence (a lone surrogate).");
@@ -248,7 +398,7 @@ public static partial class AuditEventReader
 
         private string? WorkspaceId(Slots fields)
         {
-            var value = OptionalText(fields, "workspaceId", EventLimits.MaxWorkspaceIdLength);
+            var value = OptionalText(fields, WorkspaceIdSlot, EventLimits.MaxWorkspaceIdLength);
             if (_rejection is not null)
             {
                 return null;
@@ -276,7 +426,7 @@ public static partial class AuditEventReader
 
         private DateTimeOffset? Timestamp(Slots fields)
         {
-            var text = RequiredText(fields, "timestamp", 64);
+            var text = RequiredText(fields, TimestampSlot, 64);
             if (text is null)
             {
                 return null;
@@ -301,20 +451,15 @@ public static partial class AuditEventReader
 
         private AuditActor? Actor(Slots fields)
         {
-            var obj = RequiredObject(fields, "actor");
-            if (obj is null)
-            {
-                return null;
-            }
-            var f = Fields(obj.Value, "actor.", ActorFields);
+            var f = RequiredObject(fields, ActorSlot);
             if (f is null)
             {
                 return null;
             }
-            var type = RequiredText(f, "type", 16, "actor.");
-            var id = RequiredText(f, "id", EventLimits.MaxIdLength, "actor.");
-            var name = OptionalText(f, "name", EventLimits.MaxTextLength, "actor.");
-            var email = OptionalText(f, "email", EventLimits.MaxTextLength, "actor.");
+            var type = RequiredText(f, TypeSlot, 16, "actor.");
+            var id = RequiredText(f, IdSlot, EventLimits.MaxIdLength, "actor.");
+            var name = OptionalText(f, NameSlot, EventLimits.MaxTextLength, "actor.");
+            var email = OptionalText(f, EmailSlot, EventLimits.MaxTextLength, "actor.");
             if (type is not null && !ActorTypes.All.Contains(type))
             {
                 Error(RejectionCodes.InvalidActorType, "actor.type", $"Field 'actor.type' must be one of {string.Join(", ", ActorTypes.All)}.");
@@ -324,41 +469,36 @@ public static partial class AuditEventReader
 
         private AuditResource? Resource(Slots fields)
         {
-            var obj = RequiredObject(fields, "resource");
-            if (obj is null)
-            {
-                return null;
-            }
-            var f = Fields(obj.Value, "resource.", ResourceFields);
+            var f = RequiredObject(fields, ResourceSlot);
             if (f is null)
             {
                 return null;
             }
-            var type = RequiredText(f, "type", EventLimits.MaxTypeLength, "resource.");
-            var id = RequiredText(f, "id", EventLimits.MaxIdLength, "resource.");
-            var name = OptionalText(f, "name", EventLimits.MaxTextLength, "resource.");
+            var type = RequiredText(f, TypeSlot, EventLimits.MaxTypeLength, "resource.");
+            var id = RequiredText(f, IdSlot, EventLimits.MaxIdLength, "resource.");
+            var name = OptionalText(f, NameSlot, EventLimits.MaxTextLength, "resource.");
             return _rejection is null ? new AuditResource(type!, id!, name) : null;
         }
 
         private AuditContext? Context(Slots fields)
         {
-            if (!fields.TryGetValue("context", out var element) || element.ValueKind == JsonValueKind.Null)
+            if (!fields.TryGetValue(ContextSlot, out var element) || element.Token == JsonTokenType.Null)
             {
                 return null;
             }
-            if (element.ValueKind != JsonValueKind.Object)
+            if (element.Token != JsonTokenType.StartObject)
             {
-                Error(RejectionCodes.WrongType, "context", $"Field 'context' must be an object, not {Kind(element)}.");
+                Error(RejectionCodes.WrongType, "context", $"Field 'context' must be an object, not {KindOf(element.Token)}.");
                 return null;
             }
-            var f = Fields(element, "context.", ContextFields);
+            var f = Checked(element.Fields!);
             if (f is null)
             {
                 return null;
             }
-            var ip = OptionalText(f, "ip", 64, "context.");
-            var userAgent = OptionalText(f, "userAgent", EventLimits.MaxUserAgentLength, "context.");
-            var requestId = OptionalText(f, "requestId", EventLimits.MaxIdLength, "context.");
+            var ip = OptionalText(f, IpSlot, 64, "context.");
+            var userAgent = OptionalText(f, UserAgentSlot, EventLimits.MaxUserAgentLength, "context.");
+            var requestId = OptionalText(f, RequestIdSlot, EventLimits.MaxIdLength, "context.");
             if (ip is not null && !IPAddress.TryParse(ip, out _))
             {
                 Error(RejectionCodes.InvalidIp, "context.ip", "Field 'context.ip' is not an IPv4 or IPv6 address.");
@@ -370,33 +510,46 @@ public static partial class AuditEventReader
             return new AuditContext(ip, userAgent, requestId);
         }
 
+        /// <summary>A nested object's fields, or null after recording its first problem (an unknown or repeated field).</summary>
+        private Slots? Checked(Slots fields)
+        {
+            if (fields.Problem is not null)
+            {
+                _rejection ??= fields.Problem;
+                return null;
+            }
+            return fields;
+        }
+
         private string? Changes(Slots fields)
         {
-            if (!fields.TryGetValue("changes", out var element) || element.ValueKind == JsonValueKind.Null)
+            if (!fields.TryGetValue(ChangesSlot, out var element) || element.Token == JsonTokenType.Null)
             {
                 return null;
             }
-            if (element.ValueKind != JsonValueKind.Array)
+            if (element.Token != JsonTokenType.StartArray)
             {
                 Error(RejectionCodes.InvalidChanges, "changes", "Field 'changes' must be an array of {\"field\", \"before\", \"after\"} objects.");
                 return null;
             }
+            var reader = new Utf8JsonReader(_json.Slice(element.Start, element.Length), _options);
+            reader.Read();
             var count = 0;
-            foreach (var change in element.EnumerateArray())
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
-                var path = $"changes[{count}].";
+                var path = count < ChangePaths.Length ? ChangePaths[count] : "changes[" + count + "].";
                 if (++count > EventLimits.MaxChanges)
                 {
                     Error(RejectionCodes.InvalidChanges, "changes", $"Field 'changes' holds more than {EventLimits.MaxChanges} entries.");
                     return null;
                 }
-                if (change.ValueKind != JsonValueKind.Object)
+                if (reader.TokenType != JsonTokenType.StartObject)
                 {
-                    Error(RejectionCodes.InvalidChanges, path.TrimEnd('.'), $"Each entry of 'changes' must be an object, not {Kind(change)}.");
+                    Error(RejectionCodes.InvalidChanges, path.TrimEnd('.'), $"Each entry of 'changes' must be an object, not {KindOf(reader.TokenType)}.");
                     return null;
                 }
-                var f = Fields(change, path, ChangeFields);
-                if (f is null || RequiredText(f, "field", EventLimits.MaxTextLength, path) is null)
+                var f = Checked(CollectObject(ref reader, ChangeFields, path));
+                if (f is null || RequiredText(f, FieldSlot, EventLimits.MaxTextLength, path) is null)
                 {
                     return null;
                 }
@@ -406,78 +559,62 @@ public static partial class AuditEventReader
 
         private string? Properties(Slots fields)
         {
-            if (!fields.TryGetValue("properties", out var element) || element.ValueKind == JsonValueKind.Null)
+            if (!fields.TryGetValue(PropertiesSlot, out var element) || element.Token == JsonTokenType.Null)
             {
                 return null;
             }
-            if (element.ValueKind != JsonValueKind.Object)
+            if (element.Token != JsonTokenType.StartObject)
             {
-                Error(RejectionCodes.WrongType, "properties", $"Field 'properties' must be an object, not {Kind(element)}.");
+                Error(RejectionCodes.WrongType, "properties", $"Field 'properties' must be an object, not {KindOf(element.Token)}.");
                 return null;
             }
             return Compact(element, "properties");
         }
 
-        private JsonElement? RequiredObject(Slots fields, string name)
+        private Slots? RequiredObject(Slots fields, int slot)
         {
-            if (!fields.TryGetValue(name, out var element) || element.ValueKind == JsonValueKind.Null)
+            var name = fields.Name(slot);
+            if (!fields.TryGetValue(slot, out var element) || element.Token == JsonTokenType.Null)
             {
                 Error(RejectionCodes.MissingField, name, $"Field '{name}' is required.");
                 return null;
             }
-            if (element.ValueKind != JsonValueKind.Object)
+            if (element.Token != JsonTokenType.StartObject)
             {
-                Error(RejectionCodes.WrongType, name, $"Field '{name}' must be an object, not {Kind(element)}.");
+                Error(RejectionCodes.WrongType, name, $"Field '{name}' must be an object, not {KindOf(element.Token)}.");
                 return null;
             }
-            return element;
+            return Checked(element.Fields!);
         }
 
-        private string? Compact(JsonElement element, string field)
+        private string? Compact(Value element, string field)
         {
+            string text;
             try
             {
-                // One buffer and writer per thread: every event with changes or properties comes through here.
-                var buffer = t_compactBuffer ??= new System.Buffers.ArrayBufferWriter<byte>(1024);
-                var writer = t_compactWriter ??= new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed);
-                buffer.ResetWrittenCount();
-                writer.Reset(buffer);
-                element.WriteTo(writer);
-                writer.Flush();
-                var text = Encoding.UTF8.GetString(buffer.WrittenSpan);
-                if (buffer.Capacity > 256 * 1024)
-                {
-                    t_compactBuffer = null;
-                    t_compactWriter = null;
-                }
-                // Stored as one string property: Table Storage takes at most 64 KiB (32K UTF-16 characters).
-                // Escaping (an emoji becomes 12 characters) can push a 32 KiB event past that.
-                if (text.Length > EventLimits.MaxStoredJsonChars)
-                {
-                    Error(RejectionCodes.EventTooLarge, field, $"Field '{field}' takes {text.Length} characters once stored; the limit is {EventLimits.MaxStoredJsonChars}.");
-                    return null;
-                }
-                return text;
+                text = CompactJson.Write(_json.Slice(element.Start, element.Length));
             }
             catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
             {
-                Error(RejectionCodes.InvalidString, "properties", "A nested value holds an invalid UTF-16 sequence (a lone surrogate).");
+                Error(RejectionCodes.InvalidString, field, "A nested value holds an invalid UTF-16 sequence (a lone surrogate).");
                 return null;
             }
+            // Stored as one string property: Table Storage takes at most 64 KiB (32K UTF-16 characters).
+            // Escaping (an emoji becomes 12 characters) can push a 32 KiB event past that.
+            if (text.Length > EventLimits.MaxStoredJsonChars)
+            {
+                Error(RejectionCodes.EventTooLarge, field, $"Field '{field}' takes {text.Length} characters once stored; the limit is {EventLimits.MaxStoredJsonChars}.");
+                return null;
+            }
+            return text;
         }
     }
 
-    [ThreadStatic]
-    private static System.Buffers.ArrayBufferWriter<byte>? t_compactBuffer;
-
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_compactWriter;
-
-    private static string? TryGetString(JsonElement element)
+    private static string? TryGetString(ref Utf8JsonReader reader)
     {
         try
         {
-            return element.GetString();
+            return reader.GetString();
         }
         catch (InvalidOperationException)
         {
@@ -485,14 +622,14 @@ public static partial class AuditEventReader
         }
     }
 
-    private static string Kind(JsonElement e) => e.ValueKind switch
+    private static string KindOf(JsonTokenType token) => token switch
     {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.String => "a string",
+        JsonTokenType.Number => "a number",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
         _ => "nothing",
     };
 

@@ -23,7 +23,7 @@ public static class EventRows
         var writer = t_hashWriter ??= new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed);
         buffer.ResetWrittenCount();
         writer.Reset(buffer);
-        AuditEventJson.Write(writer, e with { Type = e.Type.ToUpperInvariant(), ProductArea = string.Empty, Cataloged = false });
+        AuditEventJson.WriteCanonical(writer, e);
         writer.Flush();
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(buffer.WrittenSpan, hash);
@@ -76,9 +76,9 @@ public static class EventRows
         return
         [
             primary,
-            primary.WithKeys(pk, TrailKeys.ActorPrefixFor(e.Actor.Id) + suffix),
-            primary.WithKeys(pk, TrailKeys.TypePrefixFor(e.Type) + suffix),
-            primary.WithKeys(pk, TrailKeys.ResourcePrefixFor(e.Resource.Type, e.Resource.Id) + suffix),
+            primary.WithKeys(pk, TrailKeys.ActorRowKey(e.Actor.Id, suffix)),
+            primary.WithKeys(pk, TrailKeys.TypeRowKey(e.Type, suffix)),
+            primary.WithKeys(pk, TrailKeys.ResourceRowKey(e.Resource.Type, e.Resource.Id, suffix)),
         ];
     }
 

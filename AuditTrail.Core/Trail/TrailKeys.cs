@@ -25,7 +25,17 @@ public static class TrailKeys
         PartitionKey(workspaceId, DateOnly.FromDateTime(timestamp.UtcDateTime));
 
     public static string PartitionKey(string workspaceId, DateOnly utcDay) =>
-        workspaceId + "_" + utcDay.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+        // Formatted by hand: this runs for every ingested event, and a custom date format is slow.
+        string.Create(workspaceId.Length + 9, (workspaceId, utcDay), static (chars, state) =>
+        {
+            state.workspaceId.CopyTo(chars);
+            chars[state.workspaceId.Length] = '_';
+            var day = state.utcDay;
+            var at = state.workspaceId.Length + 1;
+            ((uint)day.Year).TryFormat(chars[at..(at + 4)], out _, "D4", CultureInfo.InvariantCulture);
+            ((uint)day.Month).TryFormat(chars[(at + 4)..(at + 6)], out _, "D2", CultureInfo.InvariantCulture);
+            ((uint)day.Day).TryFormat(chars[(at + 6)..], out _, "D2", CultureInfo.InvariantCulture);
+        });
 
     /// <summary>Descending time order inside a partition: newer events sort first.</summary>
     public static string ReverseTicks(DateTimeOffset timestamp) =>
@@ -33,19 +43,30 @@ public static class TrailKeys
 
     /// <summary>What every row key of one event ends with: its time, descending, and its id.</summary>
     public static string EventSuffix(DateTimeOffset timestamp, string eventId) =>
-        ReverseTicks(timestamp) + "_" + Encode(eventId);
+        string.Create(CultureInfo.InvariantCulture, stackalloc char[128], $"{DateTime.MaxValue.Ticks - timestamp.UtcTicks:D19}_{Encode(eventId)}");
 
     public static string PrimaryRowKey(DateTimeOffset timestamp, string eventId) =>
         PrimaryPrefix + EventSuffix(timestamp, eventId);
 
     public static string ActorRowKey(string actorId, DateTimeOffset timestamp, string eventId) =>
-        ActorPrefixFor(actorId) + EventSuffix(timestamp, eventId);
+        ActorRowKey(actorId, EventSuffix(timestamp, eventId));
 
     public static string TypeRowKey(string type, DateTimeOffset timestamp, string eventId) =>
-        TypePrefixFor(type) + EventSuffix(timestamp, eventId);
+        TypeRowKey(type, EventSuffix(timestamp, eventId));
 
     public static string ResourceRowKey(string resourceType, string resourceId, DateTimeOffset timestamp, string eventId) =>
-        ResourcePrefixFor(resourceType, resourceId) + EventSuffix(timestamp, eventId);
+        ResourceRowKey(resourceType, resourceId, EventSuffix(timestamp, eventId));
+
+    // The index row keys from an event's suffix (EventSuffix), each made in one allocation: ingest
+    // builds three per event.
+    public static string ActorRowKey(string actorId, string eventSuffix) =>
+        string.Concat(ActorPrefix, Encode(actorId), "_", eventSuffix);
+
+    public static string TypeRowKey(string type, string eventSuffix) =>
+        string.Concat(TypePrefix, Encode(type), "_", eventSuffix);
+
+    public static string ResourceRowKey(string resourceType, string resourceId, string eventSuffix) =>
+        string.Concat([ResourcePrefix, Encode(resourceType), ":", Encode(resourceId), "_", eventSuffix]);
 
     public static string ActorPrefixFor(string actorId) => ActorPrefix + Encode(actorId) + "_";
 

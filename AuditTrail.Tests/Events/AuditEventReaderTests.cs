@@ -159,6 +159,41 @@ public sealed class AuditEventReaderTests
         Assert.Equal("evt_1", AuditEventReader.Read(RawEvent.FromText(text), 0, null, Now).Event?.Id);
     }
 
+    [Theory]
+    [InlineData("changes", "[{\"field\":\"f\",\"before\":\"\\ud800\"}]")]
+    [InlineData("properties", "{\"\\udc00\":1}")]
+    public void Lone_surrogate_in_changes_or_properties_is_rejected_naming_the_field(string field, string json)
+    {
+        var node = Valid();
+        node.Remove(field);
+        var withField = node.ToJsonString()[..^1] + ",\"" + field + "\":" + json + "}";
+
+        var result = AuditEventReader.Read(RawEvent.FromText(withField), 0, null, Now);
+
+        Assert.Equal((RejectionCodes.InvalidString, field), (result.Rejection!.Code, result.Rejection.Field));
+    }
+
+    [Fact]
+    public void Repeated_id_is_rejected_naming_the_last_one_given()
+    {
+        var text = "{\"id\":\"evt_first\"," + Valid().ToJsonString()[1..].Replace("\"evt_1\"", "\"evt_last\"", StringComparison.Ordinal);
+
+        var result = AuditEventReader.Read(RawEvent.FromText(text), 0, null, Now);
+
+        Assert.Equal((RejectionCodes.DuplicateField, "id", "evt_last"), (result.Rejection!.Code, result.Rejection.Field, result.Rejection.EventId));
+    }
+
+    [Fact]
+    public void Event_read_from_a_parsed_body_equals_the_same_event_read_from_text()
+    {
+        var text = Valid().ToJsonString();
+        using var body = JsonDocument.Parse("[" + text + "]");
+
+        var fromElement = AuditEventReader.Read(RawEvent.FromJson(body.RootElement[0]), 0, null, Now).Event!;
+
+        Assert.Equal(AuditEventReader.Read(RawEvent.FromText(text), 0, null, Now).Event, fromElement);
+    }
+
     [Fact]
     public void Null_optional_fields_are_absent_not_errors()
     {

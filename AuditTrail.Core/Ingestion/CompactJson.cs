@@ -1,0 +1,124 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+
+namespace AuditTrail.Core.Ingestion;
+
+/// <summary>
+/// Re-writes a JSON value with no whitespace and one escaping rule (<see cref="JsonDefaults.Relaxed"/>),
+/// token by token from a <see cref="Utf8JsonReader"/>: the stored form of an event's changes and
+/// properties, and so part of its content hash. The output is byte for byte what
+/// <c>JsonElement.WriteTo</c> with the same writer options gives (a property test holds the two
+/// equal), so events stored before and after the reader stopped building a JsonDocument hash alike.
+/// </summary>
+public static class CompactJson
+{
+    // One buffer and writer per thread: every event with changes or properties comes through here.
+    /// <summary>The writer's own limit; the input was read (and its depth limited) before it comes here.</summary>
+    public const int MaxDepth = 1000;
+
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxDepth };
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
+    /// <param name="json">One complete, valid JSON value.</param>
+    /// <exception cref="InvalidOperationException">A string or name holds a lone surrogate escape.</exception>
+    /// <exception cref="ArgumentException">A string or name is not valid UTF-8.</exception>
+    public static string Write(ReadOnlySpan<byte> json)
+    {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, JsonDefaults.Relaxed);
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        try
+        {
+            var reader = new Utf8JsonReader(json, ReaderOptions);
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject:
+                        writer.WriteStartObject();
+                        break;
+                    case JsonTokenType.EndObject:
+                        writer.WriteEndObject();
+                        break;
+                    case JsonTokenType.StartArray:
+                        writer.WriteStartArray();
+                        break;
+                    case JsonTokenType.EndArray:
+                        writer.WriteEndArray();
+                        break;
+                    case JsonTokenType.PropertyName:
+                        WriteText(ref reader, writer, name: true);
+                        break;
+                    case JsonTokenType.String:
+                        WriteText(ref reader, writer, name: false);
+                        break;
+                    case JsonTokenType.Number:
+                        // As the producer wrote it (1.0 stays 1.0), which is what JsonElement.WriteTo keeps too.
+                        writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true);
+                        break;
+                    case JsonTokenType.True or JsonTokenType.False:
+                        writer.WriteBooleanValue(reader.TokenType == JsonTokenType.True);
+                        break;
+                    case JsonTokenType.Null:
+                        writer.WriteNullValue();
+                        break;
+                }
+            }
+            writer.Flush();
+            return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        }
+        finally
+        {
+            if (buffer.Capacity > 256 * 1024)
+            {
+                t_buffer = null; // do not keep a rare huge event's buffer alive on the thread
+                t_writer = null;
+            }
+        }
+    }
+
+    /// <summary>A string or name, unescaped to UTF-8 and written with the writer's own escaping.</summary>
+    private static void WriteText(ref Utf8JsonReader reader, Utf8JsonWriter writer, bool name)
+    {
+        var raw = reader.ValueSpan;
+        if (!reader.ValueIsEscaped)
+        {
+            Write(writer, raw, name);
+            return;
+        }
+        // Unescaping never lengthens a string.
+        byte[]? rented = null;
+        var unescaped = raw.Length <= 512 ? stackalloc byte[raw.Length] : (rented = ArrayPool<byte>.Shared.Rent(raw.Length));
+        try
+        {
+            var length = reader.CopyString(unescaped);
+            Write(writer, unescaped[..length], name);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static void Write(Utf8JsonWriter writer, ReadOnlySpan<byte> utf8, bool name)
+    {
+        if (name)
+        {
+            writer.WritePropertyName(utf8);
+        }
+        else
+        {
+            writer.WriteStringValue(utf8);
+        }
+    }
+}
