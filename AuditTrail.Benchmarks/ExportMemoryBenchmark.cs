@@ -32,7 +32,7 @@ public static class ExportMemoryBenchmark
         using var store = new TrailStore(clients);
         var time = TimeProvider.System;
         var ingestion = new IngestionService(store, new DeadLetterStore(store), time, NullLogger<IngestionService>.Instance);
-        var queries = new TrailQueryService(store, time);
+        var queries = new TrailQueryService(store, time, Microsoft.Extensions.Options.Options.Create(new QueryOptions()));
         var exports = new ExportService(clients, store, queries, ingestion, time, NullLogger<ExportService>.Instance);
         var container = exports.Container;
         await container.CreateIfNotExistsAsync(ct);

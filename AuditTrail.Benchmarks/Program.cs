@@ -17,7 +17,8 @@ public static class BenchmarkCommand
             usage: AuditTrail.Benchmarks purge  [--events N] [--workspaces W] [--rounds R] [--out FILE]
                    AuditTrail.Benchmarks export [--sizes 10000,100000] [--writer-sizes 10000,100000,1000000] [--rounds R] [--out FILE]
                    AuditTrail.Benchmarks ingest [--events N] [--rounds R] [--out FILE]
-                   AuditTrail.Benchmarks query  [--events N] [--repetitions R] [--out FILE]
+                   AuditTrail.Benchmarks query  [--events N] [--days D] [--repetitions R] [--latency-ms L] [--out FILE]
+                                                (L > 0: every measured storage request is held L ms, a round trip to a service that answers in index time)
                    AuditTrail.Benchmarks cpu    [--out FILE]   (BenchmarkDotNet, in-process, short runs)
                    AuditTrail.Benchmarks load   [--events 100000] [--producers 8] [--batch 500] [--workspaces 4] [--overlap 10] [--out FILE]
                                                 (the app in standalone mode over real HTTP; exits 1 unless every event is stored exactly once)
@@ -41,7 +42,7 @@ public static class BenchmarkCommand
             "purge" => await PurgeBenchmark.RunAsync(clients, Option("--events", 10_000), Option("--workspaces", 4), Option("--rounds", 3), Console.Out, CancellationToken.None),
             "export" => await ExportMemoryBenchmark.RunAsync(clients, Sizes("--sizes", "10000,100000"), Sizes("--writer-sizes", "10000,100000,1000000"), Option("--rounds", 3), Console.Out, CancellationToken.None),
             "ingest" => await IngestBenchmark.RunAsync(clients, Option("--events", 20_000), Option("--rounds", 3), Console.Out, CancellationToken.None),
-            "query" => await QueryBenchmark.RunAsync(clients, Option("--events", 100_000), Option("--repetitions", 20), Console.Out, CancellationToken.None),
+            "query" => await QueryBenchmark.RunAsync(clients, Option("--events", 100_000), Option("--repetitions", 20), Console.Out, CancellationToken.None, Option("--latency-ms", 0), Option("--days", 89)),
             "load" => await LoadBenchmark.RunAsync(connection, new LoadBenchmark.Options(
                 Option("--events", 100_000), Option("--producers", 8), Option("--batch", 500), Option("--workspaces", 4), Option("--overlap", 10) / 100.0), Console.Out, CancellationToken.None),
             _ => CpuBenchmarks.Run(Console.Out),

@@ -46,6 +46,10 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<IngestionService>();
         services.AddSingleton<AccessTokenService>();
+        services.AddOptions<QueryOptions>()
+            .Bind(configuration.GetSection(QueryOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.AddSingleton<TrailQueryService>();
         services.AddSingleton<ContinuationTokens>();
         services.AddSingleton<RetentionService>();

@@ -30,6 +30,10 @@ public static class CompactJson
     /// <exception cref="ArgumentException">A string or name is not valid UTF-8.</exception>
     public static string Write(ReadOnlySpan<byte> json)
     {
+        if (IsAlreadyCompact(json))
+        {
+            return Encoding.ASCII.GetString(json);
+        }
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
         var writer = t_writer ??= new Utf8JsonWriter(buffer, JsonDefaults.Relaxed);
         buffer.ResetWrittenCount();
@@ -82,6 +86,37 @@ public static class CompactJson
                 t_writer = null;
             }
         }
+    }
+
+    /// <summary>
+    /// True when writing the value again would give back the same bytes, which is what most
+    /// producers send: printable ASCII only (which the relaxed encoder never escapes, bar '"' and
+    /// '\\'), no escape sequences, and no whitespace outside strings.
+    /// </summary>
+    private static bool IsAlreadyCompact(ReadOnlySpan<byte> json)
+    {
+        if (json.IndexOfAnyExceptInRange((byte)0x20, (byte)0x7E) >= 0 || json.Contains((byte)'\\'))
+        {
+            return false;
+        }
+        if (!json.Contains((byte)' '))
+        {
+            return true;
+        }
+        // Without escapes, every '"' opens or closes a string: a space between them is text.
+        var inString = false;
+        foreach (var b in json)
+        {
+            if (b == '"')
+            {
+                inString = !inString;
+            }
+            else if (b == ' ' && !inString)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>A string or name, unescaped to UTF-8 and written with the writer's own escaping.</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Microsoft.Extensions.Options;
 
 namespace AuditTrail.Core.Query;
 
@@ -13,15 +14,25 @@ namespace AuditTrail.Core.Query;
 /// Remaining filters run server-side as OData comparisons of quoted literals, and every row is
 /// checked again in memory, so hashed keys and hostile values can only ever match exactly.
 /// </summary>
-public sealed class TrailQueryService(TrailStore store, TimeProvider time)
+/// <remarks>
+/// Latency is round trips, so the days are not read one after another. The newest day is read
+/// alongside the registry lookup (for most queries it fills the page). When a day comes up short,
+/// the next days are read in parallel, as many as the matches seen so far say are needed (at most
+/// <see cref="QueryOptions.MaxParallelDays"/>), and consumed in order; reads the page turns out not
+/// to need are cancelled.
+/// </remarks>
+public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOptions<QueryOptions> options)
 {
+    private readonly int _maxParallelDays = options.Value.MaxParallelDays;
+
     public async Task<AuditEventPage> QueryAsync(AuditQuery query, QueryPosition? from, CancellationToken cancellationToken = default)
     {
         await store.EnsureCreatedAsync(cancellationToken);
+        var now = time.GetUtcNow();
         // Retention is applied here, at read time, not by rewriting the query: the query (and so the
         // fingerprint its continuation is bound to) must stay the same from page to page while the
         // retention window moves on.
-        var retentionStart = time.GetUtcNow().AddDays(-EventLimits.RetentionDays);
+        var retentionStart = now.AddDays(-EventLimits.RetentionDays);
         if (query.Start < retentionStart)
         {
             query = query with { Start = retentionStart };
@@ -31,44 +42,130 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time)
             return new AuditEventPage([], null);
         }
         var (prefix, serverFilters) = Plan(query);
-        var lower = prefix + TrailKeys.ReverseTicks(query.End) + "`"; // exclusive of End: its rows end in "_" < "`"
-        var upper = prefix + TrailKeys.ReverseTicks(query.Start) + "`"; // inclusive of Start
+        var scan = new DayScan(query, from, prefix, serverFilters);
+        var need = query.Limit + 1;
+        var results = new List<Match>(need);
 
-        var results = new List<(AuditEvent Event, string Day, string RowKey)>(query.Limit + 1);
-        await foreach (var day in DaysAsync(query, from?.Day, cancellationToken))
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reads = new Dictionary<string, Task<List<Match>>>(StringComparer.Ordinal);
+        try
         {
-            var clauses = new List<string>
+            // The day the page most likely starts in (the continuation's, or the newest one events
+            // can have) is read at once. An actor or a resource is usually a small share of a
+            // workspace's events, so for those the day before it is read too.
+            var newest = from?.Day is { } fromDay ? DayStart(fromDay) : DayStart(Day(Min(query.End.AddTicks(-1), now + EventLimits.MaxFutureSkew)));
+            var speculative = _maxParallelDays > 1 && prefix is not TrailKeys.PrimaryPrefix && !prefix.StartsWith(TrailKeys.TypePrefix, StringComparison.Ordinal) ? 2 : 1;
+            for (var d = 0; d < speculative && newest.AddDays(1 - d) > query.Start; d++)
             {
-                TableFilter.PartitionEquals(TrailKeys.PartitionKey(query.WorkspaceId, DateOnly.ParseExact(day, "yyyyMMdd", CultureInfo.InvariantCulture))),
-                $"RowKey ge {TableFilter.Literal(lower)}",
-                $"RowKey lt {TableFilter.Literal(upper)}",
-            };
-            if (from is not null && from.Day == day)
-            {
-                clauses.Add($"RowKey gt {TableFilter.Literal(from.AfterRowKey)}");
+                var day = Day(newest.AddDays(-d));
+                reads[day] = ReadDayAsync(scan, day, need, abandon.Token);
             }
-            clauses.AddRange(serverFilters);
-            var filter = string.Join(" and ", clauses);
+            var days = await DaysAsync(query, from?.Day, cancellationToken);
 
-            await foreach (var page in store.Events.QueryPagesAsync(new TableQuery(filter, PageSize: Math.Min(1000, query.Limit + 1 - results.Count)), null, cancellationToken))
+            var coveredFrom = from is null ? Min(query.End, now + EventLimits.MaxFutureSkew) : DayStart(from.Day).AddDays(1);
+            for (var i = 0; i < days.Count; i++)
             {
-                foreach (var row in page.Values)
+                if (!reads.TryGetValue(days[i], out var read))
                 {
-                    var e = EventRows.ToEvent(row);
-                    if (Matches(e, query))
+                    // Read ahead: enough days for the matches still missing at the rate the days
+                    // read so far had (none matching: as many as allowed). Before any, just one.
+                    var missing = need - results.Count;
+                    var perDay = i == 0 ? 0 : results.Count / Math.Max((coveredFrom - DayStart(days[i - 1])).TotalDays, 1.0 / 24);
+                    var ahead = i == 0 ? 1 : perDay <= 0 ? _maxParallelDays : (int)Math.Ceiling(missing / perDay);
+                    for (var j = i; j < days.Count && j < i + Math.Clamp(ahead, 1, _maxParallelDays); j++)
                     {
-                        results.Add((e, day, row.RowKey));
-                        if (results.Count > query.Limit)
-                        {
-                            var last = results[query.Limit - 1];
-                            return new AuditEventPage(results.Take(query.Limit).Select(r => r.Event).ToList(), new QueryPosition(last.Day, last.RowKey));
-                        }
+                        reads.TryAdd(days[j], ReadDayAsync(scan, days[j], missing, abandon.Token));
+                    }
+                    read = reads[days[i]];
+                }
+                reads.Remove(days[i]);
+                foreach (var match in await read)
+                {
+                    results.Add(match);
+                    if (results.Count == need)
+                    {
+                        var last = results[query.Limit - 1];
+                        return new AuditEventPage(results.Take(query.Limit).Select(r => r.Event).ToList(), new QueryPosition(last.Day, last.RowKey));
+                    }
+                }
+            }
+            return new AuditEventPage(results.Select(r => r.Event).ToList(), null);
+        }
+        finally
+        {
+            await abandon.CancelAsync();
+            await AbandonAsync(reads.Values);
+        }
+    }
+
+    /// <summary>
+    /// Waits for reads the page did not need. Their results and failures are not part of the
+    /// answer (a storage error in one is already logged by the storage client), but none is left
+    /// running once the query returns.
+    /// </summary>
+    private static async Task AbandonAsync(IEnumerable<Task<List<Match>>> reads)
+    {
+        foreach (var read in reads)
+        {
+            try
+            {
+                await read;
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or StorageRequestException or HttpRequestException)
+            {
+                // Not needed for this page: see above.
+            }
+        }
+    }
+
+    private sealed record Match(AuditEvent Event, string Day, string RowKey);
+
+    /// <summary>What every day's range scan shares: the row family, the time bounds and the filters.</summary>
+    private sealed record DayScan(AuditQuery Query, QueryPosition? From, string Prefix, List<string> ServerFilters)
+    {
+        public string Lower { get; } = Prefix + TrailKeys.ReverseTicks(Query.End) + "`"; // exclusive of End: its rows end in "_" < "`"
+        public string Upper { get; } = Prefix + TrailKeys.ReverseTicks(Query.Start) + "`"; // inclusive of Start
+    }
+
+    /// <summary>Up to <paramref name="take"/> matching rows of one day, newest first.</summary>
+    private async Task<List<Match>> ReadDayAsync(DayScan scan, string day, int take, CancellationToken cancellationToken)
+    {
+        var clauses = new List<string>
+        {
+            TableFilter.PartitionEquals(TrailKeys.PartitionKey(scan.Query.WorkspaceId, DateOnly.ParseExact(day, "yyyyMMdd", CultureInfo.InvariantCulture))),
+            $"RowKey ge {TableFilter.Literal(scan.Lower)}",
+            $"RowKey lt {TableFilter.Literal(scan.Upper)}",
+        };
+        if (scan.From is not null && scan.From.Day == day)
+        {
+            clauses.Add($"RowKey gt {TableFilter.Literal(scan.From.AfterRowKey)}");
+        }
+        clauses.AddRange(scan.ServerFilters);
+        var matches = new List<Match>(Math.Min(take, 1000));
+        await foreach (var page in store.Events.QueryPagesAsync(new TableQuery(string.Join(" and ", clauses), PageSize: Math.Min(1000, take)), null, cancellationToken))
+        {
+            foreach (var row in page.Values)
+            {
+                var e = EventRows.ToEvent(row);
+                if (Matches(e, scan.Query))
+                {
+                    matches.Add(new Match(e, day, row.RowKey));
+                    if (matches.Count == take)
+                    {
+                        return matches;
                     }
                 }
             }
         }
-        return new AuditEventPage(results.Select(r => r.Event).ToList(), null);
+        return matches;
     }
+
+    private static string Day(DateTimeOffset instant) => instant.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset DayStart(string day) =>
+        new(DateOnly.ParseExact(day, "yyyyMMdd", CultureInfo.InvariantCulture).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     /// <summary>The row family to scan, and the filters the service can apply to it.</summary>
     private static (string Prefix, List<string> ServerFilters) Plan(AuditQuery q)
@@ -127,17 +224,14 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time)
         && (q.ResourceId is null || e.Resource.Id == q.ResourceId);
 
     /// <summary>The workspace's days with events inside the window, newest first, starting at <paramref name="fromDay"/>.</summary>
-    private async IAsyncEnumerable<string> DaysAsync(AuditQuery q, string? fromDay, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    private async Task<List<string>> DaysAsync(AuditQuery q, string? fromDay, CancellationToken cancellationToken)
     {
         var first = q.Start.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
         var last = fromDay ?? q.End.AddTicks(-1).UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
         var filter = $"{TableFilter.PartitionEquals(q.WorkspaceId)} and RowKey ge {TableFilter.Literal(first)} and RowKey le {TableFilter.Literal(last)}";
         var days = await store.WorkspaceDays.QueryAsync(new TableQuery(filter, ["RowKey"]), cancellationToken)
             .Select(r => r.RowKey).ToListAsync(cancellationToken);
-        days.Sort(StringComparer.Ordinal);
-        for (var i = days.Count - 1; i >= 0; i--)
-        {
-            yield return days[i];
-        }
+        days.Sort((a, b) => string.CompareOrdinal(b, a));
+        return days;
     }
 }

@@ -49,6 +49,28 @@ public sealed class StoredFormTests
         }
     }
 
+    [Theory]
+    [InlineData("{\"a\":1,\"b\":[true,false,null,-1.5e3],\"c\":{\"d\":\"x y\"}}")]
+    [InlineData("[\"<script>&'+`~\",{\" spaced name \":\"\"}]")]
+    [InlineData("{\"a\": 1}")]
+    [InlineData("{\"a\":\"tab\\there\"}")]
+    public void Compact_printable_ASCII_is_kept_as_sent_and_anything_else_is_written_again(string json)
+    {
+        // Every printable ASCII character but '"' and '\\', in a name and in a value.
+        var ascii = new string(Enumerable.Range(0x20, 0x5F).Select(c => (char)c).Where(c => c is not ('"' or '\\')).ToArray());
+        foreach (var value in new[] { json, $"{{\"{ascii}\":\"{ascii}\"}}" })
+        {
+            using var document = JsonDocument.Parse(value);
+            var expected = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(expected, JsonDefaults.Relaxed))
+            {
+                document.RootElement.WriteTo(writer);
+            }
+
+            Assert.Equal(Encoding.UTF8.GetString(expected.ToArray()), CompactJson.Write(Encoding.UTF8.GetBytes(value)));
+        }
+    }
+
     [Fact]
     public void Compacting_a_lone_surrogate_escape_throws_as_JsonElement_does()
     {
