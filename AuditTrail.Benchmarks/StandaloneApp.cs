@@ -118,7 +118,14 @@ public sealed class StandaloneApp : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            ProcessSignals.Terminate(_process.Id);
+            try
+            {
+                ProcessSignals.Terminate(_process.Id);
+            }
+            catch (InvalidOperationException) when (_process.HasExited)
+            {
+                // It exited on its own between the check and the signal.
+            }
             using var timeout = new CancellationTokenSource(hangGuard);
             try
             {
@@ -159,10 +166,23 @@ public sealed class StandaloneApp : IAsyncDisposable
 public static class ProcessSignals
 {
     /// <summary>Sends SIGTERM, as <c>kill</c>, systemd or a container runtime does on stop.</summary>
+    /// <exception cref="InvalidOperationException">kill failed (the process is gone, or not ours to signal).</exception>
     public static void Terminate(int processId)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", processId.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false })
-                         ?? throw new InvalidOperationException("Could not run kill.");
+        // Its output is captured, not inherited: the caller may be a test process whose own
+        // standard streams carry its runner's protocol.
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", processId.ToString(CultureInfo.InvariantCulture)])
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        }) ?? throw new InvalidOperationException("Could not run kill.");
+        var error = kill.StandardError.ReadToEnd();
+        kill.StandardOutput.ReadToEnd();
         kill.WaitForExit();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -TERM {processId} failed ({kill.ExitCode}): {error.Trim()}");
+        }
     }
 }
