@@ -54,8 +54,9 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
             // can have) is read at once. An actor or a resource is usually a small share of a
             // workspace's events, so for those the day before it is read too.
             var newest = from?.Day is { } fromDay ? DayStart(fromDay) : DayStart(Day(Min(query.End.AddTicks(-1), now + EventLimits.MaxFutureSkew)));
-            var speculative = _maxParallelDays > 1 && prefix is not TrailKeys.PrimaryPrefix && !prefix.StartsWith(TrailKeys.TypePrefix, StringComparison.Ordinal) ? 2 : 1;
-            for (var d = 0; d < speculative && newest.AddDays(1 - d) > query.Start; d++)
+            var sparse = prefix.StartsWith(TrailKeys.ActorPrefix, StringComparison.Ordinal) || prefix.StartsWith(TrailKeys.ResourcePrefix, StringComparison.Ordinal);
+            var firstDays = sparse && _maxParallelDays > 1 ? 2 : 1;
+            for (var d = 0; d < firstDays && newest.AddDays(1 - d) > query.Start; d++)
             {
                 var day = Day(newest.AddDays(-d));
                 reads[day] = ReadDayAsync(scan, day, need, abandon.Token);
