@@ -45,6 +45,13 @@ public static class AuditEventJson
         writer.WriteRawValue(json, skipInputValidation: true);
     }
 
+    /// <inheritdoc cref="WriteRaw(Utf8JsonWriter, string, string)"/>
+    public static void WriteRaw(Utf8JsonWriter writer, JsonEncodedText name, string json)
+    {
+        writer.WritePropertyName(name);
+        writer.WriteRawValue(json, skipInputValidation: true);
+    }
+
     public static void Write(Utf8JsonWriter writer, AuditEvent e) => Write(writer, e, e.Type.AsSpan(), e.ProductArea);
 
     /// <summary>
@@ -88,13 +95,11 @@ public static class AuditEventJson
         }
         if (e.Changes is not null)
         {
-            writer.WritePropertyName(Names.Changes);
-            writer.WriteRawValue(e.Changes, skipInputValidation: true);
+            WriteRaw(writer, Names.Changes, e.Changes);
         }
         if (e.Properties is not null)
         {
-            writer.WritePropertyName(Names.Properties);
-            writer.WriteRawValue(e.Properties, skipInputValidation: true);
+            WriteRaw(writer, Names.Properties, e.Properties);
         }
         writer.WriteEndObject();
     }

@@ -173,7 +173,7 @@ public static partial class AuditEventReader
     private static readonly FieldNames ResourceFields = Texts("type", "id", "name");
     private static readonly FieldNames ContextFields = Texts("ip", "userAgent", "requestId");
     private static readonly FieldNames ChangeFields = new(("field", Kind.Text, null), ("before", Kind.RawJson, null), ("after", Kind.RawJson, null));
-    // Slots, in the order of the FieldNames below: fields are looked up by position, not by name.
+    // Slots, in the order of each FieldNames' fields: fields are looked up by position, not by name.
     private const int TypeSlot = 0, IdSlot = 1, NameSlot = 2, EmailSlot = 3; // actor; resource has the first three
     private const int IpSlot = 0, UserAgentSlot = 1, RequestIdSlot = 2; // context
     private const int FieldSlot = 0; // a change
@@ -222,18 +222,18 @@ public static partial class AuditEventReader
     {
         private readonly ReadOnlySpan<byte> _json;
         private readonly JsonReaderOptions _options;
-        private readonly int index;
-        private readonly string? routeWorkspaceId;
-        private readonly DateTimeOffset now;
+        private readonly int _index;
+        private readonly string? _routeWorkspaceId;
+        private readonly DateTimeOffset _now;
         private IngestRejection? _rejection;
 
         public Parser(ReadOnlySpan<byte> json, JsonReaderOptions options, int index, string? routeWorkspaceId, DateTimeOffset now)
         {
             _json = json;
             _options = options;
-            this.index = index;
-            this.routeWorkspaceId = routeWorkspaceId;
-            this.now = now;
+            _index = index;
+            _routeWorkspaceId = routeWorkspaceId;
+            _now = now;
         }
 
         /// <summary>
@@ -276,7 +276,7 @@ public static partial class AuditEventReader
                 {
                     slots.Problem ??= nameIsValid
                         ? Unknown(path + (escapedName ?? TryGetString(ref reader)), allowed)
-                        : new IngestRejection(index, RejectionCodes.InvalidString, "The event holds an invalid UTF-16 sequence (a lone surrogate) in a field name.", null);
+                        : new IngestRejection(_index, RejectionCodes.InvalidString, "The event holds an invalid UTF-16 sequence (a lone surrogate) in a field name.", null);
                     reader.Read();
                     reader.Skip();
                     continue;
@@ -284,7 +284,7 @@ public static partial class AuditEventReader
                 if (slots.Values[slot].Token != JsonTokenType.None)
                 {
                     // The later value is kept, as JsonDocument's lookups do: a rejection names the last id given.
-                    slots.Problem ??= new IngestRejection(index, RejectionCodes.DuplicateField, $"Field '{path + allowed.Names[slot]}' appears more than once.", path + allowed.Names[slot]);
+                    slots.Problem ??= new IngestRejection(_index, RejectionCodes.DuplicateField, $"Field '{path + allowed.Names[slot]}' appears more than once.", path + allowed.Names[slot]);
                 }
                 reader.Read();
                 slots.Values[slot] = allowed.Kinds[slot] switch
@@ -298,7 +298,7 @@ public static partial class AuditEventReader
         }
 
         private readonly IngestRejection Unknown(string name, FieldNames allowed) =>
-            new(index, RejectionCodes.UnknownField, $"Unknown field '{Truncate(name)}'. Allowed here: {string.Join(", ", allowed.Names)}.", name);
+            new(_index, RejectionCodes.UnknownField, $"Unknown field '{Truncate(name)}'. Allowed here: {string.Join(", ", allowed.Names)}.", name);
 
         private static Value Slice(ref Utf8JsonReader reader)
         {
@@ -312,7 +312,7 @@ public static partial class AuditEventReader
         {
             if (root.Token != JsonTokenType.StartObject)
             {
-                return Reject(index, RejectionCodes.NotAnObject, $"An event must be a JSON object, not {KindOf(root.Token)}.");
+                return Reject(_index, RejectionCodes.NotAnObject, $"An event must be a JSON object, not {KindOf(root.Token)}.");
             }
             var fields = root.Fields!;
             if (fields.Problem is not null)
@@ -341,12 +341,12 @@ public static partial class AuditEventReader
 
         /// <summary>The rejection, naming the event's id and workspace when they can be read, whatever else is wrong.</summary>
         private readonly ReadResult Fail(Slots fields) =>
-            new(null, _rejection! with { EventId = Named(fields, EventIdSlot), WorkspaceId = Named(fields, WorkspaceIdSlot) ?? routeWorkspaceId });
+            new(null, _rejection! with { EventId = Named(fields, EventIdSlot), WorkspaceId = Named(fields, WorkspaceIdSlot) ?? _routeWorkspaceId });
 
         private static string? Named(Slots fields, int slot) =>
             fields.TryGetValue(slot, out var v) && v.Token == JsonTokenType.String ? v.Text : null;
 
-        private void Error(string code, string field, string reason) => _rejection ??= new IngestRejection(index, code, reason, field);
+        private void Error(string code, string field, string reason) => _rejection ??= new IngestRejection(_index, code, reason, field);
 
         private string? RequiredText(Slots fields, int slot, int maxLength, string path = "")
         {
@@ -405,18 +405,18 @@ public static partial class AuditEventReader
             }
             if (value is null)
             {
-                if (routeWorkspaceId is null)
+                if (_routeWorkspaceId is null)
                 {
                     Error(RejectionCodes.MissingField, "workspaceId", "Field 'workspaceId' is required.");
                 }
-                return routeWorkspaceId;
+                return _routeWorkspaceId;
             }
             if (!IsValidWorkspaceId(value))
             {
                 Error(RejectionCodes.InvalidWorkspaceId, "workspaceId", "Field 'workspaceId' is not a valid workspace id. " + WorkspaceIdRule);
                 return null;
             }
-            if (routeWorkspaceId is not null && !string.Equals(value, routeWorkspaceId, StringComparison.Ordinal))
+            if (_routeWorkspaceId is not null && !string.Equals(value, _routeWorkspaceId, StringComparison.Ordinal))
             {
                 Error(RejectionCodes.WorkspaceMismatch, "workspaceId", "Field 'workspaceId' names a different workspace than the request.");
                 return null;
@@ -436,12 +436,12 @@ public static partial class AuditEventReader
                 Error(RejectionCodes.InvalidTimestamp, "timestamp", "Field 'timestamp' must be an ISO 8601 date and time with 'Z' or a UTC offset, for example 2026-11-23T09:30:00Z.");
                 return null;
             }
-            if (ts > now + EventLimits.MaxFutureSkew)
+            if (ts > _now + EventLimits.MaxFutureSkew)
             {
                 Error(RejectionCodes.TimestampInFuture, "timestamp", $"Field 'timestamp' is more than {EventLimits.MaxFutureSkew.TotalMinutes} minutes in the future.");
                 return null;
             }
-            if (ts < now.AddDays(-EventLimits.RetentionDays))
+            if (ts < _now.AddDays(-EventLimits.RetentionDays))
             {
                 Error(RejectionCodes.OutsideRetention, "timestamp", $"Field 'timestamp' is older than the {EventLimits.RetentionDays}-day retention period.");
                 return null;

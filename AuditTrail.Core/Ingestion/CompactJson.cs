@@ -13,12 +13,12 @@ namespace AuditTrail.Core.Ingestion;
 /// </summary>
 public static class CompactJson
 {
-    // One buffer and writer per thread: every event with changes or properties comes through here.
     /// <summary>The writer's own limit; the input was read (and its depth limited) before it comes here.</summary>
     public const int MaxDepth = 1000;
 
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxDepth };
 
+    // One buffer and writer per thread: every event with changes or properties comes through here.
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
 

@@ -53,7 +53,7 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
             // The day the page most likely starts in (the continuation's, or the newest one events
             // can have) is read at once. An actor or a resource is usually a small share of a
             // workspace's events, so for those the day before it is read too.
-            var newest = from?.Day is { } fromDay ? DayStart(fromDay) : DayStart(Day(Min(query.End.AddTicks(-1), now + EventLimits.MaxFutureSkew)));
+            var newest = from is not null ? DayStart(from.Day) : DayStart(Min(query.End.AddTicks(-1), now + EventLimits.MaxFutureSkew));
             var sparse = prefix.StartsWith(TrailKeys.ActorPrefix, StringComparison.Ordinal) || prefix.StartsWith(TrailKeys.ResourcePrefix, StringComparison.Ordinal);
             var firstDays = sparse && _maxParallelDays > 1 ? 2 : 1;
             for (var d = 0; d < firstDays && newest.AddDays(1 - d) > query.Start; d++)
@@ -133,7 +133,7 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
     {
         var clauses = new List<string>
         {
-            TableFilter.PartitionEquals(TrailKeys.PartitionKey(scan.Query.WorkspaceId, DateOnly.ParseExact(day, "yyyyMMdd", CultureInfo.InvariantCulture))),
+            TableFilter.PartitionEquals(TrailKeys.PartitionKey(scan.Query.WorkspaceId, ParseDay(day))),
             $"RowKey ge {TableFilter.Literal(scan.Lower)}",
             $"RowKey lt {TableFilter.Literal(scan.Upper)}",
         };
@@ -161,10 +161,14 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
         return matches;
     }
 
+    // Days are the registry's row keys (yyyyMMdd, UTC).
     private static string Day(DateTimeOffset instant) => instant.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
 
-    private static DateTimeOffset DayStart(string day) =>
-        new(DateOnly.ParseExact(day, "yyyyMMdd", CultureInfo.InvariantCulture).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+    private static DateOnly ParseDay(string day) => DateOnly.ParseExact(day, "yyyyMMdd", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset DayStart(string day) => new(ParseDay(day).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+
+    private static DateTimeOffset DayStart(DateTimeOffset instant) => new(instant.UtcDateTime.Date, TimeSpan.Zero);
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
@@ -227,8 +231,8 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
     /// <summary>The workspace's days with events inside the window, newest first, starting at <paramref name="fromDay"/>.</summary>
     private async Task<List<string>> DaysAsync(AuditQuery q, string? fromDay, CancellationToken cancellationToken)
     {
-        var first = q.Start.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
-        var last = fromDay ?? q.End.AddTicks(-1).UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+        var first = Day(q.Start);
+        var last = fromDay ?? Day(q.End.AddTicks(-1));
         var filter = $"{TableFilter.PartitionEquals(q.WorkspaceId)} and RowKey ge {TableFilter.Literal(first)} and RowKey le {TableFilter.Literal(last)}";
         var days = await store.WorkspaceDays.QueryAsync(new TableQuery(filter, ["RowKey"]), cancellationToken)
             .Select(r => r.RowKey).ToListAsync(cancellationToken);

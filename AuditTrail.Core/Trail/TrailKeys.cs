@@ -39,11 +39,14 @@ public static class TrailKeys
 
     /// <summary>Descending time order inside a partition: newer events sort first.</summary>
     public static string ReverseTicks(DateTimeOffset timestamp) =>
-        (DateTime.MaxValue.Ticks - timestamp.UtcTicks).ToString("D19", CultureInfo.InvariantCulture);
+        ReverseTickCount(timestamp).ToString("D19", CultureInfo.InvariantCulture);
+
+    private static long ReverseTickCount(DateTimeOffset timestamp) => DateTime.MaxValue.Ticks - timestamp.UtcTicks;
 
     /// <summary>What every row key of one event ends with: its time, descending, and its id.</summary>
     public static string EventSuffix(DateTimeOffset timestamp, string eventId) =>
-        string.Create(CultureInfo.InvariantCulture, stackalloc char[128], $"{DateTime.MaxValue.Ticks - timestamp.UtcTicks:D19}_{Encode(eventId)}");
+        // ReverseTicks + "_" + the id, in one allocation.
+        string.Create(CultureInfo.InvariantCulture, stackalloc char[128], $"{ReverseTickCount(timestamp):D19}_{Encode(eventId)}");
 
     public static string PrimaryRowKey(DateTimeOffset timestamp, string eventId) =>
         PrimaryPrefix + EventSuffix(timestamp, eventId);
@@ -68,12 +71,12 @@ public static class TrailKeys
     public static string ResourceRowKey(string resourceType, string resourceId, string eventSuffix) =>
         string.Concat([ResourcePrefix, Encode(resourceType), ":", Encode(resourceId), "_", eventSuffix]);
 
-    public static string ActorPrefixFor(string actorId) => ActorPrefix + Encode(actorId) + "_";
+    // A family's prefix is its row key with nothing after it, so the layout is written once.
+    public static string ActorPrefixFor(string actorId) => ActorRowKey(actorId, string.Empty);
 
-    public static string TypePrefixFor(string type) => TypePrefix + Encode(type) + "_";
+    public static string TypePrefixFor(string type) => TypeRowKey(type, string.Empty);
 
-    public static string ResourcePrefixFor(string resourceType, string resourceId) =>
-        ResourcePrefix + Encode(resourceType) + ":" + Encode(resourceId) + "_";
+    public static string ResourcePrefixFor(string resourceType, string resourceId) => ResourceRowKey(resourceType, resourceId, string.Empty);
 
     /// <summary>
     /// ASCII letters, digits, '-' and '.' stay as they are; every other UTF-8 byte becomes

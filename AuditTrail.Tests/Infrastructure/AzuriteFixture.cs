@@ -163,14 +163,7 @@ public sealed partial class AzuriteProcess : IDisposable
     {
         if (!_process.HasExited)
         {
-            try
-            {
-                AuditTrail.Benchmarks.ProcessSignals.Terminate(_process.Id);
-            }
-            catch (InvalidOperationException) when (_process.HasExited)
-            {
-                // It exited on its own between the check and the signal.
-            }
+            AuditTrail.Benchmarks.ProcessSignals.Terminate(_process);
             await _servicesClosed.WaitAsync(TimeSpan.FromSeconds(30));
             _process.Kill(entireProcessTree: true);
             await _process.WaitForExitAsync();
