@@ -4,7 +4,6 @@ using AuditTrail.Core.Events;
 using AuditTrail.Core.Export;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
-using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Jobs;
@@ -107,7 +106,7 @@ public class KeyEncodingBenchmark
 [MemoryDiagnoser]
 public class ContinuationBenchmark : IDisposable
 {
-    private StorageClients? _clients;
+    private RegisteredStorage? _clients;
     private TrailStore? _store;
     private ContinuationTokens _tokens = null!;
     private AuditQuery _query = null!;
@@ -116,8 +115,8 @@ public class ContinuationBenchmark : IDisposable
     [GlobalSetup]
     public void Setup()
     {
-        _clients = new StorageClients(StorageAccount.Parse(Environment.GetEnvironmentVariable("AUDITTRAIL_BENCH_STORAGE") ?? "UseDevelopmentStorage=true"), new StorageRetryOptions());
-        _store = new TrailStore(_clients);
+        _clients = RegisteredStorage.Create(Environment.GetEnvironmentVariable("AUDITTRAIL_BENCH_STORAGE") ?? "UseDevelopmentStorage=true");
+        _store = new TrailStore(_clients.Tables, _clients.Blobs);
         _store.EnsureCreatedAsync().GetAwaiter().GetResult();
         _tokens = new ContinuationTokens(_store);
         var now = DateTimeOffset.UtcNow;

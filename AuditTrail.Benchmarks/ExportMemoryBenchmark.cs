@@ -6,8 +6,8 @@ using AuditTrail.Core.Events;
 using AuditTrail.Core.Export;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
-using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AuditTrail.Benchmarks;
@@ -27,15 +27,16 @@ namespace AuditTrail.Benchmarks;
 /// </summary>
 public static class ExportMemoryBenchmark
 {
-    public static async Task<JsonObject> RunAsync(StorageClients clients, IReadOnlyList<int> sizes, IReadOnlyList<int> writerSizes, int writerRounds, TextWriter log, CancellationToken ct)
+    public static async Task<JsonObject> RunAsync(RegisteredStorage clients, IReadOnlyList<int> sizes, IReadOnlyList<int> writerSizes, int writerRounds, TextWriter log, CancellationToken ct)
     {
-        using var store = new TrailStore(clients);
+        ArgumentNullException.ThrowIfNull(clients);
+        using var store = new TrailStore(clients.Tables, clients.Blobs);
         var time = TimeProvider.System;
         var ingestion = new IngestionService(store, new DeadLetterStore(store), time, NullLogger<IngestionService>.Instance);
         var queries = new TrailQueryService(store, time, Microsoft.Extensions.Options.Options.Create(new QueryOptions()));
-        var exports = new ExportService(clients, store, queries, ingestion, time, NullLogger<ExportService>.Instance);
+        var exports = new ExportService(clients.Tables, clients.Blobs, new ExportLinks(clients.Blobs, time), store, queries, ingestion, time, NullLogger<ExportService>.Instance);
         var container = exports.Container;
-        await container.CreateIfNotExistsAsync(ct);
+        await container.CreateIfNotExistsAsync(cancellationToken: ct);
 
         var endToEnd = new JsonArray();
         foreach (var size in sizes)
@@ -66,11 +67,11 @@ public static class ExportMemoryBenchmark
             {
                 var blob = $"bench/{Guid.NewGuid():N}.csv";
                 var figure = await MeasureAsync(async () =>
-                    (await writer.WriteAsync(blob, GenerateAsync(size, log), new BlobUploadOptions("text/csv"), ct)).RowCount);
+                    (await writer.WriteAsync(blob, GenerateAsync(size, log), new BlobHttpHeaders { ContentType = "text/csv" }, ct)).RowCount);
                 log.WriteLine();
                 Report(log, $"writer round {round + 1}", size, figure);
                 figures[size].Add(figure);
-                await container.DeleteAsync(blob, ct);
+                await container.DeleteBlobIfExistsAsync(blob, cancellationToken: ct);
             }
         }
         var writerRuns = new JsonArray();

@@ -5,25 +5,28 @@ using AuditTrail.Core.Events;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Azure.Data.Tables;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AuditTrail.Benchmarks;
 
 /// <summary>
-/// End-to-end ingest rate against raw batch upserts of the same entities, in the same run on the
+/// End-to-end ingest rate against raw SDK transactions of the same entities, in the same run on the
 /// same storage. The ingest side takes raw JSON through <see cref="IngestionService"/> in batches
 /// of <see cref="BatchSize"/> (validation, claims, rows, registries). The baseline gets the very
-/// rows and claims ready-made, before its clock starts, and upserts them in 100-action
-/// transactions per partition with the same parallelism. The figure is ingest rate ÷ raw rate.
+/// rows and claims ready-made, before its clock starts, and submits them straight to the table
+/// client's <c>SubmitTransactionAsync</c> as 100-action upsert transactions per partition, with the
+/// same parallelism and no guard. The figure is ingest rate ÷ raw rate.
 /// </summary>
 public static class IngestBenchmark
 {
     public const int BatchSize = 500;
     private const int Parallelism = 8;
 
-    public static async Task<JsonObject> RunAsync(StorageClients clients, int events, int rounds, TextWriter log, CancellationToken ct)
+    public static async Task<JsonObject> RunAsync(RegisteredStorage clients, int events, int rounds, TextWriter log, CancellationToken ct)
     {
-        using var store = new TrailStore(clients);
+        ArgumentNullException.ThrowIfNull(clients);
+        using var store = new TrailStore(clients.Tables, clients.Blobs);
         await store.EnsureCreatedAsync(ct);
         var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance);
         var results = new JsonArray();
@@ -87,12 +90,12 @@ public static class IngestBenchmark
         var ratios = results.Select(r => (double)r!["ratio"]!).Order().ToList();
         return new JsonObject
         {
-            ["benchmark"] = "ingest-vs-raw-batch-upserts",
+            ["benchmark"] = "ingest-vs-raw-sdk-transactions",
             ["events"] = events,
             ["batchSize"] = BatchSize,
             ["rounds"] = results,
             ["medianRatio"] = ratios[ratios.Count / 2],
-            ["target"] = 0.8,
+            ["target"] = 0.9,
         };
     }
 
@@ -102,11 +105,11 @@ public static class IngestBenchmark
         var now = DateTimeOffset.UtcNow;
         var events = raw.Select((r, i) => AuditEventReader.Read(r, i, null, now).Event!).ToList();
         var work = new List<(TableClient, List<TableTransactionAction>)>();
-        void Add(TableClient table, IEnumerable<TableEntity> entities)
+        void Add(TableClient table, IEnumerable<ITableEntity> entities)
         {
             foreach (var partition in entities.GroupBy(e => e.PartitionKey))
             {
-                work.AddRange(partition.Chunk(TableClient.MaxTransactionActions)
+                work.AddRange(partition.Chunk(TableTransactions.MaxActions)
                     .Select(chunk => (table, chunk.Select(e => new TableTransactionAction(TableTransactionActionType.UpsertReplace, e)).ToList())));
             }
         }

@@ -8,8 +8,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Ingestion;
-using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Azure.Data.Tables;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AuditTrail.Benchmarks;
@@ -32,7 +32,7 @@ public static class LoadBenchmark
     public static async Task<JsonObject> RunAsync(string storageConnectionString, Options options, TextWriter log, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(options);
-        using var clients = new StorageClients(StorageAccount.Parse(storageConnectionString), new StorageRetryOptions());
+        using var clients = RegisteredStorage.Create(storageConnectionString);
         var run = Guid.NewGuid().ToString("N")[..8];
         var workspaces = Enumerable.Range(0, options.Workspaces).Select(w => $"load_{run}_{w}").ToList();
         var tokens = new Dictionary<string, string>();
@@ -163,11 +163,12 @@ public static class LoadBenchmark
     }
 
     /// <summary>An ingest token for a workspace, made as <c>tokens create</c> does.</summary>
-    public static async Task<string> IngestTokenAsync(StorageClients clients, string workspaceId, CancellationToken ct)
+    public static async Task<string> IngestTokenAsync(RegisteredStorage clients, string workspaceId, CancellationToken ct)
     {
-        using var store = new TrailStore(clients);
+        ArgumentNullException.ThrowIfNull(clients);
+        using var store = new TrailStore(clients.Tables, clients.Blobs);
         var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance);
-        return (await new AccessTokenService(clients, ingestion, TimeProvider.System).CreateAsync(workspaceId, Roles.Ingest, null, "load run", ct)).Token;
+        return (await new AccessTokenService(clients.Tables, ingestion, TimeProvider.System).CreateAsync(workspaceId, Roles.Ingest, null, "load run", ct)).Token;
     }
 
     /// <summary>The batches in sending order: each event once, plus a share of batches again, a little later, as a retrying producer sends them.</summary>
@@ -218,17 +219,17 @@ public static class LoadBenchmark
 
     /// <summary>Reads each workspace's claims and primary rows straight from the tables.</summary>
     private static async Task<(long Claims, long PrimaryRows, int Missing, int Extra)> VerifyAsync(
-        StorageClients clients, List<string> workspaces, Dictionary<string, HashSet<string>> expected, CancellationToken ct)
+        RegisteredStorage clients, List<string> workspaces, Dictionary<string, HashSet<string>> expected, CancellationToken ct)
     {
-        var ids = clients.GetTable(TrailStore.EventIdsTable);
-        var events = clients.GetTable(TrailStore.EventsTable);
-        var days = clients.GetTable(TrailStore.WorkspaceDaysTable);
+        var ids = clients.Tables.GetTableClient(TrailStore.EventIdsTable);
+        var events = clients.Tables.GetTableClient(TrailStore.EventsTable);
+        var days = clients.Tables.GetTableClient(TrailStore.WorkspaceDaysTable);
         long claims = 0, primaryRows = 0;
         int missing = 0, extra = 0;
         foreach (var ws in workspaces)
         {
             var claimed = new Dictionary<string, int>(StringComparer.Ordinal);
-            await foreach (var c in ids.QueryAsync(new TableQuery(TableFilter.PartitionEquals(ws), ["EventId", "Door"]), ct))
+            await foreach (var c in ids.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {ws}"), select: ["EventId", "Door"], cancellationToken: ct))
             {
                 if (c.GetString("Door") != IngestDoors.System)
                 {
@@ -237,10 +238,10 @@ public static class LoadBenchmark
                 }
             }
             var rows = new Dictionary<string, int>(StringComparer.Ordinal);
-            await foreach (var day in days.QueryAsync(new TableQuery(TableFilter.PartitionEquals(ws)), ct))
+            await foreach (var day in days.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {ws}"), cancellationToken: ct))
             {
                 var partition = $"{ws}_{day.RowKey}";
-                await foreach (var r in events.QueryAsync(new TableQuery(TableFilter.RowKeyPrefix(partition, "e_"), ["EventId", "Door"]), ct))
+                await foreach (var r in events.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {"e_"} and RowKey lt {"e`"}"), select: ["EventId", "Door"], cancellationToken: ct))
                 {
                     if (r.GetString("Door") != IngestDoors.System)
                     {

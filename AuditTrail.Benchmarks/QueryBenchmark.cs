@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
-using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Azure.Data.Tables;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -27,15 +27,14 @@ public static class QueryBenchmark
 {
     private const int PageSize = 50;
 
-    public static async Task<JsonObject> RunAsync(StorageClients clients, int events, int repetitions, TextWriter log, CancellationToken ct, int latencyMs = 0, int days = 89)
+    public static async Task<JsonObject> RunAsync(RegisteredStorage clients, int events, int repetitions, TextWriter log, CancellationToken ct, int latencyMs = 0, int days = 89)
     {
-        using var store = new TrailStore(clients);
+        ArgumentNullException.ThrowIfNull(clients);
+        using var store = new TrailStore(clients.Tables, clients.Blobs);
         await store.EnsureCreatedAsync(ct);
         var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance);
-        using var measured = latencyMs > 0
-            ? new StorageClients(clients.Account, new StorageRetryOptions(), transport: new RoundTrip(TimeSpan.FromMilliseconds(latencyMs)))
-            : null;
-        using var queryStore = new TrailStore(measured ?? clients);
+        using var measured = latencyMs > 0 ? RegisteredStorage.Create(clients.ConnectionString, new RoundTrip(TimeSpan.FromMilliseconds(latencyMs))) : null;
+        using var queryStore = new TrailStore((measured ?? clients).Tables, (measured ?? clients).Blobs);
         var queries = new TrailQueryService(queryStore, TimeProvider.System, Options.Create(new QueryOptions()));
         var oneDayAtATime = new TrailQueryService(queryStore, TimeProvider.System, Options.Create(new QueryOptions { MaxParallelDays = 1 }));
         var ws = $"bench_query_{Guid.NewGuid():N}"[..32];
@@ -71,7 +70,7 @@ public static class QueryBenchmark
             ("productArea", Query(area: "Integrations")),
         };
         var newest = TrailKeys.PartitionKey(ws, now);
-        var raw = new TableQuery(TableFilter.RowKeyPrefix(newest, TrailKeys.PrimaryPrefix), null, PageSize);
+        var raw = TableClient.CreateQueryFilter($"PartitionKey eq {newest} and RowKey ge {TrailKeys.PrimaryPrefix} and RowKey lt {"e`"}");
         var rawTable = queryStore.Events;
 
         var results = new JsonArray();
@@ -86,7 +85,10 @@ public static class QueryBenchmark
             for (var r = 0; r < repetitions; r++)
             {
                 var t = Stopwatch.StartNew();
-                await rawTable.QueryPageAsync(raw, null, ct);
+                await foreach (var _ in rawTable.QueryAsync<TableEntity>(raw, PageSize, cancellationToken: ct).AsPages())
+                {
+                    break; // one page: the raw single-partition range query
+                }
                 rawTimes.Add(t.Elapsed.TotalMilliseconds);
                 t.Restart();
                 returned = (await queries.QueryAsync(query, null, ct)).Events.Count;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
+using Azure.Data.Tables;
 
 namespace AuditTrail.Core.Access;
 
@@ -37,13 +38,13 @@ public sealed record TokenValidation(TokenCheck Result, AccessTokenInfo? Token);
 /// of the secret; a slow hash buys nothing against a 256-bit random secret. The token id, never
 /// the secret, is what appears as the actor when a token acts.
 /// </summary>
-public sealed class AccessTokenService(StorageClients clients, IngestionService ingestion, TimeProvider time)
+public sealed class AccessTokenService(TableServiceClient tables, IngestionService ingestion, TimeProvider time)
 {
     public const string TableName = "AccessTokens";
     private const string Prefix = "atk_";
     private const string RowKey = "token";
 
-    private readonly TableClient _table = clients.GetTable(TableName);
+    private readonly TableClient _table = tables.GetTableClient(TableName);
     private volatile bool _created;
 
     public async Task<(AccessTokenInfo Info, string Token)> CreateAsync(string workspaceId, string role, DateTimeOffset? expiresAt, string? name, CancellationToken cancellationToken = default)
@@ -61,15 +62,8 @@ public sealed class AccessTokenService(StorageClients clients, IngestionService 
         var secret = System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
         var now = time.GetUtcNow();
         var info = new AccessTokenInfo(id, workspaceId, role, name, now, expiresAt, null);
-        var entity = new TableEntity(id, RowKey)
-        {
-            ["WorkspaceId"] = workspaceId,
-            ["Role"] = role,
-            ["Name"] = name,
-            ["SecretHash"] = Hash(secret),
-            ["CreatedAt"] = now,
-            ["ExpiresAt"] = expiresAt,
-        };
+        var entity = TableRows.Create(id, RowKey,
+            ("WorkspaceId", workspaceId), ("Role", role), ("Name", name), ("SecretHash", Hash(secret)), ("CreatedAt", now), ("ExpiresAt", expiresAt));
         await _table.AddEntityAsync(entity, cancellationToken);
         await RecordAsync(info, "Access Token Created", cancellationToken);
         return (info, Prefix + id + "_" + secret);
@@ -79,7 +73,7 @@ public sealed class AccessTokenService(StorageClients clients, IngestionService 
     {
         await EnsureTableAsync(cancellationToken);
         // The token table is small (a handful per workspace), so a filtered scan is fine here.
-        var rows = _table.QueryAsync(new TableQuery(TableFilter.Equal("WorkspaceId", workspaceId)), cancellationToken);
+        var rows = _table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"WorkspaceId eq {workspaceId}"), cancellationToken: cancellationToken);
         var list = new List<AccessTokenInfo>();
         await foreach (var row in rows)
         {
@@ -92,15 +86,15 @@ public sealed class AccessTokenService(StorageClients clients, IngestionService 
     public async Task<bool> RevokeAsync(string workspaceId, string tokenId, CancellationToken cancellationToken = default)
     {
         await EnsureTableAsync(cancellationToken);
-        var row = await _table.GetEntityAsync(tokenId, RowKey, cancellationToken);
+        var row = await _table.FindAsync(tokenId, RowKey, cancellationToken);
         if (row is null || row.GetString("WorkspaceId") != workspaceId)
         {
             return false;
         }
-        if (row["RevokedAt"] is null)
+        if (row.GetDateTimeOffset("RevokedAt") is null)
         {
             row["RevokedAt"] = time.GetUtcNow();
-            await _table.UpsertEntityAsync(row, cancellationToken);
+            await _table.UpsertEntityAsync(row, TableUpdateMode.Replace, cancellationToken);
             await RecordAsync(ToInfo(row), "Access Token Revoked", cancellationToken);
         }
         return true;
@@ -117,7 +111,7 @@ public sealed class AccessTokenService(StorageClients clients, IngestionService 
             return new(TokenCheck.Malformed, null);
         }
         await EnsureTableAsync(cancellationToken);
-        var row = await _table.GetEntityAsync(id, RowKey, cancellationToken);
+        var row = await _table.FindAsync(id, RowKey, cancellationToken);
         if (row?.GetString("SecretHash") is not { } storedHash
             || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(storedHash), Encoding.ASCII.GetBytes(Hash(secret))))
         {

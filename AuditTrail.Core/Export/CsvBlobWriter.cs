@@ -1,6 +1,8 @@
 using System.Text;
 using AuditTrail.Core.Events;
-using AuditTrail.Core.Storage;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 using CsvHelper;
 using Microsoft.Extensions.Logging;
 
@@ -11,10 +13,12 @@ public sealed record CsvBlobResult(long RowCount, long ByteSize, int BlockCount)
 
 /// <summary>
 /// Streams audit events into one block blob as CSV: rows go into a single reused buffer, which is
-/// staged as a block (Put Block) each time it holds <see cref="BlockBytes"/>, and the blocks are
-/// committed at the end (Put Block List). What is held in memory is that buffer and whatever the
-/// event source holds, however many rows there are; nothing is visible until the commit, so a
-/// failed export leaves no partial file (uncommitted blocks are discarded by the service after a week).
+/// staged as a block (Put Block) each time it holds <see cref="BlockBytes"/>, and the block list is
+/// committed explicitly at the end (Put Block List). What is held in memory is that buffer and
+/// whatever the event source holds, however many rows there are. Nothing is visible until the
+/// commit, so a failed export publishes nothing (uncommitted blocks are discarded by the service
+/// after a week); that is why this is not the client's <c>OpenWrite</c> stream, whose dispose commits
+/// whatever was written.
 /// </summary>
 public sealed class CsvBlobWriter(BlobContainerClient container, ILogger logger)
 {
@@ -24,8 +28,9 @@ public sealed class CsvBlobWriter(BlobContainerClient container, ILogger logger)
     /// <summary>Size of each staged block; also the bound on the CSV held in memory.</summary>
     public int BlockBytes { get; init; } = 4 * 1024 * 1024;
 
-    public async Task<CsvBlobResult> WriteAsync(string blobName, IAsyncEnumerable<AuditEvent> events, BlobUploadOptions options, CancellationToken cancellationToken = default)
+    public async Task<CsvBlobResult> WriteAsync(string blobName, IAsyncEnumerable<AuditEvent> events, BlobHttpHeaders headers, CancellationToken cancellationToken = default)
     {
+        var blob = container.GetBlockBlobClient(blobName);
         var blockIds = new List<string>();
         long rows = 0, bytes = 0;
         // Room for a full block plus the rows written between two size checks, so the stream never regrows.
@@ -43,7 +48,9 @@ public sealed class CsvBlobWriter(BlobContainerClient container, ILogger logger)
                 }
                 // Block ids must all have the same length within a blob.
                 var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes($"block-{blockIds.Count:D6}"));
-                await container.StageBlockAsync(blobName, blockId, buffer.GetBuffer().AsMemory(0, (int)buffer.Length), cancellationToken);
+                // The buffer itself, not a copy; seekable, so the client can send it again on a retry.
+                using var block = new MemoryStream(buffer.GetBuffer(), 0, (int)buffer.Length, writable: false);
+                await blob.StageBlockAsync(blockId, block, cancellationToken: cancellationToken);
                 blockIds.Add(blockId);
                 bytes += buffer.Length;
                 buffer.SetLength(0);
@@ -64,7 +71,7 @@ public sealed class CsvBlobWriter(BlobContainerClient container, ILogger logger)
             }
             await StageAsync(final: true);
         }
-        await container.CommitBlockListAsync(blobName, blockIds, options, cancellationToken);
+        await blob.CommitBlockListAsync(blockIds, new CommitBlockListOptions { HttpHeaders = headers }, cancellationToken);
         return new CsvBlobResult(rows, bytes, blockIds.Count);
     }
 }

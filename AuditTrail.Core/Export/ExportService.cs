@@ -6,6 +6,9 @@ using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging;
 
 namespace AuditTrail.Core.Export;
@@ -24,7 +27,8 @@ public sealed record ExportInfo(
 /// answer carries a read-only SAS link to that one blob, valid for <see cref="LinkLifetime"/>;
 /// the blob itself is kept <see cref="KeepDays"/> days, then retention removes it.
 /// </summary>
-public sealed class ExportService(StorageClients clients, TrailStore store, TrailQueryService queries, IngestionService ingestion, TimeProvider time, ILogger<ExportService> logger)
+public sealed class ExportService(
+    TableServiceClient tables, BlobServiceClient blobs, ExportLinks links, TrailStore store, TrailQueryService queries, IngestionService ingestion, TimeProvider time, ILogger<ExportService> logger)
 {
     public const string ContainerName = "audit-exports";
     public const string TableName = "AuditExports";
@@ -32,8 +36,8 @@ public sealed class ExportService(StorageClients clients, TrailStore store, Trai
     public static readonly TimeSpan LinkLifetime = TimeSpan.FromHours(1);
     private const int PageSize = 500;
 
-    private readonly BlobContainerClient _container = clients.GetContainer(ContainerName);
-    private readonly TableClient _table = clients.GetTable(TableName);
+    private readonly BlobContainerClient _container = blobs.GetBlobContainerClient(ContainerName);
+    private readonly TableClient _table = tables.GetTableClient(TableName);
     private volatile bool _created;
 
     /// <summary>Size of each uploaded block; also the bound on the CSV held in memory.</summary>
@@ -51,7 +55,8 @@ public sealed class ExportService(StorageClients clients, TrailStore store, Trai
 
         var disposition = $"attachment; filename=\"{fileName}\"";
         var writer = new CsvBlobWriter(_container, logger) { BlockBytes = BlockBytes };
-        var (rows, bytes, blocks) = await writer.WriteAsync(blobName, ReadAllAsync(query, cancellationToken), new BlobUploadOptions("text/csv; charset=utf-8", disposition), cancellationToken);
+        var headers = new BlobHttpHeaders { ContentType = "text/csv; charset=utf-8", ContentDisposition = disposition };
+        var (rows, bytes, blocks) = await writer.WriteAsync(blobName, ReadAllAsync(query, cancellationToken), headers, cancellationToken);
         var expiresAt = now.AddDays(KeepDays);
         await _table.AddEntityAsync(new TableEntity(query.WorkspaceId, id)
         {
@@ -70,7 +75,7 @@ public sealed class ExportService(StorageClients clients, TrailStore store, Trai
         logger.LogInformation("Export {ExportId} of {WorkspaceId} done: {Rows} rows, {Bytes} bytes in {Blocks} blocks", id, query.WorkspaceId, rows, bytes, blocks);
         var linkExpires = Min(now + LinkLifetime, expiresAt);
         return new ExportInfo(id, query.WorkspaceId, "completed", rows, bytes, fileName, now, expiresAt,
-            await _container.GetReadSasUriAsync(blobName, now, linkExpires, cancellationToken), linkExpires);
+            await links.ReadLinkAsync(_container.GetBlobClient(blobName), now, linkExpires, cancellationToken), linkExpires);
     }
 
     /// <summary>An export of the workspace with a fresh link; null if there is none with that id.</summary>
@@ -81,7 +86,7 @@ public sealed class ExportService(StorageClients clients, TrailStore store, Trai
         {
             return null;
         }
-        var row = await _table.GetEntityAsync(workspaceId, exportId, cancellationToken);
+        var row = await _table.FindAsync(workspaceId, exportId, cancellationToken);
         if (row is null)
         {
             return null;
@@ -93,7 +98,7 @@ public sealed class ExportService(StorageClients clients, TrailStore store, Trai
         return new ExportInfo(exportId, workspaceId, expired ? "expired" : row.GetString("Status") ?? "completed",
             row.GetInt64("RowCount") ?? 0, row.GetInt64("ByteSize") ?? 0, row.GetString("FileName") ?? string.Empty,
             row.GetDateTimeOffset("CreatedAt") ?? now, expiresAt,
-            expired ? null : await _container.GetReadSasUriAsync(row.GetString("BlobName")!, now, linkExpires, cancellationToken), expired ? null : linkExpires);
+            expired ? null : await links.ReadLinkAsync(_container.GetBlobClient(row.GetString("BlobName")), now, linkExpires, cancellationToken), expired ? null : linkExpires);
     }
 
     /// <summary>Every event the query matches, in the query API's order, one page in memory at a time.</summary>
@@ -149,7 +154,7 @@ public sealed class ExportService(StorageClients clients, TrailStore store, Trai
         if (!_created)
         {
             await store.EnsureCreatedAsync(cancellationToken);
-            await Task.WhenAll(_container.CreateIfNotExistsAsync(cancellationToken), _table.CreateIfNotExistsAsync(cancellationToken));
+            await Task.WhenAll(_container.CreateIfNotExistsAsync(cancellationToken: cancellationToken), _table.CreateIfNotExistsAsync(cancellationToken));
             _created = true;
         }
     }

@@ -112,7 +112,7 @@ public sealed class EventForwarder(
         await Parallel.ForEachAsync(Enumerable.Range(0, keys.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
             async (i, ct) =>
             {
-                var row = await store.Events.GetEntityAsync(keys[i].PartitionKey, keys[i].Row, ct);
+                var row = await store.Events.FindAsync(keys[i].PartitionKey, keys[i].Row, ct);
                 // A message can only name its own workspace's rows: anything else is not sent.
                 if (row is not null && row.GetString("WorkspaceId") == message.WorkspaceId)
                 {

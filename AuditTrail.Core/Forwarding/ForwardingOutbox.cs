@@ -1,7 +1,7 @@
 using System.Text;
 using AuditTrail.Core.Events;
-using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Azure.Storage.Queues;
 using Microsoft.Extensions.Logging;
 
 namespace AuditTrail.Core.Forwarding;
@@ -11,17 +11,29 @@ namespace AuditTrail.Core.Forwarding;
 /// forwarding on, after their rows are stored and before the batch is acknowledged, so a stored
 /// event is either queued or its batch is retried (and queued then). A replayed batch is queued
 /// again; the receiver drops the repeat by <c>messageId</c>.
+/// <para>
+/// Message text is base64 of the UTF-8 JSON, the queue trigger's <c>messageEncoding</c>, written
+/// and read here rather than by the client's own encoding option: a message that is not base64
+/// must be moved to the poison queue exactly as it is, as the host's queue extension does, which a
+/// decoding client cannot do.
+/// </para>
 /// </summary>
-public sealed class ForwardingOutbox(StorageClients clients, ForwardingSettingsStore settings, ILogger<ForwardingOutbox> logger)
+public sealed class ForwardingOutbox(QueueServiceClient queues, ForwardingSettingsStore settings, ILogger<ForwardingOutbox> logger)
 {
     public const string QueueName = "audit-forward";
     public const string PoisonQueueName = QueueName + "-poison";
 
+    /// <summary>Largest message text the service takes (the encoded text, not the payload).</summary>
+    public const int MaxMessageTextLength = 64 * 1024;
+
     /// <summary>Payload budget per message, under the 48 KiB that base64 leaves of the 64 KiB limit.</summary>
     internal const int PayloadBudgetBytes = 40 * 1024;
 
-    private readonly QueueClient _queue = clients.GetQueue(QueueName);
-    private readonly QueueClient _poison = clients.GetQueue(PoisonQueueName);
+    /// <summary>Most messages one receive returns.</summary>
+    public const int MaxMessagesPerReceive = 32;
+
+    private readonly QueueClient _queue = queues.GetQueueClient(QueueName);
+    private readonly QueueClient _poison = queues.GetQueueClient(PoisonQueueName);
     private volatile bool _created;
 
     public QueueClient Queue => _queue;
@@ -46,7 +58,7 @@ public sealed class ForwardingOutbox(StorageClients clients, ForwardingSettingsS
         }
         await EnsureCreatedAsync(cancellationToken);
         await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
-            async (m, ct) => await _queue.SendMessageAsync(QueueClient.EncodeBase64(m.ToJson()), cancellationToken: ct));
+            async (m, ct) => await SendAsync(_queue, EncodeBase64(m.ToJson()), ct));
         logger.LogInformation("Queued {Messages} forward messages for {Events} events", messages.Count, messages.Sum(m => m.EventCount));
         return messages.Count;
     }
@@ -58,15 +70,15 @@ public sealed class ForwardingOutbox(StorageClients clients, ForwardingSettingsS
         var moved = 0;
         while (moved < max)
         {
-            var batch = await _poison.ReceiveMessagesAsync(Math.Min(QueueClient.MaxMessagesPerReceive, max - moved), TimeSpan.FromMinutes(5), cancellationToken);
-            if (batch.Count == 0)
+            var batch = (await _poison.ReceiveMessagesAsync(Math.Min(MaxMessagesPerReceive, max - moved), TimeSpan.FromMinutes(5), cancellationToken)).Value;
+            if (batch.Length == 0)
             {
                 break;
             }
             foreach (var m in batch)
             {
                 // Send first, then delete: a crash between the two leaves a copy in both, which the receiver de-duplicates.
-                await _queue.SendMessageAsync(m.MessageText, cancellationToken: cancellationToken);
+                await SendAsync(_queue, m.MessageText, cancellationToken);
                 await _poison.DeleteMessageAsync(m.MessageId, m.PopReceipt, cancellationToken);
                 moved++;
                 progress?.Report(moved);
@@ -80,8 +92,36 @@ public sealed class ForwardingOutbox(StorageClients clients, ForwardingSettingsS
     {
         if (!_created)
         {
-            await Task.WhenAll(_queue.CreateIfNotExistsAsync(cancellationToken), _poison.CreateIfNotExistsAsync(cancellationToken));
+            await Task.WhenAll(_queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken), _poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken));
             _created = true;
+        }
+    }
+
+    /// <summary>Adds a message that never expires (time to live -1): forward work must not vanish unread.</summary>
+    public static async Task SendAsync(QueueClient queue, string messageText, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        await queue.SendMessageAsync(messageText, visibilityTimeout: null, timeToLive: TimeSpan.FromSeconds(-1), cancellationToken);
+    }
+
+    public static string EncodeBase64(string payload) => Convert.ToBase64String(Encoding.UTF8.GetBytes(payload));
+
+    /// <summary>The payload of base64 message text, or null if the text is not base64 of UTF-8.</summary>
+    public static string? DecodeBase64(string messageText)
+    {
+        ArgumentNullException.ThrowIfNull(messageText);
+        var bytes = new byte[messageText.Length];
+        if (!Convert.TryFromBase64String(messageText, bytes, out var written))
+        {
+            return null;
+        }
+        try
+        {
+            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes, 0, written);
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
         }
     }
 

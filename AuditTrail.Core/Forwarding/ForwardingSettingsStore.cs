@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
+using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -14,12 +15,12 @@ namespace AuditTrail.Core.Forwarding;
 /// Authorization header of a forward: responses carry a hint, and the types' ToString and every
 /// log line leave it out.
 /// </summary>
-public sealed class ForwardingSettingsStore(StorageClients clients, IOptions<ForwardingOptions> options, TimeProvider time)
+public sealed class ForwardingSettingsStore(TableServiceClient tables, IOptions<ForwardingOptions> options, TimeProvider time)
 {
     public const string TableName = "AuditForwarding";
     private const string RowKey = "settings";
 
-    private readonly TableClient _table = clients.GetTable(TableName);
+    private readonly TableClient _table = tables.GetTableClient(TableName);
     private readonly ForwardingOptions _options = options.Value;
     private readonly ConcurrentDictionary<string, (ForwardingSettings Settings, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
     private volatile bool _created;
@@ -33,7 +34,7 @@ public sealed class ForwardingSettingsStore(StorageClients clients, IOptions<For
     public async Task<ForwardingSettings> GetAsync(string workspaceId, CancellationToken cancellationToken = default)
     {
         await EnsureCreatedAsync(cancellationToken);
-        var row = await _table.GetEntityAsync(workspaceId, RowKey, cancellationToken);
+        var row = await _table.FindAsync(workspaceId, RowKey, cancellationToken);
         var settings = row is null ? ForwardingSettings.Off(workspaceId) : FromRow(workspaceId, row);
         _cache[workspaceId] = (settings, time.GetUtcNow() + _options.SettingsCacheDuration);
         return settings;
@@ -61,7 +62,7 @@ public sealed class ForwardingSettingsStore(StorageClients clients, IOptions<For
     {
         ArgumentNullException.ThrowIfNull(settings);
         await EnsureCreatedAsync(cancellationToken);
-        await _table.UpsertEntityAsync(ToRow(settings), cancellationToken);
+        await _table.UpsertEntityAsync(ToRow(settings), TableUpdateMode.Replace, cancellationToken);
         _cache[settings.WorkspaceId] = (settings, time.GetUtcNow() + _options.SettingsCacheDuration);
     }
 
@@ -73,13 +74,9 @@ public sealed class ForwardingSettingsStore(StorageClients clients, IOptions<For
     {
         ArgumentNullException.ThrowIfNull(failure);
         await EnsureCreatedAsync(cancellationToken);
-        await _table.MergeEntityAsync(new TableEntity(workspaceId, RowKey)
-        {
-            ["LastFailureAt"] = failure.At,
-            ["LastFailureStatus"] = failure.Status,
-            ["LastFailureReason"] = failure.Reason,
-            ["LastFailureEvents"] = failure.EventCount,
-        }, cancellationToken);
+        var note = TableRows.Create(workspaceId, RowKey,
+            ("LastFailureAt", failure.At), ("LastFailureStatus", failure.Status), ("LastFailureReason", failure.Reason), ("LastFailureEvents", failure.EventCount));
+        await _table.UpsertEntityAsync(note, TableUpdateMode.Merge, cancellationToken);
         _cache.TryRemove(workspaceId, out _);
     }
 
@@ -93,19 +90,17 @@ public sealed class ForwardingSettingsStore(StorageClients clients, IOptions<For
             row.GetDateTimeOffset("UpdatedAt"), row.GetString("UpdatedBy"), failure);
     }
 
-    private static TableEntity ToRow(ForwardingSettings s) => new(s.WorkspaceId, RowKey)
-    {
-        ["Enabled"] = s.Enabled,
-        ["WriteKey"] = s.WriteKey,
-        ["Endpoint"] = s.Endpoint?.ToString(),
-        ["SuppressTransientFailures"] = s.SuppressTransientFailures,
-        ["UpdatedAt"] = s.UpdatedAt,
-        ["UpdatedBy"] = s.UpdatedBy,
-        ["LastFailureAt"] = s.LastFailure?.At,
-        ["LastFailureStatus"] = s.LastFailure?.Status,
-        ["LastFailureReason"] = s.LastFailure?.Reason,
-        ["LastFailureEvents"] = s.LastFailure?.EventCount,
-    };
+    private static TableEntity ToRow(ForwardingSettings s) => TableRows.Create(s.WorkspaceId, RowKey,
+        ("Enabled", s.Enabled),
+        ("WriteKey", s.WriteKey),
+        ("Endpoint", s.Endpoint?.ToString()),
+        ("SuppressTransientFailures", s.SuppressTransientFailures),
+        ("UpdatedAt", s.UpdatedAt),
+        ("UpdatedBy", s.UpdatedBy),
+        ("LastFailureAt", s.LastFailure?.At),
+        ("LastFailureStatus", s.LastFailure?.Status),
+        ("LastFailureReason", s.LastFailure?.Reason),
+        ("LastFailureEvents", s.LastFailure?.EventCount));
 
     private async Task EnsureCreatedAsync(CancellationToken cancellationToken)
     {

@@ -3,8 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Azure.Storage.Blobs.Models;
 
 namespace AuditTrail.Core.Ingestion;
 
@@ -69,7 +69,9 @@ public sealed class DeadLetterStore(TrailStore store)
         }
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(identity.ToString())), 0, 16).ToLowerInvariant();
         var name = $"{receivedAt.UtcDateTime:yyyy/MM/dd}/{context.Door}-{hash}.jsonl";
-        await store.DeadLetters.UploadAsync(name, content, new BlobUploadOptions("application/x-ndjson"), cancellationToken);
+        // No condition: a retried invocation's dead letters replace the same blob, byte for byte.
+        await store.DeadLetters.GetBlobClient(name).UploadAsync(BinaryData.FromBytes(content),
+            new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-ndjson" } }, cancellationToken);
         return name;
     }
 

@@ -3,6 +3,8 @@ using AuditTrail.Core.Events;
 using AuditTrail.Core.Forwarding;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Azure;
+using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
 
 namespace AuditTrail.Core.Ingestion;
@@ -25,7 +27,7 @@ namespace AuditTrail.Core.Ingestion;
 public sealed class IngestionService(TrailStore store, DeadLetterStore deadLetters, TimeProvider time, ILogger<IngestionService> logger, ForwardingOutbox? forwarding = null)
 {
     private const int Parallelism = 8;
-    private const int TransactionByteBudget = TableClient.MaxTransactionBytes - (256 * 1024);
+    private const int TransactionByteBudget = TableTransactions.MaxBytes - (256 * 1024);
     private const int MaxRegisteredPartitionsCached = 100_000;
 
     private readonly ConcurrentDictionary<(string Day, string Workspace), byte> _registeredPartitions = new();
@@ -145,14 +147,14 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             .Where(p => !_registeredPartitions.ContainsKey(p))
             .ToList();
         // Both registries: by day (retention) and by workspace (queries). One transaction per partition, chunked at 100.
-        var byDay = missing.GroupBy(p => p.Day).SelectMany(day => day.Chunk(TableClient.MaxTransactionActions))
+        var byDay = missing.GroupBy(p => p.Day).SelectMany(day => day.Chunk(TableTransactions.MaxActions))
             .Select(chunk => (store.Partitions, chunk.Select(p => new TableEntity(p.Day, p.Workspace)).ToList()));
-        var byWorkspace = missing.GroupBy(p => p.Workspace).SelectMany(ws => ws.Chunk(TableClient.MaxTransactionActions))
+        var byWorkspace = missing.GroupBy(p => p.Workspace).SelectMany(ws => ws.Chunk(TableTransactions.MaxActions))
             .Select(chunk => (store.WorkspaceDays, chunk.Select(p => new TableEntity(p.Workspace, p.Day)).ToList()));
         await Parallel.ForEachAsync(byDay.Concat(byWorkspace).ToList(), Options(cancellationToken), async (work, ct) =>
         {
             var (table, entities) = work;
-            await table.SubmitTransactionAsync(entities.Select(e => new TableTransactionAction(TableTransactionActionType.UpsertReplace, e)).ToList(), ct);
+            await table.SubmitAsync(entities.Select(e => new TableTransactionAction(TableTransactionActionType.UpsertReplace, e)).ToList(), ct);
         });
         if (_registeredPartitions.Count > MaxRegisteredPartitionsCached)
         {
@@ -167,13 +169,13 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     private async Task ClaimIdsAsync(List<Candidate> candidates, CancellationToken cancellationToken)
     {
         var chunks = candidates.GroupBy(c => c.Event.WorkspaceId)
-            .SelectMany(ws => ws.Chunk(TableClient.MaxTransactionActions))
+            .SelectMany(ws => ws.Chunk(TableTransactions.MaxActions))
             .ToList();
         await Parallel.ForEachAsync(chunks, Options(cancellationToken), async (chunk, ct) =>
         {
             try
             {
-                await store.EventIds.SubmitTransactionAsync(chunk.Select(c => new TableTransactionAction(TableTransactionActionType.Add, ClaimEntity(c))).ToList(), ct);
+                await store.EventIds.SubmitAsync(chunk.Select(c => new TableTransactionAction(TableTransactionActionType.Add, ClaimEntity(c))).ToList(), ct);
                 foreach (var c in chunk)
                 {
                     c.Outcome = ClaimOutcome.Claimed;
@@ -193,7 +195,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         // Two tries: an insert that loses a race to a concurrent producer is settled by reading the winner.
         for (var attempt = 0; attempt < 2; attempt++)
         {
-            var existing = await store.EventIds.GetEntityAsync(entity.PartitionKey, entity.RowKey, cancellationToken);
+            var existing = await store.EventIds.FindAsync(entity.PartitionKey, entity.RowKey, cancellationToken);
             if (existing is not null)
             {
                 var same = existing.GetString("ContentHash") == c.Hash && existing.GetString("EventId") == c.Event.Id;
@@ -213,12 +215,12 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
                 c.Outcome = ClaimOutcome.Claimed;
                 return;
             }
-            catch (StorageRequestException ex) when (ex.Status == 409)
+            catch (RequestFailedException ex) when (ex.Status == 409)
             {
                 // Lost the race; read the winner on the next pass.
             }
         }
-        throw new StorageRequestException(409, "EntityAlreadyExists", $"Could not settle the claim for event id '{c.Event.Id}'.");
+        throw new InvalidOperationException($"Could not settle the claim for event id '{c.Event.Id}': it was taken and then gone twice.");
     }
 
     private static TableEntity ClaimEntity(Candidate c) => new(c.Event.WorkspaceId, TrailKeys.Encode(c.Event.Id))
@@ -245,8 +247,8 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
                 // Upsert, not insert: only ids this batch claimed (or that were claimed with this exact content) get here.
                 var actions = EventRows.Create(c.Event, c.Hash, c.ReceivedAt, c.Door)
                     .Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)).ToList();
-                var size = actions.Sum(TableClient.MeasureAction);
-                if (current.Count > 0 && (operations + actions.Count > TableClient.MaxTransactionActions || bytes + size > TransactionByteBudget))
+                var size = actions.Sum(TableTransactions.Measure);
+                if (current.Count > 0 && (operations + actions.Count > TableTransactions.MaxActions || bytes + size > TransactionByteBudget))
                 {
                     transactions.Add(current);
                     current = [];
@@ -265,7 +267,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         {
             try
             {
-                await store.Events.SubmitTransactionAsync(group.SelectMany(g => g.Actions).ToList(), ct);
+                await store.Events.SubmitAsync(group.SelectMany(g => g.Actions).ToList(), ct);
             }
             catch (Exception ex) when (IsRefusal(ex) && group.Count > 1)
             {
@@ -287,7 +289,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     {
         try
         {
-            await store.Events.SubmitTransactionAsync(actions, cancellationToken);
+            await store.Events.SubmitAsync(actions, cancellationToken);
         }
         catch (Exception ex) when (IsRefusal(ex))
         {
@@ -304,17 +306,17 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     {
         if (c.Outcome == ClaimOutcome.Claimed)
         {
-            await store.EventIds.DeleteEntityAsync(c.Event.WorkspaceId, TrailKeys.Encode(c.Event.Id), cancellationToken);
+            await store.EventIds.DeleteEntityAsync(c.Event.WorkspaceId, TrailKeys.Encode(c.Event.Id), cancellationToken: cancellationToken);
         }
         c.Outcome = ClaimOutcome.Unstorable;
         c.StorageRejection = new IngestRejection(c.Index, RejectionCodes.StorageRejected,
-            $"Storage refused this event: {ex.Message}", null, c.Event.Id, c.Event.WorkspaceId);
+            $"Storage refused this event: {(ex is ArgumentException ? ex.Message : StorageFailures.Describe(ex))}", null, c.Event.Id, c.Event.WorkspaceId);
         logger.LogWarning(ex, "Storage refused event {EventId} of {WorkspaceId}; dead-lettered", c.Event.Id, c.Event.WorkspaceId);
     }
 
     /// <summary>A definite "no" from the service or the client's own limits, as opposed to a fault worth retrying.</summary>
     private static bool IsRefusal(Exception ex) =>
-        ex is ArgumentException || (ex is StorageRequestException { IsTransient: false } s && s.Status is not (409 or 404));
+        ex is ArgumentException || StorageFailures.IsRefusal(ex, 404, 409);
 
     private static ParallelOptions Options(CancellationToken cancellationToken) =>
         new() { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken };

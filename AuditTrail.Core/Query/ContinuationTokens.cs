@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.Json;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Azure;
+using Azure.Data.Tables;
 
 namespace AuditTrail.Core.Query;
 
@@ -69,18 +71,18 @@ public sealed class ContinuationTokens(TrailStore store)
             return _key;
         }
         await store.EnsureCreatedAsync(cancellationToken);
-        var existing = await store.Keys.GetEntityAsync(KeyPartition, KeyRow, cancellationToken);
-        if (existing?["Key"] is not byte[] key)
+        var existing = await store.Keys.FindAsync(KeyPartition, KeyRow, cancellationToken);
+        if (existing?.GetBinary("Key") is not { } key)
         {
             key = RandomNumberGenerator.GetBytes(32);
             try
             {
                 await store.Keys.AddEntityAsync(new TableEntity(KeyPartition, KeyRow) { ["Key"] = key }, cancellationToken);
             }
-            catch (StorageRequestException ex) when (ex.Status == 409)
+            catch (RequestFailedException ex) when (ex.Status == 409)
             {
                 // Another instance created it first: use theirs.
-                key = (byte[])(await store.Keys.GetEntityAsync(KeyPartition, KeyRow, cancellationToken))!["Key"]!;
+                key = (await store.Keys.GetEntityAsync<TableEntity>(KeyPartition, KeyRow, cancellationToken: cancellationToken)).Value.GetBinary("Key");
             }
         }
         _key = key;

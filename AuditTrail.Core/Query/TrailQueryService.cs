@@ -2,6 +2,8 @@ using System.Globalization;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Azure;
+using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
 
 namespace AuditTrail.Core.Query;
@@ -112,7 +114,7 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
             {
                 await read;
             }
-            catch (Exception ex) when (ex is OperationCanceledException or StorageRequestException or HttpRequestException)
+            catch (Exception ex) when (ex is OperationCanceledException or RequestFailedException || StorageFailures.IsUnavailable(ex))
             {
                 // Not needed for this page: see above.
             }
@@ -131,19 +133,18 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
     /// <summary>Up to <paramref name="take"/> matching rows of one day, newest first.</summary>
     private async Task<List<Match>> ReadDayAsync(DayScan scan, string day, int take, CancellationToken cancellationToken)
     {
-        var clauses = new List<string>
-        {
-            TableFilter.PartitionEquals(TrailKeys.PartitionKey(scan.Query.WorkspaceId, ParseDay(day))),
-            $"RowKey ge {TableFilter.Literal(scan.Lower)}",
-            $"RowKey lt {TableFilter.Literal(scan.Upper)}",
-        };
+        var partition = TrailKeys.PartitionKey(scan.Query.WorkspaceId, ParseDay(day));
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {scan.Lower} and RowKey lt {scan.Upper}");
         if (scan.From is not null && scan.From.Day == day)
         {
-            clauses.Add($"RowKey gt {TableFilter.Literal(scan.From.AfterRowKey)}");
+            filter += TableClient.CreateQueryFilter($" and RowKey gt {scan.From.AfterRowKey}");
         }
-        clauses.AddRange(scan.ServerFilters);
+        foreach (var clause in scan.ServerFilters)
+        {
+            filter += " and " + clause;
+        }
         var matches = new List<Match>(Math.Min(take, 1000));
-        await foreach (var page in store.Events.QueryPagesAsync(new TableQuery(string.Join(" and ", clauses), PageSize: Math.Min(1000, take)), null, cancellationToken))
+        await foreach (var page in store.Events.QueryAsync<TableEntity>(filter, maxPerPage: Math.Min(1000, take), cancellationToken: cancellationToken).AsPages())
         {
             foreach (var row in page.Values)
             {
@@ -198,7 +199,8 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
         {
             if (value is not null)
             {
-                filters.Add(TableFilter.Equal(property, value));
+                // The property name is the code's; only the value comes from the caller, and it is quoted.
+                filters.Add(property + " eq " + TableClient.CreateQueryFilter($"{value}"));
             }
         }
         if (!prefix.StartsWith(TrailKeys.ActorPrefix, StringComparison.Ordinal))
@@ -233,8 +235,8 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
     {
         var first = Day(q.Start);
         var last = fromDay ?? Day(q.End.AddTicks(-1));
-        var filter = $"{TableFilter.PartitionEquals(q.WorkspaceId)} and RowKey ge {TableFilter.Literal(first)} and RowKey le {TableFilter.Literal(last)}";
-        var days = await store.WorkspaceDays.QueryAsync(new TableQuery(filter, ["RowKey"]), cancellationToken)
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {q.WorkspaceId} and RowKey ge {first} and RowKey le {last}");
+        var days = await store.WorkspaceDays.QueryAsync<TableEntity>(filter, select: ["RowKey"], cancellationToken: cancellationToken)
             .Select(r => r.RowKey).ToListAsync(cancellationToken);
         days.Sort((a, b) => string.CompareOrdinal(b, a));
         return days;

@@ -2,6 +2,8 @@ using System.Globalization;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
 using Microsoft.Extensions.Logging;
 
 namespace AuditTrail.Core.Retention;
@@ -33,7 +35,7 @@ public sealed record PurgedPartition(string WorkspaceId, DateOnly Day, long Even
 /// registry read and one dead-letter listing.
 /// </para>
 /// </summary>
-public sealed class RetentionService(TrailStore store, StorageClients clients, TimeProvider time, ILogger<RetentionService> logger)
+public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, TimeProvider time, ILogger<RetentionService> logger)
 {
     private const int Parallelism = 4;
 
@@ -46,7 +48,7 @@ public sealed class RetentionService(TrailStore store, StorageClients clients, T
         var firstKeptKey = firstKept.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
 
         var expired = await store.Partitions
-            .QueryAsync(new TableQuery($"PartitionKey lt {TableFilter.Literal(firstKeptKey)}", ["PartitionKey", "RowKey"]), cancellationToken)
+            .QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey lt {firstKeptKey}"), select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken)
             .Select(r => (Day: r.PartitionKey, Workspace: r.RowKey))
             .ToListAsync(cancellationToken);
 
@@ -61,8 +63,8 @@ public sealed class RetentionService(TrailStore store, StorageClients clients, T
 
         var deadLetters = await PurgeDatedBlobsAsync(store.DeadLetters, firstKept, dryRun, cancellationToken);
         // Exports are kept a week (their links say so); whatever retention would remove goes in any case.
-        var exports = clients.GetContainer(Export.ExportService.ContainerName);
-        await exports.CreateIfNotExistsAsync(cancellationToken);
+        var exports = blobs.GetBlobContainerClient(Export.ExportService.ContainerName);
+        await exports.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
         var exportBlobs = await PurgeDatedBlobsAsync(exports, DateOnly.FromDateTime(time.GetUtcNow().AddDays(-Export.ExportService.KeepDays).UtcDateTime), dryRun, cancellationToken);
         var report = new PurgeReport(dryRun, firstKept, purged.OrderBy(p => p.Day).ThenBy(p => p.WorkspaceId, StringComparer.Ordinal).ToList(),
             purged.Sum(p => p.EventRows), purged.Sum(p => p.IdClaims), deadLetters, exportBlobs);
@@ -77,8 +79,8 @@ public sealed class RetentionService(TrailStore store, StorageClients clients, T
         var partitionKey = TrailKeys.PartitionKey(workspaceId, date);
         long rows = 0, claims = 0;
         // Page by page: a day of a busy workspace does not have to fit in memory.
-        await foreach (var page in store.Events.QueryPagesAsync(
-                           new TableQuery(TableFilter.PartitionEquals(partitionKey), ["RowKey", "EventId"], PageSize: 1000), null, cancellationToken))
+        await foreach (var page in store.Events.QueryAsync<TableEntity>(
+                           TableClient.CreateQueryFilter($"PartitionKey eq {partitionKey}"), maxPerPage: 1000, select: ["RowKey", "EventId"], cancellationToken: cancellationToken).AsPages())
         {
             // Claims are found through the primary rows; each event has exactly one.
             var claimKeys = page.Values.Where(r => r.RowKey.StartsWith(TrailKeys.PrimaryPrefix, StringComparison.Ordinal) && r.GetString("EventId") is not null)
@@ -94,8 +96,8 @@ public sealed class RetentionService(TrailStore store, StorageClients clients, T
         }
         if (!dryRun)
         {
-            await store.WorkspaceDays.DeleteEntityAsync(workspaceId, day, cancellationToken);
-            await store.Partitions.DeleteEntityAsync(day, workspaceId, cancellationToken);
+            await store.WorkspaceDays.DeleteEntityAsync(workspaceId, day, cancellationToken: cancellationToken);
+            await store.Partitions.DeleteEntityAsync(day, workspaceId, cancellationToken: cancellationToken);
         }
         return new PurgedPartition(workspaceId, date, rows, claims);
     }
@@ -103,18 +105,19 @@ public sealed class RetentionService(TrailStore store, StorageClients clients, T
     /// <summary>Deletes rows of one partition, 100 per transaction; rows that are already gone are skipped.</summary>
     private static async Task DeleteAsync(TableClient table, string partitionKey, IReadOnlyList<string> rowKeys, CancellationToken cancellationToken)
     {
-        foreach (var chunk in rowKeys.Chunk(TableClient.MaxTransactionActions))
+        foreach (var chunk in rowKeys.Chunk(TableTransactions.MaxActions))
         {
             try
             {
-                await table.SubmitTransactionAsync(chunk.Select(rk => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partitionKey, rk))).ToList(), cancellationToken);
+                await table.SubmitAsync(chunk.Select(rk => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partitionKey, rk))).ToList(), cancellationToken);
             }
             catch (TableTransactionFailedException ex) when (ex.Status == 404)
             {
                 // A run cut off midway already deleted some: finish the rest one by one.
+                // (A delete of a row that is gone answers 404 and is not an error outside a transaction.)
                 foreach (var rk in chunk)
                 {
-                    await table.DeleteEntityAsync(partitionKey, rk, cancellationToken);
+                    await table.DeleteEntityAsync(partitionKey, rk, cancellationToken: cancellationToken);
                 }
             }
         }
@@ -125,12 +128,13 @@ public sealed class RetentionService(TrailStore store, StorageClients clients, T
     {
         var count = 0;
         // Bounded by retention itself: each container only ever holds the kept days' blobs.
-        var expired = await container.ListBlobNamesAsync(null, cancellationToken)
+        var expired = await container.GetBlobsAsync(cancellationToken: cancellationToken)
+            .Select(blob => blob.Name)
             .Where(name => name.Length >= 10 && DateOnly.TryParseExact(name[..10], "yyyy/MM/dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) && d < firstKept)
             .ToListAsync(cancellationToken);
         foreach (var name in expired)
         {
-            if (dryRun || await container.DeleteAsync(name, cancellationToken))
+            if (dryRun || (await container.DeleteBlobIfExistsAsync(name, cancellationToken: cancellationToken)).Value)
             {
                 count++;
             }

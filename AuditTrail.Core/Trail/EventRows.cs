@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using AuditTrail.Core.Events;
-using AuditTrail.Core.Storage;
+using Azure.Data.Tables;
 
 namespace AuditTrail.Core.Trail;
 
@@ -43,43 +43,53 @@ public static class EventRows
 
     public static string PartitionKey(AuditEvent e) => TrailKeys.PartitionKey(e.WorkspaceId, e.Timestamp);
 
-    /// <summary>The primary row first, then the actor, type and resource index rows; all in one partition.</summary>
-    public static TableEntity[] Create(AuditEvent e, string contentHash, DateTimeOffset receivedAt, string door)
+    /// <summary>The primary row first, then the actor, type and resource index rows; all in one partition, all with the same properties.</summary>
+    public static EventRow[] Create(AuditEvent e, string contentHash, DateTimeOffset receivedAt, string door)
     {
         var pk = PartitionKey(e);
         var suffix = TrailKeys.EventSuffix(e.Timestamp, e.Id);
-        var primary = new TableEntity(pk, TrailKeys.PrimaryPrefix + suffix, capacity: 21)
-        {
-            ["EventId"] = e.Id,
-            ["WorkspaceId"] = e.WorkspaceId,
-            ["Type"] = e.Type,
-            ["ProductArea"] = e.ProductArea,
-            ["Cataloged"] = e.Cataloged,
-            ["EventTime"] = e.Timestamp,
-            ["ActorType"] = e.Actor.Type,
-            ["ActorId"] = e.Actor.Id,
-            ["ActorName"] = e.Actor.Name,
-            ["ActorEmail"] = e.Actor.Email,
-            ["ResourceType"] = e.Resource.Type,
-            ["ResourceId"] = e.Resource.Id,
-            ["ResourceName"] = e.Resource.Name,
-            ["Ip"] = e.Context?.Ip,
-            ["UserAgent"] = e.Context?.UserAgent,
-            ["RequestId"] = e.Context?.RequestId,
-            ["Changes"] = e.Changes,
-            ["Properties"] = e.Properties,
-            ["ContentHash"] = contentHash,
-            ["ReceivedAt"] = receivedAt,
-            ["Door"] = door,
-        };
-        // The index rows are the primary row under other keys: one property set for all four.
+        // The stored layout (docs/architecture.md): names, order and EDM types must not move, or a
+        // replay of an event stored before would no longer read back as the same event.
+        var properties = new KeyValuePair<string, object>[21];
+        var count = 0;
+        Add(properties, ref count, "EventId", e.Id);
+        Add(properties, ref count, "WorkspaceId", e.WorkspaceId);
+        Add(properties, ref count, "Type", e.Type);
+        Add(properties, ref count, "ProductArea", e.ProductArea);
+        Add(properties, ref count, "Cataloged", e.Cataloged);
+        Add(properties, ref count, "EventTime", e.Timestamp.ToUniversalTime());
+        Add(properties, ref count, "ActorType", e.Actor.Type);
+        Add(properties, ref count, "ActorId", e.Actor.Id);
+        Add(properties, ref count, "ActorName", e.Actor.Name);
+        Add(properties, ref count, "ActorEmail", e.Actor.Email);
+        Add(properties, ref count, "ResourceType", e.Resource.Type);
+        Add(properties, ref count, "ResourceId", e.Resource.Id);
+        Add(properties, ref count, "ResourceName", e.Resource.Name);
+        Add(properties, ref count, "Ip", e.Context?.Ip);
+        Add(properties, ref count, "UserAgent", e.Context?.UserAgent);
+        Add(properties, ref count, "RequestId", e.Context?.RequestId);
+        Add(properties, ref count, "Changes", e.Changes);
+        Add(properties, ref count, "Properties", e.Properties);
+        Add(properties, ref count, "ContentHash", contentHash);
+        Add(properties, ref count, "ReceivedAt", receivedAt.ToUniversalTime());
+        Add(properties, ref count, "Door", door);
+        var shared = new EventRowProperties(new ArraySegment<KeyValuePair<string, object>>(properties, 0, count));
         return
         [
-            primary,
-            primary.WithKeys(pk, TrailKeys.ActorRowKey(e.Actor.Id, suffix)),
-            primary.WithKeys(pk, TrailKeys.TypeRowKey(e.Type, suffix)),
-            primary.WithKeys(pk, TrailKeys.ResourceRowKey(e.Resource.Type, e.Resource.Id, suffix)),
+            new EventRow(pk, TrailKeys.PrimaryPrefix + suffix, shared),
+            new EventRow(pk, TrailKeys.ActorRowKey(e.Actor.Id, suffix), shared),
+            new EventRow(pk, TrailKeys.TypeRowKey(e.Type, suffix), shared),
+            new EventRow(pk, TrailKeys.ResourceRowKey(e.Resource.Type, e.Resource.Id, suffix), shared),
         ];
+    }
+
+    /// <summary>Table Storage keeps no nulls, so a property without a value is left out.</summary>
+    private static void Add(KeyValuePair<string, object>[] properties, ref int count, string name, object? value)
+    {
+        if (value is not null)
+        {
+            properties[count++] = new(name, value);
+        }
     }
 
     public static AuditEvent ToEvent(TableEntity row)
@@ -90,7 +100,7 @@ public static class EventRows
             : new AuditContext(row.GetString("Ip"), row.GetString("UserAgent"), row.GetString("RequestId"));
         return new AuditEvent(
             S("EventId"), S("WorkspaceId"), S("Type"), S("ProductArea"), row.GetBoolean("Cataloged") ?? true,
-            row.GetDateTimeOffset("EventTime") ?? default,
+            row.GetDateTimeOffset("EventTime")?.ToUniversalTime() ?? default,
             new AuditActor(S("ActorType"), S("ActorId"), row.GetString("ActorName"), row.GetString("ActorEmail")),
             new AuditResource(S("ResourceType"), S("ResourceId"), row.GetString("ResourceName")),
             context, row.GetString("Changes"), row.GetString("Properties"));

@@ -1,4 +1,5 @@
-using AuditTrail.Core.Storage;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
 
 namespace AuditTrail.Core.Trail;
 
@@ -18,14 +19,16 @@ public sealed class TrailStore : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile bool _initialized;
 
-    public TrailStore(StorageClients clients)
+    public TrailStore(TableServiceClient tables, BlobServiceClient blobs)
     {
-        Events = clients.GetTable(EventsTable);
-        EventIds = clients.GetTable(EventIdsTable);
-        Partitions = clients.GetTable(PartitionsTable);
-        WorkspaceDays = clients.GetTable(WorkspaceDaysTable);
-        Keys = clients.GetTable(KeysTable);
-        DeadLetters = clients.GetContainer(DeadLetterContainer);
+        ArgumentNullException.ThrowIfNull(tables);
+        ArgumentNullException.ThrowIfNull(blobs);
+        Events = tables.GetTableClient(EventsTable);
+        EventIds = tables.GetTableClient(EventIdsTable);
+        Partitions = tables.GetTableClient(PartitionsTable);
+        WorkspaceDays = tables.GetTableClient(WorkspaceDaysTable);
+        Keys = tables.GetTableClient(KeysTable);
+        DeadLetters = blobs.GetBlobContainerClient(DeadLetterContainer);
     }
 
     /// <summary>Every event's primary and index rows (docs/architecture.md).</summary>
@@ -66,7 +69,7 @@ public sealed class TrailStore : IDisposable
                 Partitions.CreateIfNotExistsAsync(cancellationToken),
                 WorkspaceDays.CreateIfNotExistsAsync(cancellationToken),
                 Keys.CreateIfNotExistsAsync(cancellationToken),
-                DeadLetters.CreateIfNotExistsAsync(cancellationToken));
+                DeadLetters.CreateIfNotExistsAsync(cancellationToken: cancellationToken));
             _initialized = true;
         }
         finally

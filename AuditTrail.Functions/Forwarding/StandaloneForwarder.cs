@@ -1,6 +1,8 @@
 using AuditTrail.Core.Forwarding;
 using AuditTrail.Core.Storage;
 using AuditTrail.Functions.Hosting;
+using Azure;
+using Azure.Storage.Queues.Models;
 using Microsoft.Extensions.Options;
 
 namespace AuditTrail.Functions.Forwarding;
@@ -8,9 +10,10 @@ namespace AuditTrail.Functions.Forwarding;
 /// <summary>
 /// Standalone mode's stand-in for the queue trigger: polls <c>audit-forward</c> and hands each
 /// message to the same <see cref="EventForwarder"/>, with the host's rules: base64 message text,
-/// a failed message comes back after <see cref="ForwardingOptions.RetryDelay"/>, and one that has
+/// a failed message comes back after <see cref="ForwardingOptions.RetryDelay"/>, one that has
 /// failed <see cref="ForwardingOptions.MaxDequeueCount"/> times is copied to
-/// <c>audit-forward-poison</c> and deleted.
+/// <c>audit-forward-poison</c> and deleted, and one that is not base64 goes there at once, as it
+/// is (the host's queue extension handles the client's decoding failures so).
 /// </summary>
 public sealed class StandaloneForwarder(ForwardingOutbox outbox, EventForwarder forwarder, IOptions<ForwardingOptions> options, TimeProvider time, ILogger<StandaloneForwarder> logger)
     : BackgroundService
@@ -43,45 +46,54 @@ public sealed class StandaloneForwarder(ForwardingOutbox outbox, EventForwarder 
     public async Task<int> PollOnceAsync(CancellationToken cancellationToken)
     {
         await outbox.EnsureCreatedAsync(cancellationToken);
-        var messages = await outbox.Queue.ReceiveMessagesAsync(BatchSize, Lease, cancellationToken);
+        var messages = (await outbox.Queue.ReceiveMessagesAsync(BatchSize, Lease, cancellationToken)).Value;
         foreach (var m in messages)
         {
             await SettleAsync(m, cancellationToken);
         }
-        return messages.Count;
+        return messages.Length;
     }
 
     private async Task SettleAsync(QueueMessage m, CancellationToken cancellationToken)
     {
         var o = options.Value;
+        var messageText = m.Body.ToString();
+        var text = ForwardingOutbox.DecodeBase64(messageText);
+        if (text is null)
+        {
+            // No try could ever bind it: copied unchanged for someone to look at, as the host does.
+            await ForwardingOutbox.SendAsync(outbox.PoisonQueue, messageText, cancellationToken);
+            await outbox.Queue.DeleteMessageAsync(m.MessageId, m.PopReceipt, cancellationToken);
+            logger.LogError("Forward message {MessageId} is not base64 of UTF-8 (the queue trigger's messageEncoding); moved to {PoisonQueue} as it is",
+                m.MessageId, ForwardingOutbox.PoisonQueueName);
+            return;
+        }
         try
         {
-            var text = QueueClient.DecodeBase64(m.MessageText);
-            if (text is null)
-            {
-                // The host cannot bind such a message either; it fails every try and ends in the poison queue.
-                throw new FormatException("The message text is not base64 of UTF-8 (the queue trigger's messageEncoding).");
-            }
             await forwarder.ForwardAsync(text, m.DequeueCount, cancellationToken);
             await outbox.Queue.DeleteMessageAsync(m.MessageId, m.PopReceipt, cancellationToken);
         }
-        catch (Exception ex) when (ex is ForwardingTransientException or FormatException or StorageRequestException or HttpRequestException or TimeoutException)
+        catch (Exception ex) when (ex is ForwardingTransientException or HttpRequestException or TimeoutException or RequestFailedException
+                                   || StorageFailures.IsUnavailable(ex) || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             if (m.DequeueCount >= o.MaxDequeueCount)
             {
-                await outbox.PoisonQueue.SendMessageAsync(m.MessageText, cancellationToken: cancellationToken);
+                await ForwardingOutbox.SendAsync(outbox.PoisonQueue, messageText, cancellationToken);
                 await outbox.Queue.DeleteMessageAsync(m.MessageId, m.PopReceipt, cancellationToken);
                 logger.LogError("Forward message {MessageId} failed {DequeueCount} times; moved to {PoisonQueue}: {Reason}",
-                    m.MessageId, m.DequeueCount, ForwardingOutbox.PoisonQueueName, ex.Message);
+                    m.MessageId, m.DequeueCount, ForwardingOutbox.PoisonQueueName, Reason(ex));
             }
             else
             {
-                await outbox.Queue.UpdateVisibilityAsync(m.MessageId, m.PopReceipt, o.RetryDelay, cancellationToken);
+                await outbox.Queue.UpdateMessageAsync(m.MessageId, m.PopReceipt, visibilityTimeout: o.RetryDelay, cancellationToken: cancellationToken);
                 logger.LogWarning("Forward message {MessageId} failed on try {DequeueCount} of {MaxDequeueCount}; retrying in {RetryDelay}: {Reason}",
-                    m.MessageId, m.DequeueCount, o.MaxDequeueCount, o.RetryDelay, ex.Message);
+                    m.MessageId, m.DequeueCount, o.MaxDequeueCount, o.RetryDelay, Reason(ex));
             }
         }
     }
+
+    /// <summary>The source's or storage's answer in one line; a storage error's headers and request stay out of the log.</summary>
+    private static string Reason(Exception ex) => ex is ForwardingTransientException ? ex.Message : StorageFailures.Describe(ex);
 }
 
 public static class StandaloneForwarderExtensions

@@ -15,7 +15,12 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         var (status, code, title, detail, parameter) = Map(exception, httpContext);
-        if (status >= 500)
+        if (status == StatusCodes.Status503ServiceUnavailable)
+        {
+            // Record the storage failure precisely (status, code, the failed action of a transaction), then answer.
+            logger.LogError(exception, "{Method} {Path} failed: {Code}; {Cause}", httpContext.Request.Method, httpContext.Request.Path, code, StorageFailures.Describe(exception));
+        }
+        else if (status >= 500)
         {
             logger.LogError(exception, "{Method} {Path} failed: {Code}", httpContext.Request.Method, httpContext.Request.Path, code);
         }
@@ -49,9 +54,10 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
         BadHttpRequestException b => (b.StatusCode, "bad_request", "Bad request", b.Message, null),
         Core.Forwarding.ForwardingSettingsException f => (400, f.Code, "Invalid forwarding settings", f.Message, f.Field),
         JsonException j => (400, "invalid_json", "Invalid JSON", $"The request body is not valid JSON: {j.Message}", null),
-        StorageRequestException { IsTransient: true } => (503, "storage_unavailable", "Storage unavailable", "Audit storage is not reachable right now; nothing from this request was acknowledged. Retry later.", null),
-        HttpRequestException or TimeoutException => (503, "storage_unavailable", "Storage unavailable", "Audit storage is not reachable right now; nothing from this request was acknowledged. Retry later.", null),
         OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "client_closed_request", "Client closed request", "The client closed the connection before the answer was ready.", null),
+        // A cancellation the client did not ask for is a dependency that did not answer in time (the storage clients' try timeout).
+        _ when StorageFailures.IsUnavailable(exception) || exception is HttpRequestException or TimeoutException or OperationCanceledException
+            => (503, "storage_unavailable", "Storage unavailable", "Audit storage is not reachable right now; nothing from this request was acknowledged. Retry later.", null),
         _ => (500, "internal_error", "Internal error", "The request failed on the server. It has been logged; nothing from it was acknowledged.", null),
     };
 }

@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Forwarding;
 using AuditTrail.Core.Storage;
+using Azure.Storage.Queues.Models;
 using AuditTrail.Core.Trail;
 using AuditTrail.Functions.Forwarding;
 using AuditTrail.Tests.Infrastructure;
@@ -140,7 +141,7 @@ public sealed class ForwardingTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(5, receiver.Requests - before.Requests);
         Assert.Equal(before.Count, receiver.AcceptedCalls.Count);
         var outbox = _app.Services.GetRequiredService<ForwardingOutbox>();
-        Assert.Contains(await outbox.PoisonQueue.PeekMessagesAsync(cancellationToken: Ct), m => MessageWorkspace(m) == ws);
+        Assert.Contains((await outbox.PoisonQueue.PeekMessagesAsync(32, Ct)).Value, m => MessageWorkspace(m) == ws);
         Assert.Contains(_logs.Lines, l => l.Contains("moved to audit-forward-poison", StringComparison.Ordinal));
 
         receiver.DefaultStatus = 200;
@@ -149,7 +150,7 @@ public sealed class ForwardingTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Contains("Moved", output.ToString(), StringComparison.Ordinal);
         await DrainAsync();
 
-        Assert.DoesNotContain(await outbox.PoisonQueue.PeekMessagesAsync(cancellationToken: Ct), m => MessageWorkspace(m) == ws);
+        Assert.DoesNotContain((await outbox.PoisonQueue.PeekMessagesAsync(32, Ct)).Value, m => MessageWorkspace(m) == ws);
         Assert.Equal(events.Select(e => (string)e["id"]!).Order(), receiver.AcceptedCalls.Skip(before.Count).Select(c => c.GetProperty("messageId").GetString()!).Order());
     }
 
@@ -163,17 +164,17 @@ public sealed class ForwardingTests(AzuriteFixture azurite) : IAsyncLifetime
         await IngestAsync(ws, token, [TestEvents.Event(ws)]);
         var outbox = _app.Services.GetRequiredService<ForwardingOutbox>();
         await outbox.EnsureCreatedAsync(Ct);
-        Assert.DoesNotContain(await outbox.Queue.PeekMessagesAsync(cancellationToken: Ct), m => MessageWorkspace(m) == ws);
+        Assert.DoesNotContain((await outbox.Queue.PeekMessagesAsync(32, Ct)).Value, m => MessageWorkspace(m) == ws);
 
         // Turned on, events queued, then turned off before the forwarder runs: nothing is sent.
         await PutSettingsAsync(ws, token, new { enabled = true });
         await IngestAsync(ws, token, [TestEvents.Event(ws), TestEvents.Event(ws)]);
-        Assert.Contains(await outbox.Queue.PeekMessagesAsync(cancellationToken: Ct), m => MessageWorkspace(m) == ws);
+        Assert.Contains((await outbox.Queue.PeekMessagesAsync(32, Ct)).Value, m => MessageWorkspace(m) == ws);
         await PutSettingsAsync(ws, token, new { enabled = false });
         await DrainAsync();
 
         Assert.Equal(0, receiver.Requests);
-        Assert.DoesNotContain(await outbox.Queue.PeekMessagesAsync(cancellationToken: Ct), m => MessageWorkspace(m) == ws);
+        Assert.DoesNotContain((await outbox.Queue.PeekMessagesAsync(32, Ct)).Value, m => MessageWorkspace(m) == ws);
     }
 
     [Theory]
@@ -241,9 +242,9 @@ public sealed class ForwardingTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Contains("Audit Forwarding Settings Changed", trail, StringComparison.Ordinal);
         var deadLetters = new StringBuilder();
         var container = _app.Services.GetRequiredService<TrailStore>().DeadLetters;
-        await foreach (var name in container.ListBlobNamesAsync(DateTimeOffset.UtcNow.ToString("yyyy/MM/dd/'forward-'", System.Globalization.CultureInfo.InvariantCulture), Ct))
+        foreach (var name in await container.BlobNamesAsync(DateTimeOffset.UtcNow.ToString("yyyy/MM/dd/'forward-'", System.Globalization.CultureInfo.InvariantCulture), Ct))
         {
-            deadLetters.Append(Encoding.UTF8.GetString((await container.DownloadAsync(name, Ct))!));
+            deadLetters.Append(await container.ReadTextAsync(name, Ct));
         }
         Assert.Contains(ws, deadLetters.ToString(), StringComparison.Ordinal);
 
@@ -402,8 +403,8 @@ public sealed class ForwardingTests(AzuriteFixture azurite) : IAsyncLifetime
         return read.Event!;
     }
 
-    private static string? MessageWorkspace(QueueMessage m) =>
-        QueueClient.DecodeBase64(m.MessageText) is { } text ? ForwardMessage.TryParse(text, out _)?.WorkspaceId : null;
+    private static string? MessageWorkspace(PeekedMessage m) =>
+        ForwardingOutbox.DecodeBase64(m.Body.ToString()) is { } text ? ForwardMessage.TryParse(text, out _)?.WorkspaceId : null;
 
     /// <summary>Polls the forward queue until it has been empty twice in a row (bounded, so a bug fails rather than hangs).</summary>
     private async Task DrainAsync()

@@ -2,7 +2,6 @@ using System.Text;
 using System.Text.Json;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Forwarding;
-using AuditTrail.Core.Storage;
 
 namespace AuditTrail.Tests.Forwarding;
 
@@ -61,7 +60,7 @@ public sealed class TrackCallsTests
         var messages = ForwardingOutbox.Pack("ws_track", events).ToList();
 
         Assert.True(messages.Count > 1);
-        Assert.All(messages, m => Assert.True(QueueClient.EncodeBase64(m.ToJson()).Length <= QueueClient.MaxMessageTextLength));
+        Assert.All(messages, m => Assert.True(ForwardingOutbox.EncodeBase64(m.ToJson()).Length <= ForwardingOutbox.MaxMessageTextLength));
         Assert.Equal(1000, messages.Sum(m => m.EventCount));
         var roundTrip = ForwardMessage.TryParse(messages[0].ToJson(), out var error);
         Assert.Null(error);

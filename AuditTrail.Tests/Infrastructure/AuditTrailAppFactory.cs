@@ -9,7 +9,7 @@ namespace AuditTrail.Tests.Infrastructure;
 /// <summary>The real app, in memory, against the test run's Azurite (or any storage connection given).</summary>
 public sealed class AuditTrailAppFactory(
     string storageConnectionString, TimeProvider? time = null, int storageRetries = 2,
-    IReadOnlyDictionary<string, string>? settings = null, ILoggerProvider? logs = null) : WebApplicationFactory<Program>
+    IReadOnlyDictionary<string, string>? settings = null, ILoggerProvider? logs = null, Action<IServiceCollection>? services = null) : WebApplicationFactory<Program>
 {
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -31,6 +31,10 @@ public sealed class AuditTrailAppFactory(
         if (time is not null)
         {
             builder.ConfigureServices(s => s.Replace(ServiceDescriptor.Singleton(time)));
+        }
+        if (services is not null)
+        {
+            builder.ConfigureServices(services);
         }
     }
 }

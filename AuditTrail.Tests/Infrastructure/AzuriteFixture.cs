@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
-using AuditTrail.Core.Storage;
+using AuditTrail.Benchmarks;
 using AuditTrail.Tests.Infrastructure;
 
 [assembly: AssemblyFixture(typeof(AzuriteFixture))]
@@ -20,8 +22,6 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public string ConnectionString { get; private set; } = string.Empty;
 
-    public StorageAccount Account => StorageAccount.Parse(ConnectionString);
-
     public async ValueTask InitializeAsync()
     {
         var given = Environment.GetEnvironmentVariable("AUDITTRAIL_TEST_STORAGE");
@@ -40,9 +40,17 @@ public sealed class AzuriteFixture : IAsyncLifetime
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Storage clients with fast retries, so fault tests finish quickly.</summary>
-    public StorageClients CreateClients(HttpMessageHandler? transport = null) =>
-        new(Account, new StorageRetryOptions { MaxRetries = 2, Delay = TimeSpan.FromMilliseconds(20) }, transport: transport);
+    /// <summary>The storage clients as the app registers them, with fast retries so fault tests finish quickly.</summary>
+    public RegisteredStorage CreateClients(HttpMessageHandler? transport = null) => CreateClients(ConnectionString, transport);
+
+    public static RegisteredStorage CreateClients(string connectionString, HttpMessageHandler? transport = null) =>
+        RegisteredStorage.Create(connectionString, transport, FastRetries);
+
+    public static IReadOnlyDictionary<string, string?> FastRetries { get; } = new Dictionary<string, string?>
+    {
+        ["AuditStorage:Retry:MaxRetries"] = "2",
+        ["AuditStorage:Retry:Delay"] = "00:00:00.020",
+    };
 
     public static string RepoRoot()
     {
@@ -91,8 +99,19 @@ public sealed partial class AzuriteProcess : IDisposable
 
     public string ConnectionString { get; }
 
+    /// <summary>The certificate Azurite serves https with, when it was started with OAuth; null otherwise.</summary>
+    public X509Certificate2? Certificate { get; private init; }
+
+    /// <summary>The blob, queue and table endpoints, as https when it was started with OAuth.</summary>
+    public IReadOnlyDictionary<string, Uri> Endpoints { get; private init; } = new Dictionary<string, Uri>();
+
     /// <param name="location">A folder to keep data in, so it survives a stop and restart; in memory when null.</param>
-    public static async Task<AzuriteProcess> StartAsync(string? location = null)
+    /// <param name="oauth">
+    /// Accept Microsoft Entra bearer tokens, as Azure does under managed identity: Azurite's OAuth
+    /// mode, which serves https (with a certificate made here) and checks a token's audience,
+    /// issuer and lifetime but not its signature. Its table service takes no tokens.
+    /// </param>
+    public static async Task<AzuriteProcess> StartAsync(string? location = null, bool oauth = false)
     {
         var root = AzuriteFixture.RepoRoot();
         var azurite = Path.Combine(root, "node_modules", ".bin", "azurite");
@@ -101,6 +120,13 @@ public sealed partial class AzuriteProcess : IDisposable
             throw new InvalidOperationException($"Azurite is not installed: run 'npm ci' in {root} (or use scripts/test, which does it for you).");
         }
         var persistence = location is null ? "--inMemoryPersistence" : $"--location \"{location}\"";
+        X509Certificate2? certificate = null;
+        if (oauth)
+        {
+            var folder = Directory.CreateTempSubdirectory("audittrail-azurite-tls-").FullName;
+            certificate = SelfSignedLoopbackCertificate(Path.Combine(folder, "cert.pem"), Path.Combine(folder, "key.pem"));
+            persistence += $" --oauth basic --cert \"{Path.Combine(folder, "cert.pem")}\" --key \"{Path.Combine(folder, "key.pem")}\"";
+        }
         var start = new ProcessStartInfo(azurite, persistence + " --silent --skipApiVersionCheck --blobPort 0 --queuePort 0 --tablePort 0")
         {
             RedirectStandardOutput = true,
@@ -126,12 +152,17 @@ public sealed partial class AzuriteProcess : IDisposable
             var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _ = WatchForClosedAsync(process.StandardOutput, closed);
             _ = process.StandardError.ReadToEndAsync();
+            var scheme = oauth ? "https" : "http";
             return new AzuriteProcess(process, closed.Task,
-                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+                $"DefaultEndpointsProtocol={scheme};AccountName=devstoreaccount1;"
                 + "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
-                + $"BlobEndpoint=http://127.0.0.1:{ports["Blob"]}/devstoreaccount1;"
-                + $"QueueEndpoint=http://127.0.0.1:{ports["Queue"]}/devstoreaccount1;"
-                + $"TableEndpoint=http://127.0.0.1:{ports["Table"]}/devstoreaccount1;");
+                + $"BlobEndpoint={scheme}://127.0.0.1:{ports["Blob"]}/devstoreaccount1;"
+                + $"QueueEndpoint={scheme}://127.0.0.1:{ports["Queue"]}/devstoreaccount1;"
+                + $"TableEndpoint={scheme}://127.0.0.1:{ports["Table"]}/devstoreaccount1;")
+            {
+                Certificate = certificate,
+                Endpoints = ports.ToDictionary(p => p.Key, p => new Uri($"{scheme}://127.0.0.1:{p.Value}/devstoreaccount1")),
+            };
         }
         catch
         {
@@ -180,6 +211,20 @@ public sealed partial class AzuriteProcess : IDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+)")]
+    /// <summary>A certificate for 127.0.0.1, written as PEM for Azurite; the tests trust exactly this one.</summary>
+    private static X509Certificate2 SelfSignedLoopbackCertificate(string certificatePath, string keyPath)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(System.Net.IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+        return X509CertificateLoader.LoadCertificate(certificate.RawData);
+    }
+
+    [GeneratedRegex(@"Azurite (Blob|Queue|Table) service is successfully listening at https?://127\.0\.0\.1:(\d+)")]
     private static partial Regex ListeningLine();
 }

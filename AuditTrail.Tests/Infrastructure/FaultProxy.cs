@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using AuditTrail.Core.Storage;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
 
 namespace AuditTrail.Tests.Infrastructure;
 
@@ -48,7 +50,8 @@ public sealed record ProxiedRequest(string Service, string Method, string Target
     /// <summary>Whether the request is about this table (its path, or a transaction whose operations name it).</summary>
     public bool Touches(string table) => Target.Contains(table, StringComparison.Ordinal)
         || Body.Contains("/" + table + "(", StringComparison.Ordinal)       // an operation on one entity
-        || Body.Contains("/" + table + " HTTP/", StringComparison.Ordinal); // an insert
+        || Body.Contains("/" + table + "?", StringComparison.Ordinal)       // an insert (the client adds $format)
+        || Body.Contains("/" + table + " HTTP/", StringComparison.Ordinal); // an insert without a query
 }
 
 /// <summary>
@@ -310,15 +313,19 @@ public sealed class FaultyStorage : IAsyncDisposable
 
     public FaultyStorage(string azuriteConnectionString)
     {
-        var account = StorageAccount.Parse(azuriteConnectionString);
-        _blob = new FaultProxy("blob", account.BlobEndpoint);
-        _queue = new FaultProxy("queue", account.QueueEndpoint);
-        _table = new FaultProxy("table", account.TableEndpoint);
+        var (blob, queue, table) = Endpoints(azuriteConnectionString);
+        _blob = new FaultProxy("blob", blob);
+        _queue = new FaultProxy("queue", queue);
+        _table = new FaultProxy("table", table);
         ConnectionString = azuriteConnectionString
-            .Replace(Authority(account.BlobEndpoint), $"127.0.0.1:{_blob.Port}", StringComparison.Ordinal)
-            .Replace(Authority(account.QueueEndpoint), $"127.0.0.1:{_queue.Port}", StringComparison.Ordinal)
-            .Replace(Authority(account.TableEndpoint), $"127.0.0.1:{_table.Port}", StringComparison.Ordinal);
+            .Replace(Authority(blob), $"127.0.0.1:{_blob.Port}", StringComparison.Ordinal)
+            .Replace(Authority(queue), $"127.0.0.1:{_queue.Port}", StringComparison.Ordinal)
+            .Replace(Authority(table), $"127.0.0.1:{_table.Port}", StringComparison.Ordinal);
     }
+
+    /// <summary>The services' endpoints, as the storage clients read them from the connection string.</summary>
+    private static (Uri Blob, Uri Queue, Uri Table) Endpoints(string connectionString) =>
+        (new BlobServiceClient(connectionString).Uri, new QueueServiceClient(connectionString).Uri, new TableServiceClient(connectionString).Uri);
 
     /// <summary>Storage as the app sees it: through the proxies.</summary>
     public string ConnectionString { get; }
@@ -341,10 +348,7 @@ public sealed class FaultyStorage : IAsyncDisposable
     /// <summary>Points the proxies at an Azurite restarted on other ports; the app's connection string stays the same.</summary>
     public void Retarget(string azuriteConnectionString)
     {
-        var account = StorageAccount.Parse(azuriteConnectionString);
-        _blob.Upstream = account.BlobEndpoint;
-        _queue.Upstream = account.QueueEndpoint;
-        _table.Upstream = account.TableEndpoint;
+        (_blob.Upstream, _queue.Upstream, _table.Upstream) = Endpoints(azuriteConnectionString);
     }
 
     private static string Authority(Uri endpoint) => $"{endpoint.Host}:{endpoint.Port}";

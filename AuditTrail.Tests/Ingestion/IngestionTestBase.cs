@@ -1,10 +1,11 @@
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using AuditTrail.Benchmarks;
 using AuditTrail.Core.Access;
-using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using AuditTrail.Tests.Infrastructure;
+using Azure.Data.Tables;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AuditTrail.Tests.Ingestion;
@@ -23,7 +24,7 @@ public abstract class IngestionTestBase : IAsyncDisposable
     protected AzuriteFixture Azurite { get; }
     protected AuditTrailAppFactory App { get; }
     protected HttpClient Http { get; }
-    protected StorageClients Clients { get; }
+    protected RegisteredStorage Clients { get; }
     protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask DisposeAsync()
@@ -69,21 +70,20 @@ public abstract class IngestionTestBase : IAsyncDisposable
     /// test's token is itself an audited event).
     /// </summary>
     protected async Task<List<TableEntity>> RowsAsync(string workspaceId, DateTimeOffset day) =>
-        await Clients.GetTable(TrailStore.EventsTable)
-            .QueryAsync(new TableQuery(TableFilter.PartitionEquals(TrailKeys.PartitionKey(workspaceId, day))), Ct)
+        (await Clients.Tables.GetTableClient(TrailStore.EventsTable).PartitionAsync(TrailKeys.PartitionKey(workspaceId, day), Ct))
             .Where(r => r.GetString("Door") != "system")
-            .ToListAsync(Ct);
+            .ToList();
 
     /// <summary>The dead-letter lines written for a workspace (blobs of the last two days).</summary>
     protected async Task<List<JsonElement>> DeadLettersAsync(string workspaceId)
     {
-        var container = Clients.GetContainer(TrailStore.DeadLetterContainer);
+        var container = Clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
         var lines = new List<JsonElement>();
         foreach (var day in new[] { DateTime.UtcNow, DateTime.UtcNow.AddDays(-1) })
         {
-            await foreach (var name in container.ListBlobNamesAsync(day.ToString("yyyy/MM/dd/", System.Globalization.CultureInfo.InvariantCulture), Ct))
+            foreach (var name in await container.BlobNamesAsync(day.ToString("yyyy/MM/dd/", System.Globalization.CultureInfo.InvariantCulture), Ct))
             {
-                var text = Encoding.UTF8.GetString((await container.DownloadAsync(name, Ct))!);
+                var text = (await container.ReadTextAsync(name, Ct))!;
                 foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
                 {
                     using var doc = JsonDocument.Parse(line);

@@ -179,11 +179,11 @@ public sealed class IngestionTests(AzuriteFixture azurite) : IngestionTestBase(a
         var result = (await JsonAsync(await InvokeEventHubAsync(TestEvents.EventHubInvocation([noise])))).GetProperty("ReturnValue");
 
         Assert.Equal("invalid_json", Assert.Single(result.GetProperty("rejected").EnumerateArray()).GetProperty("code").GetString());
-        var container = Clients.GetContainer(TrailStore.DeadLetterContainer);
+        var container = Clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
         var found = false;
-        await foreach (var name in container.ListBlobNamesAsync(DateTime.UtcNow.ToString("yyyy/MM/dd/", System.Globalization.CultureInfo.InvariantCulture), Ct))
+        foreach (var name in await container.BlobNamesAsync(DateTime.UtcNow.ToString("yyyy/MM/dd/", System.Globalization.CultureInfo.InvariantCulture), Ct))
         {
-            var text = System.Text.Encoding.UTF8.GetString((await container.DownloadAsync(name, Ct))!);
+            var text = (await container.ReadTextAsync(name, Ct))!;
             found |= text.Contains(JsonSerializer.Serialize(noise), StringComparison.Ordinal);
         }
         Assert.True(found, "The unparseable body was not found in any dead-letter blob.");
@@ -205,9 +205,9 @@ public sealed class IngestionTests(AzuriteFixture azurite) : IngestionTestBase(a
 
         Assert.Equal(["evt_before"], (await RowsAsync(ws, before)).Select(r => r.GetString("EventId")).Distinct());
         Assert.Equal(["evt_after"], (await RowsAsync(ws, after)).Select(r => r.GetString("EventId")).Distinct());
-        var partitions = Clients.GetTable(TrailStore.PartitionsTable);
-        Assert.NotNull(await partitions.GetEntityAsync(before.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture), ws, Ct));
-        Assert.NotNull(await partitions.GetEntityAsync(after.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture), ws, Ct));
+        var partitions = Clients.Tables.GetTableClient(TrailStore.PartitionsTable);
+        Assert.NotNull(await partitions.FindAsync(before.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture), ws, Ct));
+        Assert.NotNull(await partitions.FindAsync(after.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture), ws, Ct));
     }
 
     public static TheoryData<string> StorableHostileIds() =>
@@ -283,10 +283,10 @@ public sealed class IngestionTests(AzuriteFixture azurite) : IngestionTestBase(a
         var e = TestEvents.Event(ws, "evt_crash", timestamp: At);
         await PostEventsAsync(ws, TestEvents.Array(e));
         // Simulate the crash: the id claim exists, the rows never made it.
-        var events = Clients.GetTable(TrailStore.EventsTable);
+        var events = Clients.Tables.GetTableClient(TrailStore.EventsTable);
         foreach (var row in await RowsAsync(ws, At))
         {
-            await events.DeleteEntityAsync(row.PartitionKey, row.RowKey, Ct);
+            await events.DeleteEntityAsync(row.PartitionKey, row.RowKey, cancellationToken: Ct);
         }
 
         var body = await JsonAsync(await InvokeEventHubAsync(TestEvents.EventHubInvocation([e.ToJsonString()])));

@@ -79,9 +79,9 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
     }
 
     /// <summary>A workspace with <paramref name="perDay"/> events a day for <paramref name="days"/> days before noon yesterday, the actor usr_sparse on one in four.</summary>
-    private async Task<(string Workspace, List<string> SparseNewestFirst)> SeedAsync(StorageClients clients, int days, int perDay)
+    private async Task<(string Workspace, List<string> SparseNewestFirst)> SeedAsync(AuditTrail.Benchmarks.RegisteredStorage clients, int days, int perDay)
     {
-        using var store = new TrailStore(clients);
+        using var store = new TrailStore(clients.Tables, clients.Blobs);
         var ingestion = new IngestionService(store, new DeadLetterStore(store), _clock, NullLogger<IngestionService>.Instance);
         var ws = TestEvents.NewWorkspaceId();
         var now = _clock.Now.AddMinutes(-1);
@@ -122,7 +122,7 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
         var counter = new ReadCounter();
         using var clients = azurite.CreateClients(counter);
         var (ws, sparse) = await SeedAsync(clients, days: 12, perDay: 8);
-        using var store = new TrailStore(clients);
+        using var store = new TrailStore(clients.Tables, clients.Blobs);
         var query = Query(ws, "usr_sparse", limit: 5);
 
         counter.Reset();
@@ -147,7 +147,7 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
         var counter = new ReadCounter();
         using var clients = azurite.CreateClients(counter);
         var (ws, sparse) = await SeedAsync(clients, days: 3, perDay: 60);
-        using var store = new TrailStore(clients);
+        using var store = new TrailStore(clients.Tables, clients.Blobs);
         var service = Service(store, 8);
         await service.QueryAsync(Query(ws, null, 5), null, Ct); // opens the connections
 
@@ -169,7 +169,7 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
         var counter = new ReadCounter();
         using var clients = azurite.CreateClients(counter);
         var (ws, sparse) = await SeedAsync(clients, days: 20, perDay: 4);
-        using var store = new TrailStore(clients);
+        using var store = new TrailStore(clients.Tables, clients.Blobs);
 
         // A filter that matches nothing reads every day, as many at once as allowed; one that
         // fills its page early leaves reads ahead that must be cancelled and awaited.

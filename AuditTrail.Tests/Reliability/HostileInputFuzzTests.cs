@@ -129,7 +129,7 @@ public sealed class HostileInputFuzzTests(AzuriteFixture azurite)
                 // The invocation's log line names its dead-letter blob: one line per rejection, each with its reason.
                 var log = answer.GetProperty("Logs")[0].GetString()!;
                 var blob = log[(log.IndexOf("audit-deadletter/", StringComparison.Ordinal) + "audit-deadletter/".Length)..].TrimEnd(')', '.');
-                var lines = Encoding.UTF8.GetString((await clients.GetContainer(TrailStore.DeadLetterContainer).DownloadAsync(blob, Ct))!)
+                var lines = (await clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer).ReadTextAsync(blob, Ct))!
                     .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
                 Assert.Equal(count, lines.Count);
                 Assert.All(lines, l => Assert.False(string.IsNullOrEmpty(l.GetProperty("reason").GetString()), context));
@@ -273,15 +273,15 @@ public sealed class HostileInputFuzzTests(AzuriteFixture azurite)
         rejection.TryGetProperty("eventId", out var id) ? id.GetString() : null);
 
     /// <summary>Today's dead-letter lines of one door for a workspace.</summary>
-    private static async Task<List<JsonElement>> DeadLetterLinesAsync(StorageClients clients, string workspaceId, string door)
+    private static async Task<List<JsonElement>> DeadLetterLinesAsync(AuditTrail.Benchmarks.RegisteredStorage clients, string workspaceId, string door)
     {
-        var container = clients.GetContainer(TrailStore.DeadLetterContainer);
+        var container = clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
         var lines = new List<JsonElement>();
         foreach (var day in new[] { DateTime.UtcNow, DateTime.UtcNow.AddDays(-1) }.Select(d => d.ToString("yyyy/MM/dd/", System.Globalization.CultureInfo.InvariantCulture)).Distinct())
         {
-            await foreach (var name in container.ListBlobNamesAsync(day + door + "-", Ct))
+            foreach (var name in await container.BlobNamesAsync(day + door + "-", Ct))
             {
-                foreach (var line in Encoding.UTF8.GetString((await container.DownloadAsync(name, Ct))!).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                foreach (var line in (await container.ReadTextAsync(name, Ct))!.Split('\n', StringSplitOptions.RemoveEmptyEntries))
                 {
                     using var doc = JsonDocument.Parse(line);
                     if (doc.RootElement.TryGetProperty("workspaceId", out var w) && w.GetString() == workspaceId)

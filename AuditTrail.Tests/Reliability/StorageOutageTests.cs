@@ -1,5 +1,4 @@
 using System.Net;
-using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using AuditTrail.Tests.Infrastructure;
 
@@ -60,7 +59,7 @@ public sealed class StorageOutageTests
             Assert.Equal(310, answer.GetProperty("accepted").GetInt32() + answer.GetProperty("duplicates").GetInt32());
             Assert.Equal(HttpStatusCode.OK, replayHost.StatusCode);
             Assert.Equal(310, (await StoredTrail.JsonAsync(replayHost)).GetProperty("ReturnValue").GetProperty("duplicates").GetInt32());
-            using var clients = new StorageClients(StorageAccount.Parse(azurite.ConnectionString), new StorageRetryOptions { MaxRetries = 2, Delay = TimeSpan.FromMilliseconds(20) });
+            using var clients = AzuriteFixture.CreateClients(azurite.ConnectionString);
             await StoredTrail.AssertStoredExactlyOnceAsync(clients, ws, before.Concat(during).Select(e => (string)e["id"]!).Distinct().ToList());
         }
         finally

@@ -3,8 +3,8 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AuditTrail.Benchmarks;
 using AuditTrail.Core.Access;
-using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using AuditTrail.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,13 +20,13 @@ public static class StoredTrail
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>Row counts per event id (a complete event has exactly 4: primary, actor, type, resource), system events left out.</summary>
-    public static async Task<Dictionary<string, int>> RowsPerEventAsync(StorageClients clients, string workspaceId, IEnumerable<DateTimeOffset> days)
+    public static async Task<Dictionary<string, int>> RowsPerEventAsync(RegisteredStorage clients, string workspaceId, IEnumerable<DateTimeOffset> days)
     {
-        var table = clients.GetTable(TrailStore.EventsTable);
+        var table = clients.Tables.GetTableClient(TrailStore.EventsTable);
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var day in days.Select(d => d.UtcDateTime.Date).Distinct())
         {
-            await foreach (var row in table.QueryAsync(new TableQuery(TableFilter.PartitionEquals(TrailKeys.PartitionKey(workspaceId, day))), Ct))
+            foreach (var row in await table.PartitionAsync(TrailKeys.PartitionKey(workspaceId, day), Ct))
             {
                 if (row.GetString("Door") != "system")
                 {
@@ -39,15 +39,14 @@ public static class StoredTrail
     }
 
     /// <summary>Event ids claimed in the workspace, system events left out.</summary>
-    public static async Task<List<string>> ClaimedIdsAsync(StorageClients clients, string workspaceId) =>
-        await clients.GetTable(TrailStore.EventIdsTable)
-            .QueryAsync(new TableQuery(TableFilter.PartitionEquals(workspaceId)), Ct)
+    public static async Task<List<string>> ClaimedIdsAsync(RegisteredStorage clients, string workspaceId) =>
+        (await clients.Tables.GetTableClient(TrailStore.EventIdsTable).PartitionAsync(workspaceId, Ct))
             .Where(c => c.GetString("Door") != "system")
             .Select(c => c.GetString("EventId")!)
-            .ToListAsync(Ct);
+            .ToList();
 
     /// <summary>Every id in <paramref name="ids"/> has one claim and its four rows, and nothing else is stored.</summary>
-    public static async Task AssertStoredExactlyOnceAsync(StorageClients clients, string workspaceId, IReadOnlyCollection<string> ids, params DateTimeOffset[] days)
+    public static async Task AssertStoredExactlyOnceAsync(RegisteredStorage clients, string workspaceId, IReadOnlyCollection<string> ids, params DateTimeOffset[] days)
     {
         var rows = await RowsPerEventAsync(clients, workspaceId, days.Length == 0 ? [DateTimeOffset.UtcNow.AddMinutes(-1)] : days);
         var claims = await ClaimedIdsAsync(clients, workspaceId);

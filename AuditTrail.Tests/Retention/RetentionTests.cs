@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using AuditTrail.Benchmarks;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Retention;
 using AuditTrail.Core.Storage;
@@ -25,7 +26,7 @@ public sealed class RetentionTests(AzuriteFixture azurite) : IAsyncLifetime
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private readonly TestClock _clock = new(new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-400 - (50 * Interlocked.Increment(ref _epoch))), TimeSpan.Zero).AddHours(13));
     private AuditTrailAppFactory _app = null!;
-    private StorageClients _clients = null!;
+    private RegisteredStorage _clients = null!;
 
     public ValueTask InitializeAsync()
     {
@@ -57,21 +58,20 @@ public sealed class RetentionTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     private async Task<List<string>> StoredIdsAsync(string ws, DateTimeOffset day) =>
-        await _clients.GetTable(TrailStore.EventsTable)
-            .QueryAsync(new TableQuery(TableFilter.PartitionEquals(TrailKeys.PartitionKey(ws, day))), Ct)
-            .Where(r => r.RowKey.StartsWith("e_", StringComparison.Ordinal)).Select(r => r.GetString("EventId")!).ToListAsync(Ct);
+        (await _clients.Tables.GetTableClient(TrailStore.EventsTable).PartitionAsync(TrailKeys.PartitionKey(ws, day), Ct))
+            .Where(r => r.RowKey.StartsWith("e_", StringComparison.Ordinal)).Select(r => r.GetString("EventId")!).ToList();
 
     private async Task<int> RowCountAsync(string ws, DateTimeOffset day) =>
-        await _clients.GetTable(TrailStore.EventsTable).QueryAsync(new TableQuery(TableFilter.PartitionEquals(TrailKeys.PartitionKey(ws, day))), Ct).CountAsync(Ct);
+        (await _clients.Tables.GetTableClient(TrailStore.EventsTable).PartitionAsync(TrailKeys.PartitionKey(ws, day), Ct)).Count;
 
     private async Task<bool> ClaimedAsync(string ws, string id) =>
-        await _clients.GetTable(TrailStore.EventIdsTable).GetEntityAsync(ws, TrailKeys.Encode(id), Ct) is not null;
+        await _clients.Tables.GetTableClient(TrailStore.EventIdsTable).FindAsync(ws, TrailKeys.Encode(id), Ct) is not null;
 
     private async Task<bool> RegisteredAsync(string ws, DateTimeOffset day)
     {
         var key = day.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture);
-        var byDay = await _clients.GetTable(TrailStore.PartitionsTable).GetEntityAsync(key, ws, Ct) is not null;
-        var byWorkspace = await _clients.GetTable(TrailStore.WorkspaceDaysTable).GetEntityAsync(ws, key, Ct) is not null;
+        var byDay = await _clients.Tables.GetTableClient(TrailStore.PartitionsTable).FindAsync(key, ws, Ct) is not null;
+        var byWorkspace = await _clients.Tables.GetTableClient(TrailStore.WorkspaceDaysTable).FindAsync(ws, key, Ct) is not null;
         Assert.Equal(byDay, byWorkspace);
         return byDay;
     }
@@ -161,8 +161,8 @@ public sealed class RetentionTests(AzuriteFixture azurite) : IAsyncLifetime
         using var cut = new CancellationTokenSource();
         var counting = new CancelAfterTransactions(6, cut) { InnerHandler = new SocketsHttpHandler() };
         using var clients = azurite.CreateClients(counting);
-        using var store = new TrailStore(clients);
-        var interrupted = new RetentionService(store, clients, _clock, NullLogger<RetentionService>.Instance);
+        using var store = new TrailStore(clients.Tables, clients.Blobs);
+        var interrupted = new RetentionService(store, clients.Blobs, _clock, NullLogger<RetentionService>.Instance);
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => interrupted.PurgeAsync(cancellationToken: cut.Token));
 
@@ -199,10 +199,10 @@ public sealed class RetentionTests(AzuriteFixture azurite) : IAsyncLifetime
 
         var report = await _app.Services.GetRequiredService<RetentionService>().PurgeAsync(cancellationToken: Ct);
 
-        var container = _clients.GetContainer(TrailStore.DeadLetterContainer);
+        var container = _clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
         Assert.True(report.DeadLetterBlobs >= 1);
-        Assert.Null(await container.DownloadAsync(old.DeadLetterBlob!, Ct));
-        Assert.NotNull(await container.DownloadAsync(kept.DeadLetterBlob!, Ct));
+        Assert.Null(await container.ReadTextAsync(old.DeadLetterBlob!, Ct));
+        Assert.NotNull(await container.ReadTextAsync(kept.DeadLetterBlob!, Ct));
     }
 
     [Fact]
