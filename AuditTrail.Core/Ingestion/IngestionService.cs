@@ -75,8 +75,17 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         {
             await store.EnsureCreatedAsync(cancellationToken);
             await RegisterPartitionsAsync(candidates, cancellationToken);
+            // The rows are built and measured while the claims are in flight, as they will be when
+            // every claim is new; a duplicate takes its stored claim's receive time and door, and a
+            // conflict writes nothing, so then they are built again from the settled claims.
+            var packing = Task.Run(() => PackRows(candidates.Select(c => (c, now, context.Door))), cancellationToken);
             await ClaimIdsAsync(candidates, cancellationToken);
-            await WriteRowsAsync(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known).ToList(), cancellationToken);
+            var rows = await packing;
+            if (candidates.Any(c => c.Outcome != ClaimOutcome.Claimed))
+            {
+                rows = PackRows(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known).Select(c => (c, c.ReceivedAt, c.Door)));
+            }
+            await WriteRowsAsync(rows, cancellationToken);
             if (forwarding is not null)
             {
                 // Known events too: their first delivery may have failed between the rows and the queue.
@@ -234,18 +243,19 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         ["ClaimToken"] = c.ClaimToken,
     };
 
-    private async Task WriteRowsAsync(List<Candidate> toWrite, CancellationToken cancellationToken)
+    /// <summary>Each event's four rows, in transactions per partition filled to 100 actions or the byte budget.</summary>
+    private static List<List<(Candidate Event, List<TableTransactionAction> Actions)>> PackRows(IEnumerable<(Candidate Event, DateTimeOffset ReceivedAt, string Door)> toWrite)
     {
         // Transactions are filled by measured size, not an estimate: escaping makes text grow unevenly.
         var transactions = new List<List<(Candidate Event, List<TableTransactionAction> Actions)>>();
-        foreach (var partition in toWrite.GroupBy(c => EventRows.PartitionKey(c.Event)))
+        foreach (var partition in toWrite.GroupBy(w => EventRows.PartitionKey(w.Event.Event)))
         {
             var current = new List<(Candidate, List<TableTransactionAction>)>();
             int operations = 0, bytes = 0;
-            foreach (var c in partition)
+            foreach (var (c, receivedAt, door) in partition)
             {
                 // Upsert, not insert: only ids this batch claimed (or that were claimed with this exact content) get here.
-                var actions = EventRows.Create(c.Event, c.Hash, c.ReceivedAt, c.Door)
+                var actions = EventRows.Create(c.Event, c.Hash, receivedAt, door)
                     .Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)).ToList();
                 var size = actions.Sum(TableTransactions.Measure);
                 if (current.Count > 0 && (operations + actions.Count > TableTransactions.MaxActions || bytes + size > TransactionByteBudget))
@@ -263,6 +273,11 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
                 transactions.Add(current);
             }
         }
+        return transactions;
+    }
+
+    private async Task WriteRowsAsync(List<List<(Candidate Event, List<TableTransactionAction> Actions)>> transactions, CancellationToken cancellationToken)
+    {
         await Parallel.ForEachAsync(transactions, Options(cancellationToken), async (group, ct) =>
         {
             try

@@ -79,6 +79,7 @@ public sealed class BenchmarkSmokeTests(AzuriteFixture azurite)
         csv.Setup();
 
         Assert.Equal(IngestCpuBenchmark.Events * 4, ingest.ParseValidateMap());
+        Assert.Equal(IngestCpuBenchmark.Events * 4, ingest.ParseValidateMapSdkEntities());
         Assert.True(keys.ActorRowKeys() > 0);
         csv.WriteRows();
     }
