@@ -9,13 +9,16 @@ namespace AuditTrail.Core.Export;
 /// from five minutes ago (clock skew) until the given expiry, https only on an https endpoint.
 /// Under a connection string it is signed with the account key (service SAS); under managed
 /// identity, where the app has no key, with a user delegation key got with the app's identity.
-/// One delegation key, valid a day, signs every link that ends before it does.
+/// One delegation key, valid a day, signs every link that ends before it does; callers that need a
+/// new one while it is being fetched wait for that fetch rather than each asking for their own.
 /// </summary>
 public sealed class ExportLinks(BlobServiceClient blobs, TimeProvider time)
 {
     private static readonly TimeSpan KeyLifetime = TimeSpan.FromDays(1);
     private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(5);
-    private volatile Task<UserDelegationKey>? _key;
+    private readonly Lock _gate = new();
+    private Task<UserDelegationKey>? _key;
+    private DateTimeOffset _keyExpiry;
 
     public async Task<Uri> ReadLinkAsync(BlobClient blob, DateTimeOffset startsOn, DateTimeOffset expiresOn, CancellationToken cancellationToken = default)
     {
@@ -37,21 +40,28 @@ public sealed class ExportLinks(BlobServiceClient blobs, TimeProvider time)
         return new BlobUriBuilder(blob.Uri) { Sas = sas.ToSasQueryParameters(key, blobs.AccountName) }.ToUri();
     }
 
-    /// <summary>A key valid at least until <paramref name="until"/>: the cached one while it lasts, else a new one.</summary>
-    private async Task<UserDelegationKey> DelegationKeyAsync(DateTimeOffset until, CancellationToken cancellationToken)
+    /// <summary>
+    /// A key valid at least until <paramref name="until"/>: the cached one (or the one being fetched)
+    /// while it lasts, else a new one. A fetch is not tied to the caller who started it, so one
+    /// caller giving up does not fail the others; each waits only as long as its own token allows.
+    /// </summary>
+    private Task<UserDelegationKey> DelegationKeyAsync(DateTimeOffset until, CancellationToken cancellationToken)
     {
-        if (_key is { IsCompletedSuccessfully: true } current && current.Result.SignedExpiresOn > until)
+        Task<UserDelegationKey> key;
+        lock (_gate)
         {
-            return current.Result;
+            if (_key is null || _key.IsFaulted || _key.IsCanceled || _keyExpiry <= until)
+            {
+                var now = time.GetUtcNow();
+                _keyExpiry = (until > now + KeyLifetime ? until : now + KeyLifetime) + ClockSkew;
+                _key = FetchAsync(now - ClockSkew, _keyExpiry);
+            }
+            key = _key;
         }
-        // Concurrent callers may each ask once; the service hands out as many keys as asked, so that is harmless.
-        var now = time.GetUtcNow();
-        var expiry = (until > now + KeyLifetime ? until : now + KeyLifetime) + ClockSkew;
-        var fresh = FetchAsync(now - ClockSkew, expiry, cancellationToken);
-        _key = fresh;
-        return await fresh;
+        return key.WaitAsync(cancellationToken);
     }
 
-    private async Task<UserDelegationKey> FetchAsync(DateTimeOffset startsOn, DateTimeOffset expiresOn, CancellationToken cancellationToken) =>
-        (await blobs.GetUserDelegationKeyAsync(new BlobGetUserDelegationKeyOptions(expiresOn) { StartsOn = startsOn }, cancellationToken)).Value;
+    // Bounded by the storage client's own retries and try timeout.
+    private async Task<UserDelegationKey> FetchAsync(DateTimeOffset startsOn, DateTimeOffset expiresOn) =>
+        (await blobs.GetUserDelegationKeyAsync(new BlobGetUserDelegationKeyOptions(expiresOn) { StartsOn = startsOn }, CancellationToken.None)).Value;
 }

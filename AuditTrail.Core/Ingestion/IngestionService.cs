@@ -78,12 +78,13 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             // The rows are built and measured while the claims are in flight, as they will be when
             // every claim is new; a duplicate takes its stored claim's receive time and door, and a
             // conflict writes nothing, so then they are built again from the settled claims.
-            var packing = Task.Run(() => PackRows(candidates.Select(c => (c, now, context.Door))), cancellationToken);
-            await ClaimIdsAsync(candidates, cancellationToken);
+            var packing = Task.Run(() => PackRows(candidates.Select(c => (c, now, context.Door)), store.Events.Uri), cancellationToken);
+            // Both awaited, so a failure of either is seen; the claims' is the one reported.
+            await Task.WhenAll(ClaimIdsAsync(candidates, cancellationToken), packing);
             var rows = await packing;
             if (candidates.Any(c => c.Outcome != ClaimOutcome.Claimed))
             {
-                rows = PackRows(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known).Select(c => (c, c.ReceivedAt, c.Door)));
+                rows = PackRows(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known).Select(c => (c, c.ReceivedAt, c.Door)), store.Events.Uri);
             }
             await WriteRowsAsync(rows, cancellationToken);
             if (forwarding is not null)
@@ -244,7 +245,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     };
 
     /// <summary>Each event's four rows, in transactions per partition filled to 100 actions or the byte budget.</summary>
-    private static List<List<(Candidate Event, List<TableTransactionAction> Actions)>> PackRows(IEnumerable<(Candidate Event, DateTimeOffset ReceivedAt, string Door)> toWrite)
+    private static List<List<(Candidate Event, List<TableTransactionAction> Actions)>> PackRows(IEnumerable<(Candidate Event, DateTimeOffset ReceivedAt, string Door)> toWrite, Uri table)
     {
         // Transactions are filled by measured size, not an estimate: escaping makes text grow unevenly.
         var transactions = new List<List<(Candidate Event, List<TableTransactionAction> Actions)>>();
@@ -257,7 +258,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
                 // Upsert, not insert: only ids this batch claimed (or that were claimed with this exact content) get here.
                 var actions = EventRows.Create(c.Event, c.Hash, receivedAt, door)
                     .Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)).ToList();
-                var size = actions.Sum(TableTransactions.Measure);
+                var size = actions.Sum(a => TableTransactions.Measure(a, table));
                 if (current.Count > 0 && (operations + actions.Count > TableTransactions.MaxActions || bytes + size > TransactionByteBudget))
                 {
                     transactions.Add(current);

@@ -114,7 +114,7 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
             {
                 await read;
             }
-            catch (Exception ex) when (ex is OperationCanceledException or RequestFailedException || StorageFailures.IsUnavailable(ex))
+            catch (Exception ex) when (ex is RequestFailedException || StorageFailures.IsUnavailable(ex))
             {
                 // Not needed for this page: see above.
             }

@@ -83,8 +83,12 @@ public sealed class AuditStorageOptions
             {
                 // The clients' own parsers decide, so nothing is accepted here that they would refuse later.
                 _ = new Azure.Data.Tables.TableServiceClient(ConnectionString);
-                _ = new Azure.Storage.Blobs.BlobServiceClient(ConnectionString);
                 _ = new Azure.Storage.Queues.QueueServiceClient(ConnectionString);
+                if (!new Azure.Storage.Blobs.BlobServiceClient(ConnectionString).CanGenerateAccountSasUri)
+                {
+                    // A SAS connection string: download links, signed with the account key, could not be made.
+                    return "a connection string needs the account key (download links are signed with it); without one, use the identity settings";
+                }
             }
             return null;
         }

@@ -9,11 +9,14 @@ namespace AuditTrail.Core.Storage;
 /// Keeps the storage clients' back-off within <c>AuditStorage:Retry:MaxDelay</c>. The SDK's retry
 /// policy waits for whatever a service's <c>Retry-After</c> says, however long; a throttled
 /// request would then hold its caller past any client's timeout. Sitting after the retry policy
-/// (once per try), this hides a <c>Retry-After</c> longer than the bound, so the policy falls
-/// back to its own exponential delay; shorter ones are honoured as they are.
+/// (once per try), this hides a <c>Retry-After</c> longer than the bound from an answer that will
+/// be retried, so the policy falls back to its own exponential delay; shorter ones are honoured as
+/// they are. The answer that ends the retries is left as it came, so the error the caller sees
+/// carries the service's own code and message.
 /// </summary>
-internal sealed class BoundedRetryAfterPolicy(TimeSpan maxDelay) : HttpPipelinePolicy
+internal sealed class BoundedRetryAfterPolicy(TimeSpan maxDelay, int maxRetries) : HttpPipelinePolicy
 {
+    private const string TriesProperty = "AuditTrail.Storage.Tries";
     private static readonly string[] RetryAfterHeaders = ["Retry-After", "retry-after-ms", "x-ms-retry-after-ms"];
 
     public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
@@ -30,7 +33,11 @@ internal sealed class BoundedRetryAfterPolicy(TimeSpan maxDelay) : HttpPipelineP
 
     private void Bound(HttpMessage message)
     {
-        if (message.HasResponse && RetryAfter(message.Response) is { } wait && wait > maxDelay)
+        // This policy runs once per try, so it counts them; a try after the last retry is not retried.
+        var tries = message.TryGetProperty(TriesProperty, out var counted) && counted is int n ? n + 1 : 1;
+        message.SetProperty(TriesProperty, tries);
+        if (tries <= maxRetries && message.HasResponse && message.ResponseClassifier.IsRetriableResponse(message)
+            && RetryAfter(message.Response) is { } wait && wait > maxDelay)
         {
             message.Response = new WithoutRetryAfter(message.Response);
         }

@@ -5,20 +5,25 @@ namespace AuditTrail.Core.Storage;
 
 /// <summary>
 /// How a storage call failed, in the terms the app answers with. The SDK throws
-/// <see cref="RequestFailedException"/> for an error status (status 0 when no answer came), and
-/// <see cref="AggregateException"/> of the tries when the last retry of a transport failure or a
-/// timeout also failed.
+/// <see cref="RequestFailedException"/> for an error status (status 0 when no answer came); when
+/// tries threw (a reset, a try timeout), the last of them as it is if it was the only one, else an
+/// <see cref="AggregateException"/> of them. A try timeout is an <see cref="OperationCanceledException"/>
+/// that the caller did not ask for; a connection reset while the answer was read, an <see cref="IOException"/>.
 /// </summary>
 public static class StorageFailures
 {
     /// <summary>
     /// Storage could not be reached, did not answer in time, or answered that it is busy or failing:
-    /// nothing was acknowledged, and trying again later may succeed.
+    /// nothing was acknowledged, and trying again later may succeed. A cancellation counts only if
+    /// <paramref name="caller"/> (the caller's own token) was not cancelled: then it was a try timeout.
     /// </summary>
-    public static bool IsUnavailable(Exception exception) => exception switch
+    public static bool IsUnavailable(Exception exception, CancellationToken caller = default) => exception switch
     {
         RequestFailedException r => IsTransientStatus(r.Status),
-        AggregateException a => a.InnerExceptions.Count > 0 && a.InnerExceptions.All(e => e is OperationCanceledException or IOException or HttpRequestException || IsUnavailable(e)),
+        // The tries that threw; the last is the one that ended the retries.
+        AggregateException { InnerExceptions.Count: > 0 } a => IsUnavailable(a.InnerExceptions[^1], caller),
+        OperationCanceledException => !caller.IsCancellationRequested,
+        IOException or HttpRequestException or TimeoutException => true,
         _ => false,
     };
 

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Azure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace AuditTrail.Core.Storage;
@@ -32,6 +33,9 @@ public static class StorageServiceCollectionExtensions
 
         // Only identity-based connections ever ask it for a token; a test may register its own first.
         services.TryAddSingleton(sp => CreateCredential(sp.GetRequiredService<IOptions<AuditStorageOptions>>().Value));
+        // The clients trace every request at Information (Azure.Core, Azure.Storage.*); the app logs
+        // what failed and why itself, so only their warnings are kept.
+        services.AddLogging(logging => logging.AddFilter("Azure", LogLevel.Warning));
         services.AddAzureClients(clients =>
         {
             clients.UseCredential(sp => sp.GetRequiredService<TokenCredential>());
@@ -39,7 +43,7 @@ public static class StorageServiceCollectionExtensions
             {
                 var retry = sp.GetRequiredService<IOptions<AuditStorageOptions>>().Value.Retry;
                 Apply(retry, options.Retry);
-                options.AddPolicy(new BoundedRetryAfterPolicy(retry.MaxDelay), HttpPipelinePosition.PerRetry);
+                options.AddPolicy(new BoundedRetryAfterPolicy(retry.MaxDelay, retry.MaxRetries), HttpPipelinePosition.PerRetry);
             });
             clients.AddClient<TableServiceClient, TableClientOptions>((options, credential, sp) =>
             {
@@ -70,13 +74,25 @@ public static class StorageServiceCollectionExtensions
 
     private static AuditStorageOptions Storage(IServiceProvider services) => services.GetRequiredService<IOptions<AuditStorageOptions>>().Value;
 
-    /// <summary>The system-assigned identity by default; a user-assigned one with clientId; off Azure, the developer's sign-in.</summary>
-    private static TokenCredential CreateCredential(AuditStorageOptions options) =>
-        string.Equals(options.Credential, "managedidentity", StringComparison.OrdinalIgnoreCase)
-            ? new ManagedIdentityCredential(string.IsNullOrEmpty(options.ClientId)
+    /// <summary>
+    /// The system-assigned identity by default; a user-assigned one with clientId; off Azure, the
+    /// developer's sign-in. Token requests retry and time out as storage requests do, so a
+    /// token endpoint that hangs is bounded like storage that hangs.
+    /// </summary>
+    private static TokenCredential CreateCredential(AuditStorageOptions options)
+    {
+        if (string.Equals(options.Credential, "managedidentity", StringComparison.OrdinalIgnoreCase))
+        {
+            var managed = new ManagedIdentityCredentialOptions(string.IsNullOrEmpty(options.ClientId)
                 ? ManagedIdentityId.SystemAssigned
-                : ManagedIdentityId.FromUserAssignedClientId(options.ClientId))
-            : new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = options.ClientId });
+                : ManagedIdentityId.FromUserAssignedClientId(options.ClientId));
+            Apply(options.Retry, managed.Retry);
+            return new ManagedIdentityCredential(managed);
+        }
+        var developer = new DefaultAzureCredentialOptions { ManagedIdentityClientId = options.ClientId };
+        Apply(options.Retry, developer.Retry);
+        return new DefaultAzureCredential(developer);
+    }
 
     /// <summary>The settings' retries as the SDK's: exponential back-off with jitter, each try bounded by its network timeout.</summary>
     internal static void Apply(StorageRetryOptions settings, RetryOptions retry)

@@ -23,23 +23,24 @@ public static class TableTransactions
     public const int MaxBytes = 4 * 1024 * 1024;
 
     /// <summary>
-    /// What one action adds to the batch body besides its entity JSON and the escaped keys in its
-    /// request line: the change-set part's headers, the inner request line and headers (about 330
-    /// bytes as the client writes them) and the table endpoint, which can be long.
+    /// What one action adds to the batch body besides its entity JSON, the table's address and the
+    /// escaped keys: the change-set part's headers and the inner request's method, query and
+    /// headers, about 400 bytes as the client writes them (an If-Match adds an ETag's length).
     /// </summary>
-    private const int ActionOverheadBytes = 768;
+    private const int ActionOverheadBytes = 512;
 
     /// <summary>Submits the actions as one transaction, after checking the rules above.</summary>
     /// <exception cref="ArgumentException">The actions break a rule; nothing was sent.</exception>
     public static async Task SubmitAsync(this TableClient table, IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(table);
-        Validate(actions);
+        Validate(actions, table.Uri);
         await table.SubmitTransactionAsync(actions, cancellationToken);
     }
 
+    /// <param name="table">The table's address (<see cref="TableClient.Uri"/>), which every action's request line repeats.</param>
     /// <exception cref="ArgumentException">More than 100 actions, several partitions, a row twice, or over 4 MiB.</exception>
-    public static void Validate(IReadOnlyList<TableTransactionAction> actions)
+    public static void Validate(IReadOnlyList<TableTransactionAction> actions, Uri table)
     {
         ArgumentNullException.ThrowIfNull(actions);
         if (actions.Count is 0 or > MaxActions)
@@ -59,7 +60,7 @@ public static class TableTransactions
             {
                 throw new ArgumentException($"RowKey '{action.Entity.RowKey}' appears twice in one transaction.", nameof(actions));
             }
-            bytes += Measure(action);
+            bytes += Measure(action, table);
         }
         if (bytes > MaxBytes)
         {
@@ -69,18 +70,20 @@ public static class TableTransactions
 
     /// <summary>
     /// The bytes an action takes in the batch body, never fewer than the client sends: its entity
-    /// written as the client writes it (default JSON escaping, type annotations), its keys escaped
-    /// in the request line, and the fixed part. Callers fill transactions with it.
+    /// written as the client writes it (default JSON escaping, type annotations), the table's
+    /// address and its keys escaped in the request line (the address counted twice, for the Host
+    /// header), and the fixed part. Callers fill transactions with it.
     /// </summary>
-    public static int Measure(TableTransactionAction action)
+    public static int Measure(TableTransactionAction action, Uri table)
     {
         ArgumentNullException.ThrowIfNull(action);
+        ArgumentNullException.ThrowIfNull(table);
         var entity = action.Entity;
         var json = action.ActionType == TableTransactionActionType.Delete ? 0
             : entity is IMeasuredEntity measured ? measured.JsonBytes
             : entity is IDictionary<string, object> properties ? JsonBytes(properties)
             : throw new ArgumentException($"Entities of type {entity.GetType().Name} cannot be measured; use TableEntity.", nameof(action));
-        return ActionOverheadBytes + json + EscapedLength(entity.PartitionKey) + EscapedLength(entity.RowKey);
+        return ActionOverheadBytes + (2 * table.AbsoluteUri.Length) + json + EscapedLength(entity.PartitionKey) + EscapedLength(entity.RowKey);
     }
 
     /// <summary>Bytes of the JSON the table client writes for these properties.</summary>

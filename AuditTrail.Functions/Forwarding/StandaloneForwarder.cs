@@ -33,8 +33,9 @@ public sealed class StandaloneForwarder(ForwardingOutbox outbox, EventForwarder 
                 // Back off while the queue is empty, as the host does, up to the configured ceiling.
                 delay = handled > 0 ? MinPollingInterval : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.Value.MaxPollingInterval.Ticks));
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
+                // Nothing may end the loop but the app stopping: a storage try timeout is a cancellation too.
                 logger.LogError(ex, "Polling {Queue} failed; trying again in {Delay}", ForwardingOutbox.QueueName, options.Value.MaxPollingInterval);
                 delay = options.Value.MaxPollingInterval;
             }
@@ -73,8 +74,7 @@ public sealed class StandaloneForwarder(ForwardingOutbox outbox, EventForwarder 
             await forwarder.ForwardAsync(text, m.DequeueCount, cancellationToken);
             await outbox.Queue.DeleteMessageAsync(m.MessageId, m.PopReceipt, cancellationToken);
         }
-        catch (Exception ex) when (ex is ForwardingTransientException or HttpRequestException or TimeoutException or RequestFailedException
-                                   || StorageFailures.IsUnavailable(ex) || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception ex) when (ex is ForwardingTransientException or RequestFailedException || StorageFailures.IsUnavailable(ex, cancellationToken))
         {
             if (m.DequeueCount >= o.MaxDequeueCount)
             {

@@ -54,9 +54,10 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
         BadHttpRequestException b => (b.StatusCode, "bad_request", "Bad request", b.Message, null),
         Core.Forwarding.ForwardingSettingsException f => (400, f.Code, "Invalid forwarding settings", f.Message, f.Field),
         JsonException j => (400, "invalid_json", "Invalid JSON", $"The request body is not valid JSON: {j.Message}", null),
-        OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "client_closed_request", "Client closed request", "The client closed the connection before the answer was ready.", null),
+        // Whatever was thrown once the client went away is that: it stopped the work.
+        _ when context.RequestAborted.IsCancellationRequested => (499, "client_closed_request", "Client closed request", "The client closed the connection before the answer was ready.", null),
         // A cancellation the client did not ask for is a dependency that did not answer in time (the storage clients' try timeout).
-        _ when StorageFailures.IsUnavailable(exception) || exception is HttpRequestException or TimeoutException or OperationCanceledException
+        _ when StorageFailures.IsUnavailable(exception, context.RequestAborted)
             => (503, "storage_unavailable", "Storage unavailable", "Audit storage is not reachable right now; nothing from this request was acknowledged. Retry later.", null),
         _ => (500, "internal_error", "Internal error", "The request failed on the server. It has been logged; nothing from it was acknowledged.", null),
     };

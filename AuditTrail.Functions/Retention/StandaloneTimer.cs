@@ -37,8 +37,9 @@ public sealed class StandaloneTimer(RetentionService retention, TimeProvider tim
             {
                 await retention.PurgeAsync(dryRun: false, stoppingToken);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
+                // Nothing may end the loop but the app stopping: a storage try timeout is a cancellation too.
                 logger.LogError(ex, "Retention purge failed; the next run at the next occurrence will finish it");
             }
         }

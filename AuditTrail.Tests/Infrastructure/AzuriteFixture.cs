@@ -90,12 +90,16 @@ public sealed partial class AzuriteProcess : IDisposable
 
     private readonly Task _servicesClosed;
 
-    private AzuriteProcess(Process process, Task servicesClosed, string connectionString)
+    private AzuriteProcess(Process process, Task servicesClosed, string connectionString, string? tlsFolder)
     {
         _process = process;
         _servicesClosed = servicesClosed;
         ConnectionString = connectionString;
+        _tlsFolder = tlsFolder;
     }
+
+    /// <summary>Where the certificate and its private key were written for Azurite; deleted with it.</summary>
+    private readonly string? _tlsFolder;
 
     public string ConnectionString { get; }
 
@@ -121,9 +125,10 @@ public sealed partial class AzuriteProcess : IDisposable
         }
         var persistence = location is null ? "--inMemoryPersistence" : $"--location \"{location}\"";
         X509Certificate2? certificate = null;
+        string? folder = null;
         if (oauth)
         {
-            var folder = Directory.CreateTempSubdirectory("audittrail-azurite-tls-").FullName;
+            folder = Directory.CreateTempSubdirectory("audittrail-azurite-tls-").FullName;
             certificate = SelfSignedLoopbackCertificate(Path.Combine(folder, "cert.pem"), Path.Combine(folder, "key.pem"));
             persistence += $" --oauth basic --cert \"{Path.Combine(folder, "cert.pem")}\" --key \"{Path.Combine(folder, "key.pem")}\"";
         }
@@ -158,7 +163,7 @@ public sealed partial class AzuriteProcess : IDisposable
                 + "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
                 + $"BlobEndpoint={scheme}://127.0.0.1:{ports["Blob"]}/devstoreaccount1;"
                 + $"QueueEndpoint={scheme}://127.0.0.1:{ports["Queue"]}/devstoreaccount1;"
-                + $"TableEndpoint={scheme}://127.0.0.1:{ports["Table"]}/devstoreaccount1;")
+                + $"TableEndpoint={scheme}://127.0.0.1:{ports["Table"]}/devstoreaccount1;", folder)
             {
                 Certificate = certificate,
                 Endpoints = ports.ToDictionary(p => p.Key, p => new Uri($"{scheme}://127.0.0.1:{p.Value}/devstoreaccount1")),
@@ -168,6 +173,10 @@ public sealed partial class AzuriteProcess : IDisposable
         {
             process.Kill(entireProcessTree: true);
             process.Dispose();
+            if (folder is not null)
+            {
+                Directory.Delete(folder, recursive: true);
+            }
             throw;
         }
     }
@@ -209,6 +218,10 @@ public sealed partial class AzuriteProcess : IDisposable
             _process.WaitForExit(5000);
         }
         _process.Dispose();
+        if (_tlsFolder is not null && Directory.Exists(_tlsFolder))
+        {
+            Directory.Delete(_tlsFolder, recursive: true);
+        }
     }
 
     /// <summary>A certificate for 127.0.0.1, written as PEM for Azurite; the tests trust exactly this one.</summary>

@@ -12,8 +12,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace AuditTrail.Tests.Ingestion;
 
 /// <summary>
-/// The stored form did not move with the storage clients: rows written with the layout the
-/// hand-written storage layer used read back as the same events and replay as duplicates, and new
+/// The stored form did not move with the storage clients: rows written by the hand-written storage
+/// layer (its own request bodies) read back as the same events and replay as duplicates, and new
 /// rows carry exactly that layout's properties and types.
 /// </summary>
 public sealed class StoredFormCompatibilityTests(AzuriteFixture azurite)
@@ -30,58 +30,53 @@ public sealed class StoredFormCompatibilityTests(AzuriteFixture azurite)
     private const string Golden1 = """{"id":"evt_golden_1","workspaceId":"ws_golden","type":"source modified","timestamp":"2026-11-23T09:30:00.1234567+01:00","actor":{"type":"user","id":"usr_1","name":"Ada Lovelace","email":"ada@example.com"},"resource":{"type":"source","id":"src_1","name":"Website / prod"},"context":{"ip":"203.0.113.7","userAgent":"Mozilla/5.0","requestId":"req_1"},"changes":[{"field":"enabled","before":true,"after":false},{"field":"limit","before":1.0,"after":1e5}],"properties":{"reason":"caf\u00e9 \"quoted\" <tag> & \ud83d\ude00","nested":{"a":[1,null,"x"]},"a":1,"a":2}}""";
     private const string Golden2 = """{ "properties" : { "z" : "\u0041\u00DF" } , "resource" : {"id":"r","type":"Stra\u00dfe"}, "actor":{"id":"svc","type":"system"}, "timestamp":"2026-11-22T23:59:59Z", "type":"Stra\u00dfe ge\u00e4ndert \u0130", "workspaceId":"ws_golden", "id":"evt_golden_2" }""";
 
-    /// <summary>What the hand-written layer stored for the two golden events, written out as it wrote them: names, EDM types, keys.</summary>
-    private static IEnumerable<(string Table, TableEntity Row)> OldLayout()
+    /// <summary>
+    /// What the hand-written layer sent for the two golden events' rows, claims and registry rows:
+    /// the JSON bodies its serializer wrote (captured from commit 274d3f4, received at 10:15:00.5
+    /// through the Event Hubs door), kept as test data.
+    /// </summary>
+    private static List<(string Table, string PartitionKey, string RowKey, string Body)> OldLayout() =>
+        File.ReadLines(Path.Combine(AppContext.BaseDirectory, "Ingestion", "OldLayoutRows.jsonl"))
+            .Select(line => JsonDocument.Parse(line).RootElement)
+            .Select(row => (row.GetProperty("table").GetString()!, row.GetProperty("partitionKey").GetString()!, row.GetProperty("rowKey").GetString()!, row.GetProperty("body").GetString()!))
+            .ToList();
+
+    /// <summary>
+    /// Stores a row with the old layer's own request: an Insert Or Replace of its JSON body, as it
+    /// sent it. Authorized with a table SAS the SDK signs, so nothing here signs a request by hand.
+    /// </summary>
+    private static async Task PutAsOldLayerDidAsync(TableClient table, string partitionKey, string rowKey, string body)
     {
-        var received = ("ReceivedAt", (object?)ReceivedBefore);
-        var door = ("Door", (object?)"eventhub");
-        (string, object?)[] first =
-        [
-            ("EventId", "evt_golden_1"), ("WorkspaceId", Workspace), ("Type", "Source Modified"), ("ProductArea", "Source"), ("Cataloged", true),
-            ("EventTime", new DateTimeOffset(2026, 11, 23, 8, 30, 0, TimeSpan.Zero).AddTicks(1_234_567)),
-            ("ActorType", "user"), ("ActorId", "usr_1"), ("ActorName", "Ada Lovelace"), ("ActorEmail", "ada@example.com"),
-            ("ResourceType", "source"), ("ResourceId", "src_1"), ("ResourceName", "Website / prod"),
-            ("Ip", "203.0.113.7"), ("UserAgent", "Mozilla/5.0"), ("RequestId", "req_1"),
-            ("Changes", """[{"field":"enabled","before":true,"after":false},{"field":"limit","before":1.0,"after":1e5}]"""),
-            ("Properties", """{"reason":"café \"quoted\" <tag> & \uD83D\uDE00","nested":{"a":[1,null,"x"]},"a":1,"a":2}"""),
-            ("ContentHash", "67C28E5BAB5AA4154212F4C5221C098EBF0E593B05A4DBBE8E4F28B282A26C56"), received, door,
-        ];
-        (string, object?)[] second =
-        [
-            ("EventId", "evt_golden_2"), ("WorkspaceId", Workspace), ("Type", "Straße geändert İ"), ("ProductArea", "Uncataloged"), ("Cataloged", false),
-            ("EventTime", new DateTimeOffset(2026, 11, 22, 23, 59, 59, TimeSpan.Zero)), ("ActorType", "system"), ("ActorId", "svc"),
-            ("ResourceType", "Straße"), ("ResourceId", "r"), ("Properties", """{"z":"Aß"}"""),
-            ("ContentHash", "385DD4286DD3A6004FCE675F36F49A8C4DA08B1F9C3AE5303E330D08BFA81127"), received, door,
-        ];
-        foreach (var (pk, keys, properties, id) in new[]
+        static string Key(string key) => Uri.EscapeDataString(key.Replace("'", "''", StringComparison.Ordinal));
+        var sas = table.GenerateSasUri(Azure.Data.Tables.Sas.TableSasPermissions.All, DateTimeOffset.UtcNow.AddHours(1));
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"{table.Uri.GetLeftPart(UriPartial.Path)}(PartitionKey='{Key(partitionKey)}',RowKey='{Key(rowKey)}'){sas.Query}")
         {
-            ("ws_golden_20261123", new[] { "e_", "a_usr~5F1_", "t_Source~20Modified_", "r_source:src~5F1_" }.Select(p => p + "2516068781998765432_evt~5Fgolden~5F1"), first, "evt_golden_1"),
-            ("ws_golden_20261122", new[] { "e_", "a_svc_", "t_Stra~C3~9Fe~20ge~C3~A4ndert~20~C4~B0_", "r_Stra~C3~9Fe:r_" }.Select(p => p + "2516069088009999999_evt~5Fgolden~5F2"), second, "evt_golden_2"),
-        })
-        {
-            foreach (var rowKey in keys)
-            {
-                yield return (TrailStore.EventsTable, TableRows.Create(pk, rowKey, properties));
-            }
-            yield return (TrailStore.EventIdsTable, TableRows.Create(Workspace, id.Replace("_", "~5F", StringComparison.Ordinal),
-                ("EventId", id), properties.Single(p => p.Item1 == "ContentHash"), ("EventPartition", pk), ("EventRow", keys.First()), received, door,
-                ("ClaimToken", "0123456789abcdef0123456789abcdef")));
-            yield return (TrailStore.PartitionsTable, new TableEntity(pk[^8..], Workspace));
-            yield return (TrailStore.WorkspaceDaysTable, new TableEntity(Workspace, pk[^8..]));
-        }
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Content.Headers.ContentType!.CharSet = null;
+        request.Headers.TryAddWithoutValidation("Accept", "application/json;odata=minimalmetadata");
+        request.Headers.TryAddWithoutValidation("DataServiceVersion", "3.0;NetFx");
+        using var http = new HttpClient();
+        using var response = await http.SendAsync(request, Ct);
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(Ct)}");
     }
 
     [Fact]
-    public async Task Events_stored_with_the_old_layout_read_back_identically_and_replay_as_duplicates()
+    public async Task Events_stored_by_the_hand_written_layer_read_back_identically_and_replay_as_duplicates()
     {
         using var clients = azurite.CreateClients();
         await using var app = new AuditTrailAppFactory(azurite.ConnectionString, new TestClock(Now));
         using var http = app.CreateClient();
         await app.Services.GetRequiredService<TrailStore>().EnsureCreatedAsync(Ct);
-        var old = OldLayout().ToList();
-        foreach (var (table, row) in old)
+        var old = OldLayout();
+        foreach (var (table, pk, rk, body) in old)
         {
-            await clients.Tables.GetTableClient(table).UpsertEntityAsync(row, TableUpdateMode.Replace, Ct);
+            await PutAsOldLayerDidAsync(clients.Tables.GetTableClient(table), pk, rk, body);
+        }
+        var before = new List<TableEntity>();
+        foreach (var (table, pk, rk, _) in old)
+        {
+            before.Add((await clients.Tables.GetTableClient(table).FindAsync(pk, rk, Ct))!);
         }
         var token = (await app.Services.GetRequiredService<AccessTokenService>().CreateAsync(Workspace, Roles.Owner, null, "stored form", Ct)).Token;
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -92,12 +87,17 @@ public sealed class StoredFormCompatibilityTests(AzuriteFixture azurite)
         var answer = await viaHttp.Content.ReadFromJsonAsync<JsonElement>(Ct);
         Assert.Equal((0, 2, 0), (answer.GetProperty("accepted").GetInt32(), answer.GetProperty("duplicates").GetInt32(), answer.GetProperty("rejectedCount").GetInt32()));
         Assert.Equal(2, (await viaHost.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("ReturnValue").GetProperty("duplicates").GetInt32());
+        // The old layer's types as the SDK reads them: its DateTimes, booleans and strings.
+        Assert.Equal(new DateTimeOffset(2026, 11, 23, 8, 30, 0, TimeSpan.Zero).AddTicks(1_234_567), before[0].GetDateTimeOffset("EventTime"));
+        Assert.Equal(ReceivedBefore, before[0].GetDateTimeOffset("ReceivedAt"));
+        Assert.Equal(true, before[0].GetBoolean("Cataloged"));
         // The replays rewrote the rows (they repair a crash between claim and rows): with exactly what was there.
-        foreach (var (table, row) in old)
+        for (var i = 0; i < old.Count; i++)
         {
-            var now = await clients.Tables.GetTableClient(table).FindAsync(row.PartitionKey, row.RowKey, Ct);
+            var (table, pk, rk, _) = old[i];
+            var now = await clients.Tables.GetTableClient(table).FindAsync(pk, rk, Ct);
             Assert.NotNull(now);
-            Assert.Equal(Properties(row), Properties(now));
+            Assert.Equal(Properties(before[i]), Properties(now));
         }
         var page = await http.GetFromJsonAsync<JsonElement>($"/api/workspaces/{Workspace}/audit-events?actorId=usr_1", Ct);
         var e = Assert.Single(page.GetProperty("value").EnumerateArray());

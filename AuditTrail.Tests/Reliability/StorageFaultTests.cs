@@ -140,7 +140,7 @@ public sealed class StorageFaultTests(AzuriteFixture azurite)
         Assert.Equal(3, ex.FailedTransactionActionIndex);
         Assert.Equal(409, ex.Status);
         Assert.Equal("EntityAlreadyExists", ex.ErrorCode);
-        Assert.False(StorageFailures.IsUnavailable(ex));
+        Assert.False(StorageFailures.IsUnavailable(ex, Ct));
         Assert.Contains("action 3", StorageFailures.Describe(ex), StringComparison.Ordinal);
         Assert.Equal(2, storage.Seen.Count(s => s.Request.IsTransaction)); // the 503, then the real answer
         var left = (await table.PartitionAsync(pk, Ct)).Select(e => e.RowKey).ToList();

@@ -90,7 +90,7 @@ public sealed class TableTransactionGuardTests : IDisposable
         await _table.SubmitAsync(actions, Ct);
 
         var sent = _wire.Requests.Single(r => r.Uri.AbsolutePath.EndsWith("/$batch", StringComparison.Ordinal)).ContentLength!.Value;
-        var measured = actions.Sum(TableTransactions.Measure);
+        var measured = actions.Sum(a => TableTransactions.Measure(a, _table.Uri));
         Assert.True(measured >= sent, $"{shape}: measured {measured} bytes, the client sent {sent}.");
         // An upper bound that wastes no more than a kilobyte an action (the fixed part allows for a long endpoint).
         Assert.True(measured - sent <= 1024L * actions.Count, $"{shape}: measured {measured} bytes for {sent} sent.");
