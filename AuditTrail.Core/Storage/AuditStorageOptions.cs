@@ -112,4 +112,15 @@ public sealed class StorageRetryOptions
 
     /// <summary>Timeout of a single try (the SDK's network timeout); a try that runs over counts as a transient failure.</summary>
     public TimeSpan TryTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The most one HTTP request of the API may spend on storage, all tries together. Tries and
+    /// back-off alone could keep a caller waiting for minutes against a storage that accepts
+    /// connections and never answers; past this the request answers 503 with Retry-After, well
+    /// before the gateways' and the Functions host's own limits (230 s) cut it off without one.
+    /// </summary>
+    public TimeSpan RequestDeadline { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>The longest deadline accepted: under the Functions host's 230 s HTTP limit, with room to answer.</summary>
+    public static readonly TimeSpan MaxRequestDeadline = TimeSpan.FromSeconds(200);
 }

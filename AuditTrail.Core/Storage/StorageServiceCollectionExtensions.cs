@@ -27,8 +27,9 @@ public static class StorageServiceCollectionExtensions
         services.AddOptions<AuditStorageOptions>()
             .Configure(o => AuditStorageOptions.Bind(configuration.GetSection(AuditStorageOptions.Section), o))
             .Validate(o => o.Problem() is null, $"Setting '{AuditStorageOptions.Section}' is not usable: set a connection string ('UseDevelopmentStorage=true' or 'AccountName=...;AccountKey=...'), or for managed identity '{AuditStorageOptions.Section}__accountName' (or __blobServiceUri, __queueServiceUri and __tableServiceUri, all https).")
-            .Validate(o => o.Retry.MaxRetries is >= 0 and <= 10 && o.Retry.Delay > TimeSpan.Zero && o.Retry.MaxDelay >= o.Retry.Delay && o.Retry.TryTimeout > TimeSpan.Zero,
-                $"Settings '{AuditStorageOptions.Section}:Retry' are not usable: MaxRetries 0 to 10, Delay and TryTimeout positive, MaxDelay at least Delay.")
+            .Validate(o => o.Retry.MaxRetries is >= 0 and <= 10 && o.Retry.Delay > TimeSpan.Zero && o.Retry.MaxDelay >= o.Retry.Delay && o.Retry.TryTimeout > TimeSpan.Zero
+                           && o.Retry.RequestDeadline > TimeSpan.Zero && o.Retry.RequestDeadline <= StorageRetryOptions.MaxRequestDeadline,
+                $"Settings '{AuditStorageOptions.Section}:Retry' are not usable: MaxRetries 0 to 10, Delay and TryTimeout positive, MaxDelay at least Delay, RequestDeadline positive and at most {StorageRetryOptions.MaxRequestDeadline:c}.")
             .ValidateOnStart();
 
         // Only identity-based connections ever ask it for a token; a test may register its own first.

@@ -56,6 +56,9 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
         JsonException j => (400, "invalid_json", "Invalid JSON", $"The request body is not valid JSON: {j.Message}", null),
         // Whatever was thrown once the client went away is that: it stopped the work.
         _ when context.RequestAborted.IsCancellationRequested => (499, "client_closed_request", "Client closed request", "The client closed the connection before the answer was ready.", null),
+        // Whatever was thrown once the request's storage deadline passed is that: storage did not answer in time.
+        _ when context.Features.Get<StorageDeadline.Passed>() is { Expired: true } passed
+            => (503, "storage_unavailable", "Storage unavailable", $"Audit storage did not answer within {passed.After.TotalSeconds:0.#} s; nothing from this request was acknowledged. Retry later.", null),
         // A cancellation the client did not ask for is a dependency that did not answer in time (the storage clients' try timeout).
         _ when StorageFailures.IsUnavailable(exception, context.RequestAborted)
             => (503, "storage_unavailable", "Storage unavailable", "Audit storage is not reachable right now; nothing from this request was acknowledged. Retry later.", null),
@@ -65,11 +68,12 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
 
 public static class HttpServiceCollectionExtensions
 {
-    /// <summary>Error handling for the whole app, and the OpenAPI document at <c>/openapi/v1.json</c>.</summary>
+    /// <summary>Error handling for the whole app, one storage deadline per API request, and the OpenAPI document at <c>/openapi/v1.json</c>.</summary>
     public static WebApplication UseAuditTrailHttp(this WebApplication app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<StorageDeadline>();
         app.MapOpenApi();
         return app;
     }
