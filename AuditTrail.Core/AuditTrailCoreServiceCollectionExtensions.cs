@@ -27,6 +27,9 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddSingleton<TrailStore>();
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<IngestionService>();
+        services.AddSingleton<ActionRecorder>();
+        services.AddOptions<IngestionOptions>().Bind(configuration.GetSection(IngestionOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<EventHubBatches>();
         services.AddSingleton<AccessTokenService>();
         services.AddOptions<QueryOptions>()
             .Bind(configuration.GetSection(QueryOptions.Section))

@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
+using AuditTrail.Core.Events;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
+using Azure;
 using Azure.Data.Tables;
 
 namespace AuditTrail.Core.Access;
@@ -38,11 +40,14 @@ public sealed record TokenValidation(TokenCheck Result, AccessTokenInfo? Token);
 /// of the secret; a slow hash buys nothing against a 256-bit random secret. The token id, never
 /// the secret, is what appears as the actor when a token acts.
 /// </summary>
-public sealed class AccessTokenService(TableServiceClient tables, IngestionService ingestion, TimeProvider time)
+public sealed class AccessTokenService(TableServiceClient tables, ActionRecorder recorder, TimeProvider time)
 {
     public const string TableName = "AccessTokens";
     private const string Prefix = "atk_";
     private const string RowKey = "token";
+
+    /// <summary>How long undoing a creation whose record failed may take.</summary>
+    private static readonly TimeSpan UndoTimeout = TimeSpan.FromSeconds(10);
 
     private readonly TableClient _table = tables.GetTableClient(TableName);
     private volatile bool _created;
@@ -57,15 +62,36 @@ public sealed class AccessTokenService(TableServiceClient tables, IngestionServi
         {
             throw new ArgumentException($"Role must be one of {string.Join(", ", Roles.All)}.", nameof(role));
         }
-        await EnsureTableAsync(cancellationToken);
         var id = Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
         var secret = System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
         var now = time.GetUtcNow();
         var info = new AccessTokenInfo(id, workspaceId, role, name, now, expiresAt, null);
+        // Checked before the token exists: a token whose creation the trail would refuse to record is not made.
+        var record = recorder.Check(Event(info, "Access Token Created", now));
+        await EnsureTableAsync(cancellationToken);
         var entity = TableRows.Create(id, RowKey,
             ("WorkspaceId", workspaceId), ("Role", role), ("Name", name), ("SecretHash", Hash(secret)), ("CreatedAt", now), ("ExpiresAt", expiresAt));
         await _table.AddEntityAsync(entity, cancellationToken);
-        await RecordAsync(info, "Access Token Created", cancellationToken);
+        try
+        {
+            await recorder.StoreAsync(record, cancellationToken);
+        }
+        catch (Exception failure)
+        {
+            // Its secret was never shown to anyone, so removing the token undoes its creation
+            // completely. Bounded on its own: the caller's token may be what ended the store.
+            using var undo = new CancellationTokenSource(UndoTimeout);
+            try
+            {
+                await _table.DeleteEntityAsync(id, RowKey, ETag.All, undo.Token);
+            }
+            catch (Exception undoFailure)
+            {
+                // Unusable all the same (nobody has its secret), but it would be listed: say so.
+                throw new AggregateException($"Token {id} was created, its audit event was not stored, and removing it failed too; revoke it.", failure, undoFailure);
+            }
+            throw;
+        }
         return (info, Prefix + id + "_" + secret);
     }
 
@@ -91,11 +117,24 @@ public sealed class AccessTokenService(TableServiceClient tables, IngestionServi
         {
             return false;
         }
-        if (row.GetDateTimeOffset("RevokedAt") is null)
+        // Revoked first, recorded after: a revocation must never wait on, or be undone by, its
+        // record. The event's id and time are the revocation's own, so revoking again after a
+        // failed record stores it then, and revoking a revoked token finds its record there.
+        var revokedBefore = row.GetDateTimeOffset("RevokedAt");
+        var revokedAt = revokedBefore ?? time.GetUtcNow();
+        row["RevokedAt"] = revokedAt;
+        var record = recorder.Check(Event(ToInfo(row) with { Name = Clamp(row.GetString("Name")) }, "Access Token Revoked", revokedAt));
+        if (revokedBefore is null)
         {
-            row["RevokedAt"] = time.GetUtcNow();
             await _table.UpsertEntityAsync(row, TableUpdateMode.Replace, cancellationToken);
-            await RecordAsync(ToInfo(row), "Access Token Revoked", cancellationToken);
+        }
+        try
+        {
+            await recorder.StoreAsync(record, cancellationToken);
+        }
+        catch (UnrecordableActionException ex) when (revokedBefore is not null && ex.Rejection.Code == RejectionCodes.Conflict)
+        {
+            // Recorded when it was revoked, by a version that stamped the record a moment later.
         }
         return true;
     }
@@ -143,21 +182,26 @@ public sealed class AccessTokenService(TableServiceClient tables, IngestionServi
                && secret.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
     }
 
+    /// <summary>
+    /// A name as long as the trail keeps. Creation refuses a longer one; a token made before that
+    /// check may have one, and its revocation must still be possible and recorded.
+    /// </summary>
+    private static string? Clamp(string? name) =>
+        name is { Length: > EventLimits.MaxTextLength }
+            ? name[..(char.IsHighSurrogate(name[EventLimits.MaxTextLength - 2]) ? EventLimits.MaxTextLength - 2 : EventLimits.MaxTextLength - 1)] + "…"
+            : name;
+
     /// <summary>Token lifecycle is part of the trail: who can act on a workspace is itself audited.</summary>
-    private async Task RecordAsync(AccessTokenInfo token, string type, CancellationToken cancellationToken)
+    private static System.Text.Json.Nodes.JsonObject Event(AccessTokenInfo token, string type, DateTimeOffset at) => new()
     {
-        var e = new System.Text.Json.Nodes.JsonObject
-        {
-            ["id"] = $"{type.Replace(' ', '-').ToLowerInvariant()}-{token.Id}",
-            ["workspaceId"] = token.WorkspaceId,
-            ["type"] = type,
-            ["timestamp"] = time.GetUtcNow().ToString("O"),
-            ["actor"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "system", ["id"] = "token-admin" },
-            ["resource"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "access-token", ["id"] = token.Id, ["name"] = token.Name },
-            ["properties"] = new System.Text.Json.Nodes.JsonObject { ["role"] = token.Role, ["expiresAt"] = token.ExpiresAt?.ToString("O") },
-        };
-        await ingestion.IngestAsync([RawEvent.FromText(e.ToJsonString())], new IngestContext(IngestDoors.System), cancellationToken);
-    }
+        ["id"] = $"{type.Replace(' ', '-').ToLowerInvariant()}-{token.Id}",
+        ["workspaceId"] = token.WorkspaceId,
+        ["type"] = type,
+        ["timestamp"] = at.ToString("O"),
+        ["actor"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "system", ["id"] = "token-admin" },
+        ["resource"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "access-token", ["id"] = token.Id, ["name"] = token.Name },
+        ["properties"] = new System.Text.Json.Nodes.JsonObject { ["role"] = token.Role, ["expiresAt"] = token.ExpiresAt?.ToString("O") },
+    };
 
     private async Task EnsureTableAsync(CancellationToken cancellationToken)
     {

@@ -12,9 +12,12 @@ namespace AuditTrail.Core.Forwarding;
 /// Reads and changes a workspace's forwarding settings on an owner's behalf. Every change is an
 /// audit event in the workspace's own trail, with the key shown only as its hint.
 /// </summary>
-public sealed class ForwardingSettingsService(ForwardingSettingsStore store, IngestionService ingestion, TimeProvider time, ILogger<ForwardingSettingsService> logger)
+public sealed class ForwardingSettingsService(ForwardingSettingsStore store, ActionRecorder recorder, TimeProvider time, ILogger<ForwardingSettingsService> logger)
 {
     public const int MaxWriteKeyLength = 256;
+
+    /// <summary>How long restoring the settings after an unrecorded change may take.</summary>
+    private static readonly TimeSpan UndoTimeout = TimeSpan.FromSeconds(10);
 
     public Task<ForwardingSettings> GetAsync(string workspaceId, CancellationToken cancellationToken = default) => store.GetAsync(workspaceId, cancellationToken);
 
@@ -47,8 +50,27 @@ public sealed class ForwardingSettingsService(ForwardingSettingsStore store, Ing
         var after = new ForwardingSettings(workspaceId, enabled, writeKey, endpoint, update.SuppressTransientFailures ?? before.SuppressTransientFailures,
             now, $"{actor.Type}:{actor.Id}", before.LastFailure);
 
+        // Checked before the change is saved, stored after it; a change whose record is not stored is undone.
+        var record = recorder.Check(Event(before, after, update.WriteKey is not null && update.WriteKey != before.WriteKey, actor));
         await store.SaveAsync(after, cancellationToken);
-        await RecordAsync(before, after, update.WriteKey is not null && update.WriteKey != before.WriteKey, actor, cancellationToken);
+        try
+        {
+            await recorder.StoreAsync(record, cancellationToken);
+        }
+        catch (Exception failure)
+        {
+            logger.LogError(failure, "The forwarding settings change of {WorkspaceId} was not recorded in its trail; restoring the settings before it", workspaceId);
+            using var undo = new CancellationTokenSource(UndoTimeout);
+            try
+            {
+                await store.SaveAsync(before, undo.Token);
+            }
+            catch (Exception undoFailure)
+            {
+                logger.LogCritical(undoFailure, "The forwarding settings of {WorkspaceId} could not be restored: the change stands without its audit event", workspaceId);
+            }
+            throw;
+        }
         logger.LogInformation("Forwarding settings of {WorkspaceId} changed by {ActorType} {ActorId}: enabled {Enabled}, endpoint {Endpoint}, suppress transient failures {Suppress}, write key changed {WriteKeyChanged}",
             workspaceId, actor.Type, actor.Id, after.Enabled, store.EndpointOf(after), after.SuppressTransientFailures, update.WriteKey is not null && update.WriteKey != before.WriteKey);
         return after;
@@ -72,7 +94,7 @@ public sealed class ForwardingSettingsService(ForwardingSettingsStore store, Ing
         return new Uri(uri.GetLeftPart(UriPartial.Path).TrimEnd('/'));
     }
 
-    private async Task RecordAsync(ForwardingSettings before, ForwardingSettings after, bool writeKeyChanged, SettingsActor actor, CancellationToken cancellationToken)
+    private JsonObject Event(ForwardingSettings before, ForwardingSettings after, bool writeKeyChanged, SettingsActor actor)
     {
         var changes = new JsonArray();
         void Change(string field, JsonNode? was, JsonNode? now)
@@ -91,7 +113,7 @@ public sealed class ForwardingSettingsService(ForwardingSettingsStore store, Ing
             Change("writeKey", before.WriteKeyHint, after.WriteKeyHint);
         }
         var at = after.UpdatedAt!.Value;
-        var e = new JsonObject
+        return new JsonObject
         {
             ["id"] = $"audit-forwarding-settings-{at.UtcTicks}-{Guid.NewGuid():N}"[..64],
             ["workspaceId"] = after.WorkspaceId,
@@ -101,10 +123,5 @@ public sealed class ForwardingSettingsService(ForwardingSettingsStore store, Ing
             ["resource"] = new JsonObject { ["type"] = "audit-forwarding", ["id"] = after.WorkspaceId, ["name"] = "Audit forwarding" },
             ["changes"] = changes,
         };
-        var result = await ingestion.IngestAsync([RawEvent.FromText(e.ToJsonString())], new IngestContext(IngestDoors.System), cancellationToken);
-        if (result.Accepted != 1)
-        {
-            throw new InvalidOperationException($"The settings change of {after.WorkspaceId} was saved but its audit event was not stored: {string.Join("; ", result.Rejected.Select(r => r.Reason))}");
-        }
     }
 }

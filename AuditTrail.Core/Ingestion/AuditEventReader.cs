@@ -52,6 +52,12 @@ public static partial class AuditEventReader
             // The HTTP door has parsed the body already: the element's own UTF-8 is read as it is.
             return ReadUtf8(JsonMarshal.GetRawUtf8Value(element), ParsedElementOptions, unwrapString: false, raw, index, routeWorkspaceId, now);
         }
+        if (raw.Utf8 is { } utf8)
+        {
+            // A message body taken from the invocation's bytes: read as it is, once. Invalid UTF-8
+            // is refused by the JSON reader itself.
+            return ReadUtf8(utf8.Span, ReaderOptions, unwrapString: true, raw, index, routeWorkspaceId, now);
+        }
         var text = raw.Text ?? string.Empty;
         // Every UTF-16 char is at most 3 UTF-8 bytes: a text that long is too large without counting.
         if (text.Length > EventLimits.MaxEventBytes)

@@ -27,5 +27,6 @@ public static class RejectionCodes
     public const string InvalidChanges = "invalid_changes";
     public const string Conflict = "conflict";
     public const string MalformedInvocation = "malformed_invocation";
+    public const string BatchFailed = "batch_failed";
     public const string StorageRejected = "storage_rejected";
 }

@@ -135,10 +135,17 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     /// Keeps input that could not even be split into events (an unreadable invocation payload) as
     /// one dead letter, so the source can move on without losing it.
     /// </summary>
-    public async Task<string> DeadLetterUnreadableAsync(string rawText, string code, string reason, IngestContext context, CancellationToken cancellationToken = default)
+    public Task<string> DeadLetterUnreadableAsync(string rawText, string code, string reason, IngestContext context, CancellationToken cancellationToken = default) =>
+        DeadLetterUnreadableAsync(RawEvent.FromText(rawText), code, reason, context, cancellationToken);
+
+    /// <inheritdoc cref="DeadLetterUnreadableAsync(string, string, string, IngestContext, CancellationToken)"/>
+    public Task<string> DeadLetterUnreadableAsync(ReadOnlyMemory<byte> rawUtf8, string code, string reason, IngestContext context, CancellationToken cancellationToken = default) =>
+        DeadLetterUnreadableAsync(RawEvent.FromUtf8(rawUtf8), code, reason, context, cancellationToken);
+
+    private async Task<string> DeadLetterUnreadableAsync(RawEvent raw, string code, string reason, IngestContext context, CancellationToken cancellationToken)
     {
         await store.EnsureCreatedAsync(cancellationToken);
-        var blob = await deadLetters.WriteAsync([(new IngestRejection(0, code, reason), RawEvent.FromText(rawText))], context, time.GetUtcNow(), cancellationToken);
+        var blob = await deadLetters.WriteAsync([(new IngestRejection(0, code, reason), raw)], context, time.GetUtcNow(), cancellationToken);
         logger.LogWarning("Dead-lettered an unreadable {Door} payload ({Code}: {Reason}) to {DeadLetterBlob}; invocation {InvocationId}",
             context.Door, code, reason, blob, context.InvocationId);
         return blob;

@@ -9,15 +9,19 @@ namespace AuditTrail.Core.Ingestion;
 /// </summary>
 public readonly record struct RawEvent
 {
-    private RawEvent(JsonElement? element, string? text, IReadOnlyDictionary<string, string>? origin)
+    private RawEvent(JsonElement? element, string? text, IReadOnlyDictionary<string, string>? origin, ReadOnlyMemory<byte>? utf8 = null)
     {
         Element = element;
         Text = text;
         Origin = origin;
+        Utf8 = utf8;
     }
 
     public JsonElement? Element { get; }
     public string? Text { get; }
+
+    /// <summary>The message body as UTF-8 bytes (an Event Hubs message taken from the invocation's bytes, never copied to UTF-16).</summary>
+    public ReadOnlyMemory<byte>? Utf8 { get; }
 
     /// <summary>Where the event came from (for example Event Hubs partition and sequence number), for dead letters.</summary>
     public IReadOnlyDictionary<string, string>? Origin { get; }
@@ -26,5 +30,8 @@ public readonly record struct RawEvent
 
     public static RawEvent FromText(string text, IReadOnlyDictionary<string, string>? origin = null) => new(null, text, origin);
 
-    public string RawText => Text ?? Element?.GetRawText() ?? string.Empty;
+    public static RawEvent FromUtf8(ReadOnlyMemory<byte> utf8, IReadOnlyDictionary<string, string>? origin = null) => new(null, null, origin, utf8);
+
+    /// <summary>The event as text, for dead letters (decoded only for the events that need it).</summary>
+    public string RawText => Text ?? (Utf8 is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes.Span) : null) ?? Element?.GetRawText() ?? string.Empty;
 }

@@ -83,6 +83,10 @@ public static class TokensCommand
         {
             return Fail(error, ex.Message, showUsage: false);
         }
+        catch (Core.Ingestion.UnrecordableActionException ex) when (ex.BeforeAction)
+        {
+            return Fail(error, $"Nothing was changed: the token's audit event would be refused by the trail ({ex.Rejection.Reason}).", showUsage: false);
+        }
     }
 
     private static int Fail(TextWriter error, string message, bool showUsage = true)

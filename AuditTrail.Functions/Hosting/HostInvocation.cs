@@ -11,14 +11,17 @@ namespace AuditTrail.Functions.Hosting;
 /// </summary>
 public static class HostInvocation
 {
-    /// <summary>Outcome of reading a batch: the events, or why the payload could not be split into events.</summary>
-    public sealed record Batch(IReadOnlyList<RawEvent> Events, string? Error);
+    /// <summary>
+    /// Outcome of reading a batch: the events, or why the payload could not be split into events;
+    /// and which try of this batch it is (<c>Metadata.RetryContext</c>, when a retry policy is set).
+    /// </summary>
+    public sealed record Batch(IReadOnlyList<RawEvent> Events, string? Error, BatchAttempt Attempt);
 
     public static Batch ReadEventBatch(JsonElement root, string bindingName)
     {
         if (TriggerValue(root, bindingName, out var value) is { } error)
         {
-            return new Batch([], error);
+            return new Batch([], error, BatchAttempt.First(null));
         }
 
         var metadata = TryGetProperty(root, "Metadata", out var m) && m.ValueKind == JsonValueKind.Object ? m : default;
@@ -32,9 +35,48 @@ public static class HostInvocation
         {
             var i = events.Count;
             var origin = Origin(partitionId, At(sequenceNumbers, i), At(enqueuedTimes, i));
-            events.Add(item.ValueKind == JsonValueKind.String ? RawEvent.FromText(item.GetString()!, origin) : RawEvent.FromJson(item, origin));
+            events.Add(item.Utf8 is { } utf8 ? RawEvent.FromUtf8(utf8, origin)
+                : item.Element.ValueKind == JsonValueKind.String ? RawEvent.FromText(item.Element.GetString()!, origin)
+                : RawEvent.FromJson(item.Element, origin));
         }
-        return new Batch(events, null);
+        // Which batch this is, the same on every try of it: its partition and first sequence number.
+        var key = partitionId is not null && At(sequenceNumbers, 0) is { } first
+            ? string.Create(CultureInfo.InvariantCulture, $"{partitionId}/{first}/{sequenceNumbers!.Count}")
+            : null;
+        return new Batch(events, null, ReadRetryContext(metadata, key));
+    }
+
+    /// <summary><c>Metadata.RetryContext</c> (<c>{RetryCount, MaxRetryCount, Exception}</c>), present when the function has a retry policy.</summary>
+    private static BatchAttempt ReadRetryContext(JsonElement metadata, string? key)
+    {
+        if (metadata.ValueKind != JsonValueKind.Object || !TryGetProperty(metadata, "RetryContext", out var context))
+        {
+            return BatchAttempt.First(key);
+        }
+        if (context.ValueKind == JsonValueKind.String && LooksLike(context.GetString(), '{'))
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(context.GetString()!);
+                return Attempt(doc.RootElement, key);
+            }
+            catch (JsonException)
+            {
+                return BatchAttempt.First(key);
+            }
+        }
+        return Attempt(context, key);
+    }
+
+    private static BatchAttempt Attempt(JsonElement context, string? key)
+    {
+        if (context.ValueKind != JsonValueKind.Object)
+        {
+            return BatchAttempt.First(key);
+        }
+        int Number(string name) => TryGetProperty(context, name, out var n)
+                                   && int.TryParse(Scalar(n).Trim('"'), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) ? v : 0;
+        return new BatchAttempt(key, Math.Max(0, Number("RetryCount")), Number("MaxRetryCount"));
     }
 
     /// <summary>A queue-triggered invocation: the message text (after the host's base64 decoding) and its try number.</summary>
@@ -89,31 +131,109 @@ public static class HostInvocation
             : new QueueInvocation(text, dequeueCount, messageId, null);
     }
 
+    /// <summary>One item of a batch: a JSON value, or a message's body unescaped to UTF-8.</summary>
+    private readonly record struct Item(JsonElement Element, ReadOnlyMemory<byte>? Utf8);
+
     /// <summary>
     /// Flattens the shapes a batch may take. Level one, the batch: an array, or JSON text of an
     /// array (possibly encoded more than once), or a single message (cardinality one). Level two,
     /// each message: one event, or a body that is itself an array of events (flattened once).
+    /// Text is unescaped straight to UTF-8 and parsed once per level; nothing is copied to UTF-16.
     /// </summary>
-    private static IEnumerable<JsonElement> Items(JsonElement value)
+    private static IEnumerable<Item> Items(JsonElement value)
     {
-        var batch = Unwrap(value);
-        var messages = batch.ValueKind == JsonValueKind.Array ? batch.EnumerateArray().ToList() : [value];
-        foreach (var message in messages)
+        var (batch, document) = Unwrap(value);
+        using (document)
         {
-            var body = message.ValueKind == JsonValueKind.String && LooksLike(message.GetString(), '[') ? Unwrap(message) : message;
-            if (body.ValueKind == JsonValueKind.Array)
+            if (batch.ValueKind != JsonValueKind.Array)
             {
-                foreach (var item in body.EnumerateArray())
+                foreach (var item in Message(value))
+                {
+                    yield return item;
+                }
+                yield break;
+            }
+            foreach (var message in batch.EnumerateArray())
+            {
+                foreach (var item in Message(message))
                 {
                     yield return item;
                 }
             }
-            else
+        }
+    }
+
+    private static IEnumerable<Item> Message(JsonElement message)
+    {
+        if (message.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in message.EnumerateArray())
             {
-                // One event, or text the reader will judge (and dead-letter if need be).
-                yield return message;
+                yield return new Item(item, null);
+            }
+            yield break;
+        }
+        if (message.ValueKind != JsonValueKind.String)
+        {
+            yield return new Item(message, null);
+            yield break;
+        }
+        if (Utf8Of(message) is not { } body)
+        {
+            // A string that is not valid UTF-16 (a lone surrogate escape): the reader judges its text.
+            yield return new Item(message, null);
+            yield break;
+        }
+        if (FirstByte(body.Span) == (byte)'[')
+        {
+            JsonDocument? events = null;
+            try
+            {
+                events = JsonDocument.Parse(body);
+            }
+            catch (JsonException)
+            {
+                // Not an array after all: one event the reader will judge (and dead-letter).
+            }
+            if (events is not null)
+            {
+                using (events)
+                {
+                    foreach (var item in events.RootElement.EnumerateArray())
+                    {
+                        yield return new Item(item, null);
+                    }
+                }
+                yield break;
             }
         }
+        yield return new Item(default, body);
+    }
+
+    /// <summary>A JSON string's content unescaped to UTF-8; null when it holds an invalid UTF-16 sequence.</summary>
+    private static ReadOnlyMemory<byte>? Utf8Of(JsonElement text)
+    {
+        var reader = new Utf8JsonReader(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(text));
+        reader.Read();
+        if (!reader.ValueIsEscaped)
+        {
+            return reader.ValueSpan.ToArray();
+        }
+        var buffer = new byte[reader.ValueSpan.Length];
+        try
+        {
+            return buffer.AsMemory(0, reader.CopyString(buffer));
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static byte FirstByte(ReadOnlySpan<byte> json)
+    {
+        var trimmed = json.TrimStart(" \t\r\n"u8);
+        return trimmed.IsEmpty ? (byte)0 : trimmed[0];
     }
 
     /// <summary>
@@ -144,27 +264,33 @@ public static class HostInvocation
         return null;
     }
 
-    /// <summary>Decodes JSON text that holds an array or another JSON string, a few levels deep.</summary>
-    private static JsonElement Unwrap(JsonElement value)
+    /// <summary>
+    /// Decodes JSON text that holds an array or another JSON string, a few levels deep, from UTF-8
+    /// to UTF-8. The document returned (if any) owns the value and is disposed by the caller.
+    /// </summary>
+    private static (JsonElement Value, JsonDocument? Document) Unwrap(JsonElement value)
     {
+        JsonDocument? document = null;
         for (var depth = 0; depth < 3 && value.ValueKind == JsonValueKind.String; depth++)
         {
-            var text = value.GetString()!;
-            if (!LooksLike(text, '[') && !LooksLike(text, '"'))
+            if (Utf8Of(value) is not { } text || FirstByte(text.Span) is not ((byte)'[' or (byte)'"'))
             {
                 break;
             }
+            JsonDocument next;
             try
             {
-                using var doc = JsonDocument.Parse(text);
-                value = doc.RootElement.Clone();
+                next = JsonDocument.Parse(text);
             }
             catch (JsonException)
             {
                 break;
             }
+            document?.Dispose();
+            document = next;
+            value = next.RootElement;
         }
-        return value;
+        return (value, document);
     }
 
     private static bool LooksLike(string? text, char first) => text is not null && text.AsSpan().TrimStart().StartsWith(first.ToString(), StringComparison.Ordinal);

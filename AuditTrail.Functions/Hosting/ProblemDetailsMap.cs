@@ -52,6 +52,8 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
         ProblemException p => (p.Status, p.Code, p.Title, p.Message, p.Parameter),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (413, "request_too_large", "Request body too large", "The request body is larger than this endpoint accepts.", null),
         BadHttpRequestException b => (b.StatusCode, "bad_request", "Bad request", b.Message, null),
+        Core.Ingestion.UnrecordableActionException { BeforeAction: true } u => (400, "unrecordable_action", "Action not recordable",
+            $"Nothing was changed: the audit event of this action would be refused by the trail ({u.Rejection.Reason}).", null),
         Core.Forwarding.ForwardingSettingsException f => (400, f.Code, "Invalid forwarding settings", f.Message, f.Field),
         JsonException j => (400, "invalid_json", "Invalid JSON", $"The request body is not valid JSON: {j.Message}", null),
         // Whatever was thrown once the client went away is that: it stopped the work.

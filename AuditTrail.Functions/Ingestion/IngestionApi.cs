@@ -68,20 +68,21 @@ public static class IngestionApi
     /// The Event Hubs trigger, as the host invokes a custom handler. A payload that cannot be read
     /// is dead-lettered whole and acknowledged, so one bad payload cannot stall the partition; a
     /// storage failure answers non-2xx, which fails the invocation so the host's retry policy runs
-    /// before any checkpoint moves past the batch.
+    /// before any checkpoint moves past the batch; a failure that repeats for another reason ends
+    /// in the dead letters too (<see cref="EventHubBatches"/>). The payload is read from its bytes.
     /// </summary>
-    private static async Task<IResult> InvokeEventHubAsync(HttpRequest request, IngestionService ingestion, CancellationToken cancellationToken)
+    private static async Task<IResult> InvokeEventHubAsync(HttpRequest request, IngestionService ingestion, EventHubBatches batches, CancellationToken cancellationToken)
     {
         var context = new IngestContext(IngestDoors.EventHub, null, HostInvocation.InvocationId(request));
-        var text = System.Text.Encoding.UTF8.GetString(await RequestBody.ReadAsync(request, HttpLimits.MaxInvocationBodyBytes, cancellationToken));
+        var payload = await RequestBody.ReadAsync(request, HttpLimits.MaxInvocationBodyBytes, cancellationToken);
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
+            document = JsonDocument.Parse(payload, new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException ex)
         {
-            var blob = await ingestion.DeadLetterUnreadableAsync(text, RejectionCodes.MalformedInvocation, $"The invocation payload is not valid JSON: {ex.Message}", context, cancellationToken);
+            var blob = await ingestion.DeadLetterUnreadableAsync(payload, RejectionCodes.MalformedInvocation, $"The invocation payload is not valid JSON: {ex.Message}", context, cancellationToken);
             return Invocation([$"Invocation payload was not JSON; kept as audit-deadletter/{blob}."], null);
         }
         using (document)
@@ -89,11 +90,13 @@ public static class IngestionApi
             var batch = HostInvocation.ReadEventBatch(document.RootElement, EventHubBinding);
             if (batch.Error is not null)
             {
-                var blob = await ingestion.DeadLetterUnreadableAsync(text, RejectionCodes.MalformedInvocation, batch.Error, context, cancellationToken);
+                var blob = await ingestion.DeadLetterUnreadableAsync(payload, RejectionCodes.MalformedInvocation, batch.Error, context, cancellationToken);
                 return Invocation([$"{batch.Error} Kept as audit-deadletter/{blob}."], null);
             }
-            var result = await ingestion.IngestAsync(batch.Events, context, cancellationToken);
-            return Invocation([HostInvocation.Describe(result)], IngestResponse.From(result));
+            var outcome = await batches.IngestAsync(batch.Events, payload, batch.Attempt, context, cancellationToken);
+            return outcome.Result is { } result
+                ? Invocation([HostInvocation.Describe(result)], IngestResponse.From(result))
+                : Invocation([$"{outcome.Reason} Kept whole as audit-deadletter/{outcome.DeadLetterBlob}."], null);
         }
     }
 

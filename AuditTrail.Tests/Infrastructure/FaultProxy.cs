@@ -21,6 +21,9 @@ public enum FaultKind
     /// <summary>Answer 500 InternalError without forwarding.</summary>
     InternalError,
 
+    /// <summary>Answer 400 InvalidInput without forwarding: a definite refusal, which no retry changes.</summary>
+    BadRequest,
+
     /// <summary>Accept the request and never answer (until <see cref="Fault.Delay"/> passes, then close).</summary>
     Timeout,
 
@@ -148,6 +151,9 @@ public sealed class FaultProxy : IAsyncDisposable
                     break;
                 case FaultKind.InternalError:
                     await WriteErrorAsync(clientStream, 500, "Internal Server Error", "InternalError", "The server encountered an internal error. Please retry the request.");
+                    break;
+                case FaultKind.BadRequest:
+                    await WriteErrorAsync(clientStream, 400, "Bad Request", "InvalidInput", "One of the request inputs is not valid.");
                     break;
                 case FaultKind.Timeout:
                     await Task.Delay(fault.Delay > TimeSpan.Zero ? fault.Delay : TimeSpan.FromSeconds(60), _stop.Token);
