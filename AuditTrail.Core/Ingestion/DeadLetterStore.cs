@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Unicode;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using AuditTrail.Core.Trail;
@@ -19,7 +20,9 @@ public sealed class DeadLetterStore(TrailStore store)
     public async Task<string> WriteAsync(
         IReadOnlyList<(IngestRejection Rejection, RawEvent Raw)> items, IngestContext context, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
-        using var buffer = new MemoryStream();
+        // Sized for what it will hold (raw input plus a line of fields each), so a batch of large
+        // messages is not copied over and over as the buffer doubles.
+        using var buffer = new MemoryStream((int)Math.Min(int.MaxValue / 2, items.Sum(i => (long)(i.Raw.Utf8?.Length ?? i.Raw.Text?.Length ?? 256) + 512)));
         foreach (var (rejection, raw) in items)
         {
             using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed))
@@ -45,8 +48,12 @@ public sealed class DeadLetterStore(TrailStore store)
                 }
                 // Raw text, not re-serialized JSON: what arrived is what is kept, even if it is not JSON.
                 // Text that is not valid UTF-16 cannot be written as a JSON string; keep its exact code units instead.
-                var rawText = raw.RawText;
-                if (HasLoneSurrogate(rawText))
+                if (raw.Utf8 is { } utf8 && Utf8.IsValid(utf8.Span))
+                {
+                    // Bytes taken from an invocation are written as they are, never copied to UTF-16 (they may be 100 MB).
+                    writer.WriteString("raw", utf8.Span);
+                }
+                else if (raw.RawText is var rawText && HasLoneSurrogate(rawText))
                 {
                     writer.WriteString("rawUtf16Base64", Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rawText.AsSpan())));
                 }
@@ -59,18 +66,28 @@ public sealed class DeadLetterStore(TrailStore store)
             buffer.WriteByte((byte)'\n');
         }
 
-        var content = buffer.ToArray();
         // Named by what was refused (door, raw input, reasons), not by when: a retried invocation
         // on the same day writes the same blob again instead of a second copy.
-        var identity = new StringBuilder(context.Door);
+        using var identity = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        identity.AppendData(Encoding.UTF8.GetBytes(context.Door));
         foreach (var (rejection, raw) in items)
         {
-            identity.Append('\u001e').Append(rejection.Index).Append('\u001f').Append(rejection.Code).Append('\u001f').Append(raw.RawText);
+            identity.AppendData(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"\u001e{rejection.Index}\u001f{rejection.Code}\u001f")));
+            if (raw.Utf8 is { } utf8 && Utf8.IsValid(utf8.Span))
+            {
+                identity.AppendData(utf8.Span);
+            }
+            else
+            {
+                identity.AppendData(Encoding.UTF8.GetBytes(raw.RawText));
+            }
         }
-        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(identity.ToString())), 0, 16).ToLowerInvariant();
+        var hash = Convert.ToHexString(identity.GetHashAndReset(), 0, 16).ToLowerInvariant();
         var name = $"{receivedAt.UtcDateTime:yyyy/MM/dd}/{context.Door}-{hash}.jsonl";
         // No condition: a retried invocation's dead letters replace the same blob, byte for byte.
-        await store.DeadLetters.GetBlobClient(name).UploadAsync(BinaryData.FromBytes(content),
+        // Uploaded from the buffer itself: a copy of it would double what a large batch holds.
+        buffer.Position = 0;
+        await store.DeadLetters.GetBlobClient(name).UploadAsync(buffer,
             new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-ndjson" } }, cancellationToken);
         return name;
     }

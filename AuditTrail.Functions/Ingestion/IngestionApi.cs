@@ -78,7 +78,11 @@ public static class IngestionApi
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(payload, new JsonDocumentOptions { MaxDepth = 64 });
+            document = System.Text.Unicode.Utf8.IsValid(payload)
+                ? JsonDocument.Parse(payload, new JsonDocumentOptions { MaxDepth = 64 })
+                // Never from the host, which sends valid UTF-8: read leniently (U+FFFD), so the valid
+                // events of such a batch are still stored and only the damaged ones dead-lettered.
+                : JsonDocument.Parse(System.Text.Encoding.UTF8.GetString(payload), new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException ex)
         {
