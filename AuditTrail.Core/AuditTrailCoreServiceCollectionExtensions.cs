@@ -8,6 +8,7 @@ using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -44,7 +45,12 @@ public static class AuditTrailCoreServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Forwarding: settings, the queue ingest feeds, and the forwarder with its own HTTP client (no automatic retries: the queue retries).</summary>
+    /// <summary>
+    /// Forwarding: settings, the queue ingest feeds, and the forwarder with its own HTTP client: no
+    /// automatic retries (the queue retries), no redirects (a source that answers 3xx did not take
+    /// the events, and its Location must not receive them), and, unless local development allows
+    /// plain-http endpoints, connections only to public addresses, checked as they are made.
+    /// </summary>
     public static IServiceCollection AddAuditForwarding(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ForwardingOptions>()
@@ -54,14 +60,29 @@ public static class AuditTrailCoreServiceCollectionExtensions
                 $"Setting '{ForwardingOptions.Section}:DefaultEndpoint' must be an absolute https URL (http only with AllowHttpEndpoints).")
             .ValidateOnStart();
         services.AddSingleton<ForwardingSettingsStore>();
+        services.TryAddSingleton<IForwardingHostResolver, DnsForwardingHostResolver>();
+        services.AddSingleton<ForwardingAddressGuard>();
         services.AddSingleton<ForwardingSettingsService>();
         services.AddSingleton<ForwardingOutbox>();
+        services.AddSingleton<ForwardingDeadLetters>();
         services.AddHttpClient(EventForwarder.HttpClientName, (sp, client) =>
-            client.Timeout = sp.GetRequiredService<IOptions<ForwardingOptions>>().Value.RequestTimeout);
+                client.Timeout = sp.GetRequiredService<IOptions<ForwardingOptions>>().Value.RequestTimeout)
+            .ConfigurePrimaryHttpMessageHandler(sp =>
+            {
+                var guard = sp.GetRequiredService<ForwardingAddressGuard>();
+                var handler = new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(2) };
+                if (guard.Enabled)
+                {
+                    handler.ConnectCallback = guard.ConnectAsync;
+                    // Through a proxy the callback would check the proxy's address, and the proxy would reach any target.
+                    handler.UseProxy = false;
+                }
+                return handler;
+            });
         services.AddSingleton(sp => new EventForwarder(
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(EventForwarder.HttpClientName),
             sp.GetRequiredService<TrailStore>(), sp.GetRequiredService<ForwardingSettingsStore>(), sp.GetRequiredService<DeadLetterStore>(),
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventForwarder>>()));
+            sp.GetRequiredService<ForwardingDeadLetters>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventForwarder>>()));
         return services;
     }
 }

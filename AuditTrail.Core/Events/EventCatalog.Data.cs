@@ -135,6 +135,7 @@ public static partial class EventCatalog
             "Access Token Revoked",
             "Audit Trail Exported",
             "Audit Forwarding Settings Changed",
+            "Audit Forwarding Dead Letters Resent",
         ]),
         new("Sources", [], []),
         new("Destinations", [], []),

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using AuditTrail.Core.Events;
@@ -18,7 +17,10 @@ public enum ForwardOutcome
     /// <summary>Forwarding is off (or has no key) now: nothing sent, the message is done.</summary>
     Disabled,
 
-    /// <summary>The source refused for good (a 4xx other than 408/429): recorded, not retried.</summary>
+    /// <summary>
+    /// The source refused for good (a 4xx other than 408/429, or a 3xx: redirects are not
+    /// followed), or the endpoint is on an internal address: recorded, dead-lettered, not retried.
+    /// </summary>
     Rejected,
 
     /// <summary>The message could not be read: dead-lettered, not retried.</summary>
@@ -44,12 +46,15 @@ public sealed class ForwardingTransientException(string message, int status, Exc
 /// afresh, so turning forwarding off stops sending at once, even for work already queued.
 /// </summary>
 public sealed class EventForwarder(
-    HttpClient http, TrailStore store, ForwardingSettingsStore settings, DeadLetterStore deadLetters, TimeProvider time, ILogger<EventForwarder> logger)
+    HttpClient http, TrailStore store, ForwardingSettingsStore settings, DeadLetterStore deadLetters, ForwardingDeadLetters resendable,
+    TimeProvider time, ILogger<EventForwarder> logger)
 {
     public const string HttpClientName = "AuditForwarding";
     public const string Door = "forward";
     private const int ReadParallelism = 8;
-    private const int MaxReasonChars = 500;
+
+    /// <summary>Longest status line kept of a source's answer; its body is never read.</summary>
+    public const int MaxReasonChars = 200;
 
     public async Task<ForwardResult> ForwardAsync(string messageText, long dequeueCount, CancellationToken cancellationToken = default)
     {
@@ -80,10 +85,11 @@ public sealed class EventForwarder(
                 var failure = new ForwardingFailure(time.GetUtcNow(), refusal.Value.Status, refusal.Value.Reason, toSend.Count - sent);
                 await settings.RecordFailureAsync(workspace, failure, cancellationToken);
                 var blob = await deadLetters.WriteAsync(
-                    [(new IngestRejection(0, "forward_rejected", $"{endpoint} answered {failure.Status}: {failure.Reason}"), RawEvent.FromText(messageText))],
+                    [(new IngestRejection(0, "forward_rejected", $"{endpoint}: {failure.Reason}"), RawEvent.FromText(messageText))],
                     new IngestContext(Door, workspace), time.GetUtcNow(), cancellationToken);
-                logger.LogWarning("Source of {WorkspaceId} at {Endpoint} refused {Events} events with {Status}; not retried, dead-lettered to {DeadLetterBlob}",
-                    workspace, endpoint, failure.EventCount, failure.Status, blob);
+                await resendable.RecordAsync(message, messageText, blob, failure, cancellationToken);
+                logger.LogWarning("Source of {WorkspaceId} at {Endpoint} refused {Events} events with {Status} ({Reason}); not retried, dead-lettered to {DeadLetterBlob}",
+                    workspace, endpoint, failure.EventCount, failure.Status, failure.Reason, blob);
                 return new ForwardResult(ForwardOutcome.Rejected, sent, suppressed, missing, $"The source refused events with {failure.Status}: {failure.Reason}");
             }
             sent += calls;
@@ -123,7 +129,12 @@ public sealed class EventForwarder(
         return (events, keys.Count - events.Count);
     }
 
-    /// <summary>Null when the source took the batch; the refusal when it said no for good; throws when worth retrying.</summary>
+    /// <summary>
+    /// Null when the source took the batch; the refusal when it said no for good (a 3xx or a 4xx
+    /// other than 408/429, or the endpoint is on an internal address: status 0); throws when worth
+    /// retrying. Only the answer's status line is kept: its body is never read, so nothing a source
+    /// writes there reaches the settings, a dead letter or a log.
+    /// </summary>
     private async Task<(int Status, string Reason)?> PostAsync(Uri endpoint, string writeKey, byte[] body, string workspace, long dequeueCount, CancellationToken cancellationToken)
     {
         var target = new Uri(endpoint.ToString().TrimEnd('/') + "/v1/batch");
@@ -133,7 +144,11 @@ public sealed class EventForwarder(
         HttpResponseMessage response;
         try
         {
-            response = await http.SendAsync(request, cancellationToken);
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        }
+        catch (HttpRequestException ex) when (Refusal(ex) is { } refused)
+        {
+            return (0, refused.Message);
         }
         catch (HttpRequestException ex)
         {
@@ -150,31 +165,39 @@ public sealed class EventForwarder(
             {
                 return null;
             }
-            var text = await ReadReasonAsync(response, writeKey, cancellationToken);
+            var line = StatusLine(response, writeKey);
             if (status is 408 or 429 || status >= 500)
             {
                 var retryAfter = response.Headers.RetryAfter?.Delta is { } delta ? $"; Retry-After {delta.TotalSeconds:0} s" : string.Empty;
-                throw new ForwardingTransientException($"{target.GetLeftPart(UriPartial.Path)} answered {status} for {workspace}{retryAfter} (try {dequeueCount}): {text}", status);
+                throw new ForwardingTransientException($"{target.GetLeftPart(UriPartial.Path)} answered {line} for {workspace}{retryAfter} (try {dequeueCount}).", status);
             }
-            return (status, text);
+            // A redirect is not followed (the client has no automatic redirects): the source did not take the events.
+            return (status, status is >= 300 and < 400 ? line + "; redirects are not followed, set the endpoint to the source itself" : line);
         }
     }
 
-    /// <summary>The start of the source's answer, with the key removed in case the source echoes it back.</summary>
-    private static async Task<string> ReadReasonAsync(HttpResponseMessage response, string writeKey, CancellationToken cancellationToken)
+    private static ForwardingEndpointRefusedException? Refusal(Exception ex)
     {
-        string text;
-        try
+        for (var e = ex.InnerException; e is not null; e = e.InnerException)
         {
-            text = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (e is ForwardingEndpointRefusedException refused)
+            {
+                return refused;
+            }
         }
-        catch (HttpRequestException)
-        {
-            text = string.Empty;
-        }
-        text = text.Length > MaxReasonChars ? text[..MaxReasonChars] + "…" : text;
+        return null;
+    }
+
+    /// <summary>
+    /// "401 Unauthorized": the status and the source's reason phrase, printable characters only,
+    /// bounded, with the key removed in case the source echoes it back.
+    /// </summary>
+    internal static string StatusLine(HttpResponseMessage response, string writeKey)
+    {
+        var phrase = new string((response.ReasonPhrase ?? string.Empty).Select(c => char.IsControl(c) ? ' ' : c).ToArray()).Trim();
         var basic = Convert.ToBase64String(Encoding.UTF8.GetBytes(writeKey + ":"));
-        text = text.Replace(writeKey, "[write key]", StringComparison.Ordinal).Replace(basic, "[credentials]", StringComparison.Ordinal);
-        return string.IsNullOrWhiteSpace(text) ? response.ReasonPhrase ?? HttpStatusCode.BadRequest.ToString() : text.Trim();
+        phrase = phrase.Replace(basic, "[credentials]", StringComparison.Ordinal).Replace(writeKey, "[write key]", StringComparison.Ordinal);
+        var line = phrase.Length == 0 ? ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{(int)response.StatusCode} {phrase}";
+        return line.Length > MaxReasonChars ? line[..MaxReasonChars] + "…" : line;
     }
 }

@@ -16,6 +16,10 @@ public sealed class ForwardingOptions
     /// clear text, and plain HTTP is how an endpoint setting would reach internal services
     /// (cloud metadata, the storage emulator). On for local runs and tests against a local receiver.
     /// </summary>
+    /// <remarks>
+    /// It also turns off the address check (<see cref="ForwardingAddressGuard"/>) that otherwise
+    /// refuses endpoints on loopback, private, link-local and other internal addresses.
+    /// </remarks>
     public bool AllowHttpEndpoints { get; set; }
 
     /// <summary>How long one POST to the tracking API may take before it counts as a transient failure.</summary>
@@ -40,4 +44,12 @@ public sealed class ForwardingOptions
     /// <summary>Standalone mode: longest wait between polls of an empty queue (host.json <c>maxPollingInterval</c>).</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan MaxPollingInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Standalone mode: messages forwarded at once (host.json <c>batchSize</c>), so one slow source
+    /// holds one slot, not every workspace's forwarding. More are fetched when half are done, as
+    /// the queue trigger's default <c>newBatchThreshold</c> does.
+    /// </summary>
+    [Range(1, 32)]
+    public int BatchSize { get; set; } = 16;
 }

@@ -12,7 +12,8 @@ namespace AuditTrail.Core.Forwarding;
 /// Reads and changes a workspace's forwarding settings on an owner's behalf. Every change is an
 /// audit event in the workspace's own trail, with the key shown only as its hint.
 /// </summary>
-public sealed class ForwardingSettingsService(ForwardingSettingsStore store, ActionRecorder recorder, TimeProvider time, ILogger<ForwardingSettingsService> logger)
+public sealed class ForwardingSettingsService(
+    ForwardingSettingsStore store, ForwardingAddressGuard addresses, ActionRecorder recorder, TimeProvider time, ILogger<ForwardingSettingsService> logger)
 {
     public const int MaxWriteKeyLength = 256;
 
@@ -39,7 +40,7 @@ public sealed class ForwardingSettingsService(ForwardingSettingsStore store, Act
                     $"The write key must be 1 to {MaxWriteKeyLength} characters with no spaces or control characters.");
             }
         }
-        var endpoint = update.Endpoint is null ? before.Endpoint : update.Endpoint.Length == 0 ? null : ParseEndpoint(update.Endpoint);
+        var endpoint = update.Endpoint is null ? before.Endpoint : update.Endpoint.Length == 0 ? null : await ParseEndpointAsync(update.Endpoint, cancellationToken);
         var enabled = update.Enabled ?? before.Enabled;
         if (enabled && writeKey is null)
         {
@@ -76,7 +77,7 @@ public sealed class ForwardingSettingsService(ForwardingSettingsStore store, Act
         return after;
     }
 
-    private Uri ParseEndpoint(string text)
+    private async Task<Uri> ParseEndpointAsync(string text, CancellationToken cancellationToken)
     {
         if (text.Length > 2048 || !Uri.TryCreate(text, UriKind.Absolute, out var uri))
         {
@@ -91,7 +92,29 @@ public sealed class ForwardingSettingsService(ForwardingSettingsStore store, Act
         {
             throw new ForwardingSettingsException("invalid_endpoint", "endpoint", "The endpoint is a base URL: no user name, password, query or fragment. Events are posted to its /v1/batch.");
         }
+        if (addresses.Enabled)
+        {
+            await CheckAddressesAsync(uri, cancellationToken);
+        }
         return new Uri(uri.GetLeftPart(UriPartial.Path).TrimEnd('/'));
+    }
+
+    /// <summary>Refuses an endpoint on an internal address now; the forwarder checks again at every connection, as DNS can change.</summary>
+    private async Task CheckAddressesAsync(Uri uri, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await addresses.ResolvePublicAsync(uri.IdnHost, cancellationToken);
+        }
+        catch (ForwardingEndpointRefusedException ex)
+        {
+            throw new ForwardingSettingsException("endpoint_not_public", "endpoint", ex.Message);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            throw new ForwardingSettingsException("endpoint_not_resolvable", "endpoint",
+                $"The endpoint's host {uri.IdnHost} could not be resolved; check the name, or try again if its DNS is changing.");
+        }
     }
 
     private JsonObject Event(ForwardingSettings before, ForwardingSettings after, bool writeKeyChanged, SettingsActor actor)

@@ -39,6 +39,12 @@ public static class ForwardingApi
             .Produces<ForwardingSettingsView>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
 
+        settings.MapPost("/resend", ResendAsync)
+            .WithName("ResendAuditForwardingDeadLetters")
+            .WithSummary("Queue this workspace's dead-lettered forwards again (after fixing the key or endpoint), with their original messageIds.")
+            .Produces<ForwardingResendResult>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+
         if (app.ServiceProvider.GetRequiredService<HostingSettings>().InvocationEndpoints)
         {
             app.MapPost("/" + QueueFunction, InvokeAsync).ExcludeFromDescription();
@@ -59,6 +65,17 @@ public static class ForwardingApi
         var token = request.HttpContext.CallerToken()!;
         var saved = await forwarding.UpdateAsync(workspaceId, update, new SettingsActor("token", token.Id), cancellationToken);
         return TypedResults.Json(forwarding.View(saved), AuditTrailJsonContext.Default.ForwardingSettingsView);
+    }
+
+    /// <summary>
+    /// 202: the messages are back on the forward queue; the forwarder sends them as it does any
+    /// other. Up to <see cref="ForwardingDeadLetters.MaxPerResend"/> a call; <c>more</c> says to call again.
+    /// </summary>
+    private static async Task<IResult> ResendAsync(string workspaceId, HttpContext context, ForwardingDeadLetters deadLetters, CancellationToken cancellationToken)
+    {
+        var token = context.CallerToken()!;
+        var result = await deadLetters.ResendAsync(workspaceId, new SettingsActor("token", token.Id), cancellationToken);
+        return TypedResults.Json(result, AuditTrailJsonContext.Default.ForwardingResendResult, statusCode: StatusCodes.Status202Accepted);
     }
 
     /// <summary>Strict: an object of the four known fields with the right types, nothing else.</summary>

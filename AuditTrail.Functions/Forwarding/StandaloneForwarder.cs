@@ -13,46 +13,85 @@ namespace AuditTrail.Functions.Forwarding;
 /// a failed message comes back after <see cref="ForwardingOptions.RetryDelay"/>, one that has
 /// failed <see cref="ForwardingOptions.MaxDequeueCount"/> times is copied to
 /// <c>audit-forward-poison</c> and deleted, and one that is not base64 goes there at once, as it
-/// is (the host's queue extension handles the client's decoding failures so).
+/// is (the host's queue extension handles the client's decoding failures so). Like the trigger,
+/// up to <see cref="ForwardingOptions.BatchSize"/> messages are forwarded at once and more are
+/// fetched as soon as half of them are done, so a source that holds a try to its timeout delays
+/// only its own messages.
 /// </summary>
 public sealed class StandaloneForwarder(ForwardingOutbox outbox, EventForwarder forwarder, IOptions<ForwardingOptions> options, TimeProvider time, ILogger<StandaloneForwarder> logger)
     : BackgroundService
 {
-    private const int BatchSize = 16;
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan MinPollingInterval = TimeSpan.FromMilliseconds(100);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var batchSize = options.Value.BatchSize;
+        var threshold = batchSize / 2;
+        var running = new List<Task>();
         var delay = MinPollingInterval;
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
-                var handled = await PollOnceAsync(stoppingToken);
-                // Back off while the queue is empty, as the host does, up to the configured ceiling.
-                delay = handled > 0 ? MinPollingInterval : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.Value.MaxPollingInterval.Ticks));
+                running.RemoveAll(t => t.IsCompleted);
+                if (running.Count > threshold)
+                {
+                    await Task.WhenAny(running);
+                    continue;
+                }
+                try
+                {
+                    await outbox.EnsureCreatedAsync(stoppingToken);
+                    var messages = (await outbox.Queue.ReceiveMessagesAsync(Math.Min(ForwardingOutbox.MaxMessagesPerReceive, batchSize - running.Count), Lease, stoppingToken)).Value;
+                    running.AddRange(messages.Select(m => SettleLoggedAsync(m, stoppingToken)));
+                    if (messages.Length > 0)
+                    {
+                        delay = MinPollingInterval;
+                        continue;
+                    }
+                    // Back off while the queue is empty, as the host does, up to the configured ceiling.
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.Value.MaxPollingInterval.Ticks));
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // Nothing may end the loop but the app stopping: a storage try timeout is a cancellation too.
+                    logger.LogError(ex, "Polling {Queue} failed; trying again in {Delay}", ForwardingOutbox.QueueName, options.Value.MaxPollingInterval);
+                    delay = options.Value.MaxPollingInterval;
+                }
+                await Task.Delay(delay, time, stoppingToken);
             }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                // Nothing may end the loop but the app stopping: a storage try timeout is a cancellation too.
-                logger.LogError(ex, "Polling {Queue} failed; trying again in {Delay}", ForwardingOutbox.QueueName, options.Value.MaxPollingInterval);
-                delay = options.Value.MaxPollingInterval;
-            }
-            await Task.Delay(delay, time, stoppingToken);
+        }
+        finally
+        {
+            // Messages in flight see the stopping token; their leases bring them back if unsettled.
+            await Task.WhenAll(running);
         }
     }
 
-    /// <summary>Takes one batch of messages and settles each; returns how many it took.</summary>
+    /// <summary>Takes one batch of messages and settles them all, at once; returns how many it took.</summary>
     public async Task<int> PollOnceAsync(CancellationToken cancellationToken)
     {
         await outbox.EnsureCreatedAsync(cancellationToken);
-        var messages = (await outbox.Queue.ReceiveMessagesAsync(BatchSize, Lease, cancellationToken)).Value;
-        foreach (var m in messages)
+        var messages = (await outbox.Queue.ReceiveMessagesAsync(options.Value.BatchSize, Lease, cancellationToken)).Value;
+        await Task.WhenAll(messages.Select(m => SettleAsync(m, cancellationToken)));
+        return messages.Length;
+    }
+
+    private async Task SettleLoggedAsync(QueueMessage m, CancellationToken cancellationToken)
+    {
+        try
         {
             await SettleAsync(m, cancellationToken);
         }
-        return messages.Length;
+        catch (Exception ex)
+        {
+            // The lease brings the message back; the loop and the other messages go on.
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                logger.LogError(ex, "Forward message {MessageId} could not be settled on try {DequeueCount}; it comes back when its lease ends", m.MessageId, m.DequeueCount);
+            }
+        }
     }
 
     private async Task SettleAsync(QueueMessage m, CancellationToken cancellationToken)

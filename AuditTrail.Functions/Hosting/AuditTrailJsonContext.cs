@@ -12,5 +12,6 @@ namespace AuditTrail.Functions.Hosting;
 [JsonSerializable(typeof(AuditTrail.Functions.Export.ExportResponse))]
 [JsonSerializable(typeof(AuditTrail.Functions.Query.EventTypesResponse))]
 [JsonSerializable(typeof(AuditTrail.Core.Forwarding.ForwardingSettingsView))]
+[JsonSerializable(typeof(AuditTrail.Core.Forwarding.ForwardingResendResult))]
 [JsonSerializable(typeof(AuditTrail.Functions.Access.AccessTokenView))]
 internal sealed partial class AuditTrailJsonContext : JsonSerializerContext;

@@ -165,6 +165,7 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         Assert.Equal(defaults.RetryDelay, TimeSpan.Parse(queues.GetProperty("visibilityTimeout").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(defaults.MaxPollingInterval, TimeSpan.Parse(queues.GetProperty("maxPollingInterval").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal("base64", queues.GetProperty("messageEncoding").GetString());
+        Assert.Equal(defaults.BatchSize, queues.GetProperty("batchSize").GetInt32());
         Assert.True(host.GetProperty("extensions").TryGetProperty("eventHubs", out _));
     }
 

@@ -20,7 +20,7 @@ namespace AuditTrail.Tests.Forwarding;
 /// work on the real <c>audit-forward</c> queue, the standalone forwarder polled by the test.
 /// One class, so its tests (which share the queue) run one after another.
 /// </summary>
-public sealed class ForwardingTests(AzuriteFixture azurite) : IAsyncLifetime
+public sealed partial class ForwardingTests(AzuriteFixture azurite) : IAsyncLifetime
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private readonly CollectedLogs _logs = new();
@@ -222,8 +222,9 @@ public sealed class ForwardingTests(AzuriteFixture azurite) : IAsyncLifetime
         var key = "wk_secret_" + Guid.NewGuid().ToString("N");
         var basic = Convert.ToBase64String(Encoding.UTF8.GetBytes(key + ":"));
         await using var receiver = await TrackingReceiver.StartAsync(key, Ct);
-        // A hostile or careless source that echoes the credentials in its errors.
+        // A hostile or careless source that echoes the credentials in its errors: the body is never read, the status line is cleaned.
         receiver.ErrorBody = r => $"bad request from {r.Headers.Authorization} key={key}";
+        receiver.ReasonPhrase = r => $"Bad Request from {r.Headers.Authorization} key={key}";
 
         var put = await PutSettingsAsync(ws, token, new { enabled = true, writeKey = key, endpoint = receiver.Endpoint.ToString() });
         var get = await _http.SendAsync(Request(HttpMethod.Get, $"/api/workspaces/{ws}/settings/audit-forwarding", token), Ct);

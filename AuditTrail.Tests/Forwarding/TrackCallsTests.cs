@@ -47,9 +47,36 @@ public sealed class TrackCallsTests
         var batches = TrackCalls.Batches(calls).ToList();
 
         Assert.True(batches.Count >= 3);
-        Assert.All(batches, b => Assert.True(b.Body.Length <= TrackCalls.MaxBatchBytes && b.Calls <= TrackCalls.MaxBatchCalls));
+        Assert.All(batches, b => Assert.True(b.Body.Length < 500_000 && b.Calls <= TrackCalls.MaxBatchCalls));
         var ids = batches.SelectMany(b => JsonDocument.Parse(b.Body).RootElement.GetProperty("batch").EnumerateArray().Select(c => c.GetProperty("messageId").GetString())).ToList();
         Assert.Equal(Enumerable.Range(0, 6000).Select(i => $"evt_{i}"), ids);
+    }
+
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(1, 2)]
+    public void A_batch_body_is_split_before_it_would_reach_500000_bytes(int over, int expectedBatches)
+    {
+        static byte[] Call(int i, int length)
+        {
+            var head = $"{{\"type\":\"track\",\"messageId\":\"evt_{i:D2}\",\"pad\":\"";
+            return Encoding.UTF8.GetBytes(head + new string('x', length - head.Length - 2) + "\"}");
+        }
+        var envelope = TrackCalls.Batches([Call(0, 100)]).Single().Body.Length - 100;
+        var calls = Enumerable.Range(0, 16).Select(i => Call(i, 30_000)).ToList();
+        // With 17 calls, 16 commas: the last call's length makes the body 499,999 bytes, or 500,000 with one more.
+        calls.Add(Call(16, 499_999 - envelope - (16 * 30_000) - 16 + over));
+
+        var batches = TrackCalls.Batches(calls).ToList();
+
+        Assert.Equal(expectedBatches, batches.Count);
+        Assert.All(batches, b => Assert.True(b.Body.Length < 500_000, $"a body of {b.Body.Length} bytes"));
+        if (expectedBatches == 1)
+        {
+            Assert.Equal(499_999, batches[0].Body.Length);
+        }
+        var ids = batches.SelectMany(b => JsonDocument.Parse(b.Body).RootElement.GetProperty("batch").EnumerateArray().Select(c => c.GetProperty("messageId").GetString())).ToList();
+        Assert.Equal(Enumerable.Range(0, 17).Select(i => $"evt_{i:D2}"), ids);
     }
 
     [Fact]

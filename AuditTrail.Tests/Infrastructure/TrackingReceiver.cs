@@ -14,9 +14,10 @@ namespace AuditTrail.Tests.Infrastructure;
 
 /// <summary>
 /// A local stand-in for the HTTP tracking API on 127.0.0.1: checks each <c>/v1/batch</c> request
-/// the way the API documents it (JSON, Basic auth with the write key and an empty password, 500 KB
-/// per batch, 32 KB per call, track calls with event, messageId under 100 characters and a userId or
-/// anonymousId) and answers with the statuses a test scripts. Requests that pass the checks and are
+/// the way the API documents it (JSON, Basic auth with the write key and an empty password, fewer
+/// than 500,000 bytes per batch, 32 KB per call, track calls with event, messageId under 100
+/// characters and a userId or anonymousId) and answers with the statuses a test scripts. A request
+/// with another key is answered 401, as the API does. Requests that pass the checks and are
 /// answered 2xx are "accepted": those are what the source would keep.
 /// </summary>
 public sealed class TrackingReceiver : IAsyncDisposable
@@ -25,7 +26,9 @@ public sealed class TrackingReceiver : IAsyncDisposable
     private readonly ConcurrentQueue<int> _script = new();
     private readonly ConcurrentQueue<string> _violations = new();
     private readonly ConcurrentQueue<JsonElement> _accepted = new();
+    private readonly ConcurrentQueue<int> _bodySizes = new();
     private int _requests;
+    private int _unauthorized;
 
     private TrackingReceiver(WebApplication app) => _app = app;
 
@@ -40,6 +43,21 @@ public sealed class TrackingReceiver : IAsyncDisposable
     public Func<HttpRequest, string> ErrorBody { get; set; } = _ => """{"error":"failed"}""";
 
     public int Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Requests answered 401 because they carried another write key.</summary>
+    public int Unauthorized => Volatile.Read(ref _unauthorized);
+
+    /// <summary>The byte length of every request body received.</summary>
+    public IReadOnlyCollection<int> BodySizes => _bodySizes;
+
+    /// <summary>Reason phrase of non-2xx answers (the status line's text); a test may make it echo what it was sent.</summary>
+    public Func<HttpRequest, string>? ReasonPhrase { get; set; }
+
+    /// <summary>The <c>Location</c> of 3xx answers.</summary>
+    public Uri? RedirectTo { get; set; }
+
+    /// <summary>While set, every request waits for it before it is answered: a source that holds its answer.</summary>
+    public TaskCompletionSource? Hold { get; set; }
 
     public IReadOnlyCollection<string> Violations => _violations;
 
@@ -78,6 +96,19 @@ public sealed class TrackingReceiver : IAsyncDisposable
         using var buffer = new MemoryStream();
         await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
         var body = buffer.ToArray();
+        _bodySizes.Enqueue(body.Length);
+        if (Hold is { } hold)
+        {
+            await hold.Task.WaitAsync(context.RequestAborted);
+        }
+        var expected = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(WriteKey + ":"));
+        if (context.Request.Headers.Authorization.ToString() != expected)
+        {
+            Interlocked.Increment(ref _unauthorized);
+            context.Response.StatusCode = 401;
+            await context.Response.WriteAsync("""{"error":"wrong write key"}""", context.RequestAborted);
+            return;
+        }
         var status = _script.TryDequeue(out var scripted) ? scripted : DefaultStatus;
         var problems = Check(context.Request, body);
         foreach (var p in problems)
@@ -102,22 +133,25 @@ public sealed class TrackingReceiver : IAsyncDisposable
             return;
         }
         context.Response.StatusCode = status;
+        if (ReasonPhrase is not null)
+        {
+            context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseFeature>()!.ReasonPhrase = ReasonPhrase(context.Request);
+        }
+        if (status is >= 300 and < 400 && RedirectTo is not null)
+        {
+            context.Response.Headers.Location = RedirectTo.ToString();
+        }
         await context.Response.WriteAsync(ErrorBody(context.Request), context.RequestAborted);
     }
 
-    private List<string> Check(HttpRequest request, byte[] body)
+    private static List<string> Check(HttpRequest request, byte[] body)
     {
         var problems = new List<string>();
         if (request.ContentType?.StartsWith("application/json", StringComparison.Ordinal) != true)
         {
             problems.Add($"Content-Type {request.ContentType}");
         }
-        var expected = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(WriteKey + ":"));
-        if (request.Headers.Authorization.ToString() != expected)
-        {
-            problems.Add("Authorization is not Basic base64(writeKey + ':')");
-        }
-        if (body.Length > 500 * 1024)
+        if (body.Length >= 500_000)
         {
             problems.Add($"batch of {body.Length} bytes");
         }
