@@ -7,16 +7,41 @@ using AuditTrail.Functions.Ingestion;
 using AuditTrail.Functions.Page;
 using AuditTrail.Functions.Query;
 using AuditTrail.Functions.Retention;
+using Microsoft.Extensions.Options;
+
+if (CommandLine.IsHelp(args))
+{
+    Console.Out.WriteLine(CommandLine.Usage);
+    return 0;
+}
+if (CommandLine.UnknownCommand(args) is { } unknown)
+{
+    Console.Error.WriteLine($"error: unknown command '{unknown}'.");
+    Console.Error.WriteLine(CommandLine.Usage);
+    return 2;
+}
 
 var command = CommandLine.IsCommand(args);
-var builder = WebApplication.CreateBuilder(command ? [] : args);
-var hosting = builder.AddFunctionsHosting(command);
-builder.Services.AddAuditTrailCore(builder.Configuration);
-builder.Services.AddAuditTrailHttp();
-builder.Services.AddStandaloneTimers(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
-builder.Services.AddStandaloneForwarder(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
+WebApplication app;
+try
+{
+    var builder = WebApplication.CreateBuilder(command ? [] : args);
+    var hosting = builder.AddFunctionsHosting(command);
+    builder.Services.AddAuditTrailCore(builder.Configuration);
+    builder.Services.AddAuditTrailHttp();
+    builder.Services.AddStandaloneTimers(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
+    builder.Services.AddStandaloneForwarder(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
+    app = builder.Build();
+    // The checks the host would run at start, run here first: a bad setting is the operator's to
+    // fix, so it gets one line naming it, not the host's start-up failure log and stack trace.
+    app.Services.GetService<IStartupValidator>()?.Validate();
+}
+catch (Exception ex) when (StartupFailure.Describe(ex) is { } line)
+{
+    Console.Error.WriteLine(line);
+    return 1;
+}
 
-var app = builder.Build();
 if (command)
 {
     return await CommandLine.RunAsync(app.Services, args, Console.Out, Console.Error);

@@ -8,11 +8,21 @@ using CsvHelper.Configuration;
 namespace AuditTrail.Core.Export;
 
 /// <summary>
-/// The CSV form of the trail: a stable header, RFC 4180 quoting (CRLF line ends, fields with a
-/// comma, quote or line break quoted, quotes doubled), UTF-8 without a byte-order mark. A cell
-/// that a spreadsheet would run as a formula — one starting with <c>= + - @</c>, tab or carriage
-/// return — is prefixed with a single quote, so it is shown as text, never executed.
+/// The CSV form of the trail: a stable header, RFC 4180 quoting (CRLF line ends, every field
+/// quoted, quotes doubled), UTF-8 without a byte-order mark. A cell that a spreadsheet would run
+/// as a formula — one starting with <c>= + - @</c>, tab or carriage return, or holding one right
+/// after a <c>;</c>, tab or <c>|</c> (see <see cref="Neutralize"/>) — gets a single quote there, so it
+/// is shown as text, never executed.
 /// </summary>
+/// <remarks>
+/// Every field is quoted, not only those holding a comma: a spreadsheet splits an unquoted line on
+/// its locale's list separator (<c>;</c> in much of Europe), or on whatever a user picks in an
+/// import dialog (tab, space, <c>|</c>), so <c>Web;=HYPERLINK(A1)</c> left bare opens as a text
+/// cell and a formula cell. For a reader that honours quotes, no separator splits a quoted field,
+/// whichever it uses; quoting only fields that hold a known separator would depend on guessing the
+/// reader's, and two bytes a field cost less. Quotes alone do not stop a formula (Excel evaluates
+/// <c>"=1+1"</c>), nor a lenient reader that splits inside them, hence <see cref="Neutralize"/>.
+/// </remarks>
 public static class AuditCsv
 {
     public static readonly IReadOnlyList<string> Header =
@@ -25,10 +35,8 @@ public static class AuditCsv
     public static CsvConfiguration Configuration { get; } = new(CultureInfo.InvariantCulture)
     {
         NewLine = "\r\n",
-        // CsvHelper's default only looks for the configured NewLine ("\r\n"), so a lone "\n" or
-        // "\r" inside a value would go out unquoted and break the row. Quote on any of them.
-        ShouldQuote = args => args.Field is { Length: > 0 } f
-                              && (f.AsSpan().IndexOfAny(",\"\r\n") >= 0 || char.IsWhiteSpace(f[0]) || char.IsWhiteSpace(f[^1])),
+        // Every field, the header and empty ones too: see the remarks.
+        ShouldQuote = _ => true,
         // Injection handling is done here (Neutralize), once, so the rule is visible and tested.
         InjectionOptions = InjectionOptions.None,
     };
@@ -60,11 +68,54 @@ public static class AuditCsv
         csv.NextRecord();
     }
 
-    /// <summary>Prefixes a cell a spreadsheet would evaluate with <c>'</c>; leaves every other cell exactly as stored.</summary>
-    public static string Neutralize(string? cell) =>
-        string.IsNullOrEmpty(cell) ? string.Empty
-        : cell[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? "'" + cell
-        : cell;
+    /// <summary>
+    /// Prefixes with <c>'</c> a cell a spreadsheet would evaluate, and every part of a cell that a
+    /// reader splitting on another separator would (a formula character after <c>;</c>, tab or
+    /// <c>|</c>, past any quotes or spaces); leaves every other cell exactly as stored.
+    /// </summary>
+    /// <remarks>
+    /// Quoting is not enough for a reader that splits this comma-separated file on <c>;</c>: to it
+    /// <c>"a","Web;=1+1;x"</c> is malformed, and lenient readers (spreadsheets among them) go on after
+    /// the first closing quote and split at the <c>;</c> inside the field, giving a cell <c>=1+1</c>.
+    /// So the text after each such separator is neutralised as a cell's start is.
+    /// </remarks>
+    public static string Neutralize(string? cell)
+    {
+        if (string.IsNullOrEmpty(cell))
+        {
+            return string.Empty;
+        }
+        var head = StartsFormula(cell[0]) ? "'" : string.Empty;
+        if (cell.AsSpan().IndexOfAny(OtherSeparators) < 0)
+        {
+            return head + cell;
+        }
+        var text = new System.Text.StringBuilder(head, cell.Length + 8);
+        for (var i = 0; i < cell.Length; i++)
+        {
+            text.Append(cell[i]);
+            if (OtherSeparators.Contains(cell[i]) && PartStartsFormula(cell, i + 1))
+            {
+                text.Append('\'');
+            }
+        }
+        return text.ToString();
+    }
+
+    /// <summary>What readers of a comma-separated file split on instead: a locale's list separator, or an import dialog's choice.</summary>
+    private static readonly System.Buffers.SearchValues<char> OtherSeparators = System.Buffers.SearchValues.Create(";\t|");
+
+    private static bool StartsFormula(char c) => c is '=' or '+' or '-' or '@' or '\t' or '\r';
+
+    private static bool PartStartsFormula(string cell, int start)
+    {
+        var i = start;
+        while (i < cell.Length && cell[i] is '"' or ' ')
+        {
+            i++;
+        }
+        return i < cell.Length && StartsFormula(cell[i]);
+    }
 
     /// <summary>What the other columns do not hold, as one JSON object: changes, properties, user agent, request id.</summary>
     public static string Details(AuditEvent e)

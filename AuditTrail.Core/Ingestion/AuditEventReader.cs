@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
@@ -505,9 +504,9 @@ public static partial class AuditEventReader
             var ip = OptionalText(f, IpSlot, 64, "context.");
             var userAgent = OptionalText(f, UserAgentSlot, EventLimits.MaxUserAgentLength, "context.");
             var requestId = OptionalText(f, RequestIdSlot, EventLimits.MaxIdLength, "context.");
-            if (ip is not null && !IPAddress.TryParse(ip, out _))
+            if (ip is not null && !IpAddressText.IsValid(ip))
             {
-                Error(RejectionCodes.InvalidIp, "context.ip", "Field 'context.ip' is not an IPv4 or IPv6 address.");
+                Error(RejectionCodes.InvalidIp, "context.ip", "Field 'context.ip' is not an IPv4 address in dotted-quad form (four numbers 0-255 without leading zeros, such as 203.0.113.7) or an IPv6 address.");
             }
             if (_rejection is not null || (ip is null && userAgent is null && requestId is null))
             {

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Storage;
@@ -21,11 +22,22 @@ namespace AuditTrail.Core.Query;
 /// alongside the registry lookup (for most queries it fills the page). When a day comes up short,
 /// the next days are read in parallel, as many as the matches seen so far say are needed (at most
 /// <see cref="QueryOptions.MaxParallelDays"/>), and consumed in order; reads the page turns out not
-/// to need are cancelled.
+/// to need are cancelled. What the reads ahead hold is bounded in bytes
+/// (<see cref="QueryOptions.MaxReadAheadBytes"/>): a read ahead stops where the next match would pass
+/// the budget, and when the page reaches that day it reads on from there (no longer ahead, so
+/// unbudgeted: what it reads is the page's own).
 /// </remarks>
-public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOptions<QueryOptions> options)
+public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOptions<QueryOptions> options, IMeterFactory? meters = null)
 {
+    /// <summary>Meter and histogram of the most memory a page's reads ahead held at once (bytes, estimated).</summary>
+    public const string MeterName = "AuditTrail.Query";
+
+    public const string ReadAheadPeakInstrument = "audittrail.query.read_ahead.peak";
+
     private readonly int _maxParallelDays = options.Value.MaxParallelDays;
+    private readonly long _maxReadAheadBytes = options.Value.MaxReadAheadBytes;
+    private readonly Histogram<long>? _readAheadPeak = meters?.Create(MeterName).CreateHistogram<long>(
+        ReadAheadPeakInstrument, "By", "The most memory (estimated) that one page's reads ahead held at once.");
 
     public async Task<AuditEventPage> QueryAsync(AuditQuery query, QueryPosition? from, CancellationToken cancellationToken = default)
     {
@@ -49,19 +61,46 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
         var results = new List<Match>(need);
 
         using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var reads = new Dictionary<string, Task<List<Match>>>(StringComparer.Ordinal);
+        var budget = new ReadAheadBudget(_maxReadAheadBytes);
+        var reads = new Dictionary<string, Task<DayRead>>(StringComparer.Ordinal);
+
+        // Adds a day's matches to the page; true once the page (and its look-ahead row) is full.
+        bool Fill(List<Match> matches)
+        {
+            foreach (var match in matches)
+            {
+                results.Add(match);
+                if (results.Count == need)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        AuditEventPage Page(bool full)
+        {
+            _readAheadPeak?.Record(budget.Peak);
+            if (!full)
+            {
+                return new AuditEventPage(results.Select(r => r.Event).ToList(), null);
+            }
+            var last = results[query.Limit - 1];
+            return new AuditEventPage(results.Take(query.Limit).Select(r => r.Event).ToList(), new QueryPosition(last.Day, last.RowKey));
+        }
+
         try
         {
             // The day the page most likely starts in (the continuation's, or the newest one events
             // can have) is read at once. An actor or a resource is usually a small share of a
-            // workspace's events, so for those the day before it is read too.
+            // workspace's events, so for those the day before it is read too (ahead, so on the budget).
             var newest = from is not null ? DayStart(from.Day) : DayStart(Min(query.End.AddTicks(-1), now + EventLimits.MaxFutureSkew));
             var sparse = prefix.StartsWith(TrailKeys.ActorPrefix, StringComparison.Ordinal) || prefix.StartsWith(TrailKeys.ResourcePrefix, StringComparison.Ordinal);
             var firstDays = sparse && _maxParallelDays > 1 ? 2 : 1;
             for (var d = 0; d < firstDays && newest.AddDays(1 - d) > query.Start; d++)
             {
                 var day = Day(newest.AddDays(-d));
-                reads[day] = ReadDayAsync(scan, day, need, abandon.Token);
+                reads[day] = ReadDayAsync(scan, day, need, null, d == 0 ? null : budget, abandon.Token);
             }
             var days = await DaysAsync(query, from?.Day, cancellationToken);
 
@@ -77,22 +116,28 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
                     var ahead = i == 0 ? 1 : perDay <= 0 ? _maxParallelDays : (int)Math.Ceiling(missing / perDay);
                     for (var j = i; j < days.Count && j < i + Math.Clamp(ahead, 1, _maxParallelDays); j++)
                     {
-                        reads.TryAdd(days[j], ReadDayAsync(scan, days[j], missing, abandon.Token));
+                        reads.TryAdd(days[j], ReadDayAsync(scan, days[j], missing, null, j == i ? null : budget, abandon.Token));
                     }
                     read = reads[days[i]];
                 }
                 reads.Remove(days[i]);
-                foreach (var match in await read)
+                var dayRead = await read;
+                // Its matches are the page's now, bounded by the page's limit, not the budget's.
+                budget.Release(dayRead.HeldBytes);
+                if (Fill(dayRead.Matches))
                 {
-                    results.Add(match);
-                    if (results.Count == need)
+                    return Page(full: true);
+                }
+                if (dayRead.Stopped)
+                {
+                    var rest = await ReadDayAsync(scan, days[i], need - results.Count, dayRead.ResumeAfter, null, abandon.Token);
+                    if (Fill(rest.Matches))
                     {
-                        var last = results[query.Limit - 1];
-                        return new AuditEventPage(results.Take(query.Limit).Select(r => r.Event).ToList(), new QueryPosition(last.Day, last.RowKey));
+                        return Page(full: true);
                     }
                 }
             }
-            return new AuditEventPage(results.Select(r => r.Event).ToList(), null);
+            return Page(full: false);
         }
         finally
         {
@@ -106,7 +151,7 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
     /// answer (a storage error in one is already logged by the storage client), but none is left
     /// running once the query returns.
     /// </summary>
-    private static async Task AbandonAsync(IEnumerable<Task<List<Match>>> reads)
+    private static async Task AbandonAsync(IEnumerable<Task<DayRead>> reads)
     {
         foreach (var read in reads)
         {
@@ -123,6 +168,44 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
 
     private sealed record Match(AuditEvent Event, string Day, string RowKey);
 
+    /// <summary>
+    /// One day's matches, newest first. <see cref="Stopped"/>: a read ahead that stopped at the
+    /// budget; the day goes on after <see cref="ResumeAfter"/> (the last match's row key; null: from
+    /// the day's start).
+    /// </summary>
+    private sealed record DayRead(List<Match> Matches, long HeldBytes, bool Stopped, string? ResumeAfter);
+
+    /// <summary>Bytes the page's reads ahead hold, never past the limit, and the most they held at once.</summary>
+    private sealed class ReadAheadBudget(long limit)
+    {
+        private long _held;
+        private long _peak;
+
+        public long Peak => Interlocked.Read(ref _peak);
+
+        public bool TryHold(long bytes)
+        {
+            while (true)
+            {
+                var held = Interlocked.Read(ref _held);
+                if (held + bytes > limit)
+                {
+                    return false;
+                }
+                if (Interlocked.CompareExchange(ref _held, held + bytes, held) == held)
+                {
+                    long peak;
+                    while ((peak = Interlocked.Read(ref _peak)) < held + bytes && Interlocked.CompareExchange(ref _peak, held + bytes, peak) != peak)
+                    {
+                    }
+                    return true;
+                }
+            }
+        }
+
+        public void Release(long bytes) => Interlocked.Add(ref _held, -bytes);
+    }
+
     /// <summary>What every day's range scan shares: the row family, the time bounds and the filters.</summary>
     private sealed record DayScan(AuditQuery Query, QueryPosition? From, string Prefix, List<string> ServerFilters)
     {
@@ -130,20 +213,26 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
         public string Upper { get; } = Prefix + TrailKeys.ReverseTicks(Query.Start) + "`"; // inclusive of Start
     }
 
-    /// <summary>Up to <paramref name="take"/> matching rows of one day, newest first.</summary>
-    private async Task<List<Match>> ReadDayAsync(DayScan scan, string day, int take, CancellationToken cancellationToken)
+    /// <summary>
+    /// Up to <paramref name="take"/> matching rows of one day, newest first, after
+    /// <paramref name="after"/> when given. With a <paramref name="budget"/> (a read ahead), each
+    /// match is held on it, and the read stops at the first one it cannot hold.
+    /// </summary>
+    private async Task<DayRead> ReadDayAsync(DayScan scan, string day, int take, string? after, ReadAheadBudget? budget, CancellationToken cancellationToken)
     {
         var partition = TrailKeys.PartitionKey(scan.Query.WorkspaceId, ParseDay(day));
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {scan.Lower} and RowKey lt {scan.Upper}");
-        if (scan.From is not null && scan.From.Day == day)
+        after ??= scan.From is not null && scan.From.Day == day ? scan.From.AfterRowKey : null;
+        if (after is not null)
         {
-            filter += TableClient.CreateQueryFilter($" and RowKey gt {scan.From.AfterRowKey}");
+            filter += TableClient.CreateQueryFilter($" and RowKey gt {after}");
         }
         foreach (var clause in scan.ServerFilters)
         {
             filter += " and " + clause;
         }
         var matches = new List<Match>(Math.Min(take, 1000));
+        long held = 0;
         await foreach (var page in store.Events.QueryAsync<TableEntity>(filter, maxPerPage: Math.Min(1000, take), cancellationToken: cancellationToken).AsPages())
         {
             foreach (var row in page.Values)
@@ -151,15 +240,39 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
                 var e = EventRows.ToEvent(row);
                 if (Matches(e, scan.Query))
                 {
+                    if (budget is not null)
+                    {
+                        var size = EstimatedBytes(e, row.RowKey);
+                        if (!budget.TryHold(size))
+                        {
+                            return new DayRead(matches, held, Stopped: true, matches.Count > 0 ? matches[^1].RowKey : after);
+                        }
+                        held += size;
+                    }
                     matches.Add(new Match(e, day, row.RowKey));
                     if (matches.Count == take)
                     {
-                        return matches;
+                        return new DayRead(matches, held, Stopped: false, null);
                     }
                 }
             }
         }
-        return matches;
+        return new DayRead(matches, held, Stopped: false, null);
+    }
+
+    /// <summary>
+    /// The managed memory a held match takes, estimated: its strings as UTF-16 with their object
+    /// headers, and the event's and match's objects. Changes and properties dominate a large event.
+    /// </summary>
+    internal static long EstimatedBytes(AuditEvent e, string rowKey)
+    {
+        const int StringHeader = 24, Objects = 240;
+        static long Text(string? s) => s is null ? 0 : StringHeader + 2L * s.Length;
+        return Objects + Text(rowKey) + Text(e.Id) + Text(e.WorkspaceId) + Text(e.Type) + Text(e.ProductArea)
+               + Text(e.Actor.Type) + Text(e.Actor.Id) + Text(e.Actor.Name) + Text(e.Actor.Email)
+               + Text(e.Resource.Type) + Text(e.Resource.Id) + Text(e.Resource.Name)
+               + Text(e.Context?.Ip) + Text(e.Context?.UserAgent) + Text(e.Context?.RequestId)
+               + Text(e.Changes) + Text(e.Properties);
     }
 
     // Days are the registry's row keys (yyyyMMdd, UTC).

@@ -1,4 +1,5 @@
 using AuditTrail.Functions.Access;
+using AuditTrail.Functions.Forwarding;
 using AuditTrail.Functions.Retention;
 
 namespace AuditTrail.Functions.Hosting;
@@ -6,13 +7,46 @@ namespace AuditTrail.Functions.Hosting;
 /// <summary>The app's administrative commands, run with the app's own configuration and services.</summary>
 public static class CommandLine
 {
+    public static readonly string Usage = $"""
+        Audit Trail: the Azure Functions custom handler, or a standalone server for local runs.
+
+        usage:
+          AuditTrail.Functions [--<setting>=<value> ...]   start the server (under the Functions host, or standalone)
+          AuditTrail.Functions <command> ...               run one administrative command against the trail's storage and exit
+          AuditTrail.Functions --help                      print this and exit
+
+        commands:
+        {Indent(TokensCommand.Usage)}
+        {Indent(RetentionCommand.Usage)}
+        {Indent(ForwardingCommand.Usage)}
+
+        Settings come from the environment (AuditStorage, AuditTrail__Url, ...) or --AuditTrail:Url=... ;
+        local.settings.sample.json lists them with their defaults. A setting the app cannot use stops it
+        at start with one line naming it (exit code 1).
+        """;
+
     public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "tokens" or "retention" or "forwarding";
+
+    /// <summary>Asking for help, in any of the usual spellings: the server is not started.</summary>
+    public static bool IsHelp(string[] args) => args.Length > 0 && args[0] is "--help" or "-h" or "-?" or "/?" or "help";
+
+    /// <summary>
+    /// A first argument that is neither a command nor a setting (<c>--key=value</c>, <c>--key value</c>,
+    /// <c>/key=value</c>, <c>key=value</c>): probably a mistyped command, so the server is not started.
+    /// </summary>
+    public static string? UnknownCommand(string[] args) =>
+        args.Length > 0 && !IsCommand(args) && !IsHelp(args) && !args[0].StartsWith('-') && !args[0].StartsWith('/') && !args[0].Contains('=', StringComparison.Ordinal)
+            ? args[0]
+            : null;
 
     public static Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
         args[0] switch
         {
             "tokens" => TokensCommand.RunAsync(services, args, output, error, cancellationToken),
-            "forwarding" => Forwarding.ForwardingCommand.RunAsync(services, args, output, error, cancellationToken),
+            "forwarding" => ForwardingCommand.RunAsync(services, args, output, error, cancellationToken),
             _ => RetentionCommand.RunAsync(services, args, output, error, cancellationToken),
         };
+
+    private static string Indent(string usage) =>
+        string.Join("\n", usage.Split('\n').Where(l => !l.TrimStart().StartsWith("usage:", StringComparison.Ordinal) && l.Trim().Length > 0).Select(l => "  " + l.Trim()));
 }

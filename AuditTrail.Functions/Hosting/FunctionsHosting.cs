@@ -30,11 +30,15 @@ public sealed record HostingSettings(HostingMode Mode, string Url, bool Invocati
         {
             if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
             {
-                throw new InvalidOperationException($"{PortVariable} is '{portText}'; expected a TCP port number (1-65535).");
+                throw new InvalidSettingException(PortVariable, $"Setting '{PortVariable}' is '{portText}'; set a TCP port number (1-65535), or leave it to the Functions host.");
             }
             return new HostingSettings(HostingMode.CustomHandler, $"http://127.0.0.1:{port}", true);
         }
         var url = configuration["AuditTrail:Url"] ?? DefaultStandaloneUrl;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new InvalidSettingException("AuditTrail:Url", $"Setting 'AuditTrail:Url' is '{url}'; set an http or https address to listen on, such as {DefaultStandaloneUrl}.");
+        }
         return new HostingSettings(HostingMode.Standalone, url, configuration.GetValue("AuditTrail:InvocationEndpoints", false));
     }
 }
@@ -65,7 +69,7 @@ public static class FunctionsHostingExtensions
         var shutdownTimeout = builder.Configuration.GetValue("AuditTrail:ShutdownTimeout", DefaultShutdownTimeout);
         if (shutdownTimeout <= TimeSpan.Zero)
         {
-            throw new InvalidOperationException($"AuditTrail:ShutdownTimeout is '{shutdownTimeout}'; expected a positive time span such as 00:00:30.");
+            throw new InvalidSettingException("AuditTrail:ShutdownTimeout", $"Setting 'AuditTrail:ShutdownTimeout' is '{shutdownTimeout}'; set a positive time span such as 00:00:30.");
         }
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownTimeout);
         return settings;

@@ -24,7 +24,7 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
     public void The_functions_are_the_ones_the_app_implements()
     {
         Assert.Equal(
-            new[] { ForwardingApi.QueueFunction, "HttpApi", "AuditTrailPage", "AuditTrailPageAssets", IngestionApi.EventHubFunction, RetentionApi.TimerFunction }.Order(),
+            new[] { ForwardingApi.QueueFunction, "HttpApi", "AuditTrailPage", "AuditTrailPageAssets", "OpenApiDocument", IngestionApi.EventHubFunction, RetentionApi.TimerFunction }.Order(),
             AppLayout.Functions().Keys.Order());
     }
 
@@ -58,6 +58,7 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
             ["HttpApi"] = "api/{*path}",
             ["AuditTrailPage"] = "/",
             ["AuditTrailPageAssets"] = "assets/{*file}",
+            ["OpenApiDocument"] = "openapi/{document}",
         }, httpRoutes);
         Assert.Contains(routes, r => r.StartsWith("/api/workspaces/", StringComparison.Ordinal));
         Assert.Contains("/", routes);
@@ -65,6 +66,32 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         // Every app route is reachable through one of them; nothing else is mapped.
         Assert.All(routes.Where(r => !AppLayout.Functions().ContainsKey(r.TrimStart('/'))),
             r => Assert.True(r == "/" || r.StartsWith("/api/", StringComparison.Ordinal) || r.StartsWith("/assets/", StringComparison.Ordinal) || r.StartsWith("/openapi/", StringComparison.Ordinal), r));
+    }
+
+    [Theory]
+    [InlineData("/openapi/v1.json")] // the documented address (README, docs/api.md)
+    public async Task A_request_the_host_forwards_for_the_OpenAPI_address_reaches_the_document(string address)
+    {
+        // Which HTTP function the host picks for the address: its route under host.json's prefix, GET allowed.
+        var prefix = AppLayout.HostJson.GetProperty("extensions").GetProperty("http").GetProperty("routePrefix").GetString()!;
+        var matching = AppLayout.Functions()
+            .Select(f => (f.Key, Trigger: AppLayout.Bindings(f.Value).Single(b => b.GetProperty("direction").GetString() == "in")))
+            .Where(f => f.Trigger.GetProperty("type").GetString() == "httpTrigger"
+                        && f.Trigger.GetProperty("methods").EnumerateArray().Any(m => m.GetString() == "get"))
+            .Where(f => new TemplateMatcher(new RouteTemplate(RoutePatternFactory.Parse(prefix + "/" + f.Trigger.GetProperty("route").GetString()!.TrimStart('/'))), new RouteValueDictionary())
+                .TryMatch(address, new RouteValueDictionary()))
+            .ToList();
+        Assert.True(matching.Count == 1, $"{address} is matched by {matching.Count} HTTP functions ({string.Join(", ", matching.Select(m => m.Key))}).");
+
+        // enableForwardingHttpRequest: the host forwards the original method and path to the handler.
+        await using var app = new AuditTrailAppFactory(azurite.ConnectionString);
+        using var http = app.CreateClient();
+        using var response = await http.GetAsync(address, TestContext.Current.CancellationToken);
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement;
+        Assert.True(document.TryGetProperty("openapi", out _));
+        Assert.True(document.GetProperty("paths").TryGetProperty("/api/workspaces/{workspaceId}/audit-events", out _));
     }
 
     [Fact]
@@ -134,22 +161,82 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         Assert.Equal("true", sample["AzureWebJobsDisableHomepage"]);
     }
 
+    /// <summary>Every options type the app binds: a public class of the app's assemblies declaring its configuration <c>Section</c>.</summary>
+    private static List<(Type Type, string Section)> OptionsTypes() =>
+        new[] { typeof(Core.AuditTrailCoreServiceCollectionExtensions).Assembly, typeof(ForwardingApi).Assembly }
+            .SelectMany(a => a.GetExportedTypes())
+            .Select(t => (Type: t, Field: t.GetField("Section", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)))
+            .Where(t => t.Field is { IsLiteral: true } && t.Field.FieldType == typeof(string))
+            .Select(t => (t.Type, (string)t.Field!.GetRawConstantValue()!))
+            .ToList();
+
+    /// <summary>The keys the binder reads for <paramref name="type"/> under <paramref name="section"/>: its settable properties, nested option classes walked.</summary>
+    private static IEnumerable<(string Key, System.Reflection.PropertyInfo Property)> BoundKeys(Type type, string section) =>
+        type.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+            .Where(p => p.SetMethod is { IsPublic: true })
+            .SelectMany(p => p.PropertyType.IsClass && p.PropertyType.Namespace?.StartsWith("AuditTrail", StringComparison.Ordinal) == true
+                ? BoundKeys(p.PropertyType, section + ":" + p.Name)
+                : [(section + ":" + p.Name, p)]);
+
     [Fact]
-    public void The_sample_settings_list_every_option_the_app_reads()
+    public void Every_options_type_the_app_registers_declares_its_section()
     {
-        var sample = AppLayout.SampleSettings;
-        foreach (var property in typeof(ForwardingOptions).GetProperties())
+        var services = new ServiceCollection().AddLogging();
+        Core.AuditTrailCoreServiceCollectionExtensions.AddAuditTrailCore(services, new ConfigurationBuilder().Build());
+        var registered = services
+            .Where(d => d.ServiceType.IsGenericType && d.ServiceType.GetGenericTypeDefinition() == typeof(Microsoft.Extensions.Options.IConfigureOptions<>))
+            .Select(d => d.ServiceType.GetGenericArguments()[0])
+            .Where(t => t.Namespace?.StartsWith("AuditTrail", StringComparison.Ordinal) == true)
+            .ToHashSet();
+
+        Assert.NotEmpty(registered);
+        Assert.Empty(registered.Except(OptionsTypes().Select(o => o.Type)));
+    }
+
+    [Fact]
+    public void The_sample_settings_list_every_setting_the_options_types_bind_and_every_other_setting_the_app_reads()
+    {
+        var sample = AppLayout.SampleSettings.Keys.ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var deploy = File.ReadAllText(Path.Combine(AppLayout.Root, "docs", "deploy.md"));
+        var options = OptionsTypes();
+        Assert.Contains(options, o => o.Type == typeof(Core.Query.QueryOptions));
+        foreach (var (type, section) in options)
         {
-            Assert.True(sample.ContainsKey("AuditTrail__Forwarding__" + property.Name), $"AuditTrail__Forwarding__{property.Name} is missing from local.settings.sample.json");
+            foreach (var (key, property) in BoundKeys(type, section))
+            {
+                if (type == typeof(Core.Storage.AuditStorageOptions) && property.DeclaringType == type)
+                {
+                    // The section's own value is the connection string; the identity settings are its
+                    // alternative (setting one switches a local run off Azurite), so deploy.md names them.
+                    if (property.Name == nameof(Core.Storage.AuditStorageOptions.ConnectionString))
+                    {
+                        Assert.True(sample.Contains(section), $"{section} is missing from local.settings.sample.json");
+                    }
+                    else
+                    {
+                        var child = char.ToLowerInvariant(property.Name[0]) + property.Name[1..];
+                        Assert.True(deploy.Contains($"{section}__{child}", StringComparison.Ordinal) || deploy.Contains($"`__{child}`", StringComparison.Ordinal),
+                            $"{section}__{child} is not named in docs/deploy.md");
+                    }
+                    continue;
+                }
+                var variable = key.Replace(":", "__", StringComparison.Ordinal);
+                Assert.True(sample.Contains(variable), $"{variable} ({type.Name}.{property.Name}) is missing from local.settings.sample.json");
+            }
         }
-        foreach (var property in typeof(Core.Storage.StorageRetryOptions).GetProperties())
+        // Read directly from configuration rather than bound to an options type.
+        foreach (var key in new[] { "AuditTrail__Url", "AuditTrail__Timers", "AuditTrail__InvocationEndpoints", "AuditTrail__ShutdownTimeout" })
         {
-            Assert.True(sample.ContainsKey("AuditStorage__Retry__" + property.Name), $"AuditStorage__Retry__{property.Name} is missing");
+            Assert.True(sample.Contains(key), $"{key} is missing from local.settings.sample.json");
         }
-        foreach (var key in new[] { "AuditStorage", "AuditTrail__Url", "AuditTrail__Timers", "AuditTrail__InvocationEndpoints", "AuditTrail__ShutdownTimeout" })
-        {
-            Assert.True(sample.ContainsKey(key), $"{key} is missing from local.settings.sample.json");
-        }
+    }
+
+    [Fact]
+    public void The_deploy_guide_names_every_function_folder()
+    {
+        var deploy = File.ReadAllText(Path.Combine(AppLayout.Root, "docs", "deploy.md"));
+
+        Assert.All(AppLayout.Functions().Keys, name => Assert.Contains("`" + name + "`", deploy, StringComparison.Ordinal));
     }
 
     [Fact]

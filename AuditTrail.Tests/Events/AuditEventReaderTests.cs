@@ -79,6 +79,61 @@ public sealed class AuditEventReaderTests
         Assert.False(string.IsNullOrWhiteSpace(result.Rejection.Reason));
     }
 
+    [Theory]
+    [InlineData("1")]
+    [InlineData("127.1")]
+    [InlineData("0x7f.1")]
+    [InlineData("0x7f.0.0.1")]
+    [InlineData("01.02.03.004")]
+    [InlineData("4294967295")]
+    [InlineData("1.2.3")]
+    [InlineData("1.2.3.4.5")]
+    [InlineData("1.2.3.256")]
+    [InlineData("1.2..4")]
+    [InlineData(" 1.2.3.4")]
+    [InlineData("+1.2.3.4")]
+    [InlineData("١.2.3.4")]
+    [InlineData("::ffff:127.1")]
+    [InlineData("::ffff:01.2.3.4")]
+    [InlineData("fe80::1%eth0")]
+    [InlineData("[::1]")]
+    [InlineData("[::1]:443")]
+    [InlineData("1:2:3:4:5:6:7:8:9")]
+    [InlineData("12345::1")]
+    [InlineData("localhost")]
+    public void An_ip_that_is_not_canonical_dotted_quad_IPv4_or_IPv6_is_rejected(string ip)
+    {
+        var node = Valid();
+        node["context"]!["ip"] = ip;
+
+        var rejection = Read(node).Rejection;
+
+        Assert.NotNull(rejection);
+        Assert.Equal((RejectionCodes.InvalidIp, "context.ip"), (rejection.Code, rejection.Field));
+        Assert.Contains("dotted-quad", rejection.Reason, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0.0.0.0")]
+    [InlineData("203.0.113.7")]
+    [InlineData("255.255.255.255")]
+    [InlineData("10.0.0.10")]
+    [InlineData("::1")]
+    [InlineData("::")]
+    [InlineData("2001:db8::8a2e:370:7334")]
+    [InlineData("2001:0DB8:0000:0000:0000:0000:0000:0001")]
+    [InlineData("::ffff:192.0.2.128")]
+    public void Canonical_IPv4_and_IPv6_are_stored_as_sent(string ip)
+    {
+        var node = Valid();
+        node["context"]!["ip"] = ip;
+
+        var result = Read(node);
+
+        Assert.Null(result.Rejection);
+        Assert.Equal(ip, result.Event!.Context!.Ip);
+    }
+
     [Fact]
     public void Rejection_names_the_event_and_workspace_when_they_are_readable()
     {

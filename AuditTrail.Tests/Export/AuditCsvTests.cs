@@ -31,7 +31,46 @@ public sealed class AuditCsvTests
     [Fact]
     public void Header_is_stable_and_documented()
     {
-        Assert.StartsWith("timestamp,eventType,productArea,actorType,actorId,actorName,actorEmail,resourceType,resourceId,resourceName,ip,eventId,details\r\n", Write(), StringComparison.Ordinal);
+        Assert.StartsWith("\"timestamp\",\"eventType\",\"productArea\",\"actorType\",\"actorId\",\"actorName\",\"actorEmail\",\"resourceType\",\"resourceId\",\"resourceName\",\"ip\",\"eventId\",\"details\"\r\n", Write(), StringComparison.Ordinal);
+    }
+
+    private static readonly string[] SeparatorCells = ["Web;=HYPERLINK(A1)", "Web,=HYPERLINK(A1)", "a\t=1+1", "a|@SUM(A1)", "x;-2+3;y", "x;+1"];
+
+    [Theory]
+    [InlineData(",")]
+    [InlineData(";")] // the list separator of many locales
+    [InlineData("\t")] // offered by import dialogs
+    [InlineData("|")]
+    public void A_cell_holding_a_separator_and_a_formula_stays_text_whichever_separator_the_reader_splits_on(string separator)
+    {
+        foreach (var cell in SeparatorCells)
+        {
+            var rows = CsvRows.Parse(Write(Event(actorName: cell, resourceName: cell, id: cell)), separator);
+
+            Assert.Equal(2, rows.Count);
+            // What a spreadsheet would run: a cell whose first character starts a formula.
+            Assert.DoesNotContain(rows.SelectMany(r => r), c => c.Length > 0 && c[0] is '=' or '+' or '-' or '@');
+            if (separator == ",")
+            {
+                Assert.All(rows, row => Assert.Equal(AuditCsv.Header.Count, row.Length));
+                var shown = AuditCsv.Neutralize(cell);
+                Assert.Equal((shown, shown, shown), (rows[1][5], rows[1][9], rows[1][11]));
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("Web;=HYPERLINK(A1)", "Web;'=HYPERLINK(A1)")]
+    [InlineData("x;-2+3;y", "x;'-2+3;y")]
+    [InlineData("a;\"=1+1\"", "a;'\"=1+1\"")]
+    [InlineData("a; @SUM(A1)", "a;' @SUM(A1)")]
+    [InlineData("a\t+1|-1", "a\t'+1|'-1")]
+    [InlineData("=1;=2", "'=1;'=2")]
+    [InlineData("a;b|c\td", "a;b|c\td")]
+    [InlineData("x,=1", "x,=1")] // inside quotes for a comma reader, and not a separator to the others
+    public void A_formula_after_another_separator_is_neutralised_like_a_cell_start(string value, string written)
+    {
+        Assert.Equal(written, AuditCsv.Neutralize(value));
     }
 
     [Theory]

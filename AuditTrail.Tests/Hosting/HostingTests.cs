@@ -41,7 +41,7 @@ public sealed class HostingTests(AzuriteFixture azurite)
     [InlineData("70000")]
     public void A_malformed_host_port_fails_start_up_naming_the_variable(string port)
     {
-        var ex = Assert.Throws<InvalidOperationException>(() => HostingSettings.Resolve(Config(("FUNCTIONS_CUSTOMHANDLER_PORT", port))));
+        var ex = Assert.Throws<InvalidSettingException>(() => HostingSettings.Resolve(Config(("FUNCTIONS_CUSTOMHANDLER_PORT", port))));
 
         Assert.Contains("FUNCTIONS_CUSTOMHANDLER_PORT", ex.Message, StringComparison.Ordinal);
     }
@@ -54,7 +54,7 @@ public sealed class HostingTests(AzuriteFixture azurite)
         var builder = WebApplication.CreateBuilder();
         builder.Configuration["AuditTrail:ShutdownTimeout"] = value;
 
-        var ex = Assert.Throws<InvalidOperationException>(() => builder.AddFunctionsHosting());
+        var ex = Assert.Throws<InvalidSettingException>(() => builder.AddFunctionsHosting());
 
         Assert.Contains("AuditTrail:ShutdownTimeout", ex.Message, StringComparison.Ordinal);
     }

@@ -273,6 +273,47 @@ public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : 
     }
 
     [Fact]
+    public async Task Load_older_events_is_hidden_after_a_search_that_failed_or_was_refused()
+    {
+        await using var app = await PageApp.StartAsync(azurite, Ct);
+        var now = DateTimeOffset.UtcNow;
+        await app.IngestAsync(Enumerable.Range(0, 60).Select(i => TestEvents.Event(app.WorkspaceId, $"evt_more_{i:D2}", timestamp: now.AddMinutes(-2 - i))), Ct);
+        var page = await browser.NewPageAsync();
+        await SignInAsync(page, app);
+        var rows = page.Locator("#event-rows tr");
+        var loadOlder = page.GetByRole(AriaRole.Button, new() { Name = "Load older events" });
+        await Expect(rows).ToHaveCountAsync(50);
+        await Expect(loadOlder).ToBeVisibleAsync();
+
+        // The service answers 503 (storage unavailable) to the next search.
+        await page.RouteAsync("**/audit-events?**", route => route.FulfillAsync(new()
+        {
+            Status = 503,
+            ContentType = "application/problem+json",
+            Headers = new Dictionary<string, string> { ["Retry-After"] = "5" },
+            Body = "{\"type\":\"about:blank\",\"title\":\"Storage unavailable\",\"status\":503,\"code\":\"storage_unavailable\",\"detail\":\"Audit storage is not reachable right now. Try again in 5 seconds.\"}",
+        }));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Expect(page.Locator("#error")).ToBeVisibleAsync();
+        await Expect(rows).ToHaveCountAsync(0);
+        await Expect(loadOlder).ToBeHiddenAsync();
+        await Expect(page.Locator("#empty")).ToBeHiddenAsync();
+
+        await page.UnrouteAllAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Try again" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(50);
+        await Expect(loadOlder).ToBeVisibleAsync();
+
+        // The server refuses the filters (400 naming 'start').
+        await page.GetByLabel("From").FillAsync("2026-01-02T10:00");
+        await page.GetByLabel("Until").FillAsync("2026-01-01T10:00");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Expect(page.Locator("#error-text")).ToContainTextAsync("'start' must be earlier than 'end'");
+        await Expect(rows).ToHaveCountAsync(0);
+        await Expect(loadOlder).ToBeHiddenAsync();
+    }
+
+    [Fact]
     public async Task Storage_outage_shows_the_services_own_answer_and_try_again_recovers()
     {
         await using var storage = new FaultyStorage(azurite.ConnectionString);

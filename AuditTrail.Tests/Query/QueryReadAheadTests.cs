@@ -1,8 +1,12 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json.Nodes;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using AuditTrail.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -180,5 +184,78 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
         Assert.Empty(none.Events);
         Assert.Equal(sparse.Take(3), page.Events.Select(e => e.Id));
         Assert.Equal(0, counter.InFlight);
+    }
+
+    [Fact]
+    public async Task Reads_ahead_of_large_events_stay_within_the_byte_budget_and_every_page_is_the_same()
+    {
+        using var clients = azurite.CreateClients();
+        using var store = new TrailStore(clients.Tables, clients.Blobs);
+        var ingestion = new IngestionService(store, new DeadLetterStore(store), _clock, NullLogger<IngestionService>.Instance);
+        var ws = TestEvents.NewWorkspaceId();
+        // Every four hours for 12 days, each event about 20 KB (40 KB held): six a day after the first.
+        var events = Enumerable.Range(0, 69).Select(i =>
+        {
+            var e = TestEvents.Event(ws, $"evt_big_{i:D2}", timestamp: _clock.Now.AddMinutes(-1).AddHours(-4 * i));
+            e["properties"] = new JsonObject { ["blob"] = new string((char)('a' + i % 26), 20_000) };
+            return RawEvent.FromText(e.ToJsonString());
+        }).ToList();
+        foreach (var batch in events.Chunk(20))
+        {
+            Assert.Empty((await ingestion.IngestAsync(batch, new IngestContext(IngestDoors.Http), Ct)).Rejected);
+        }
+        var expected = Enumerable.Range(0, 69).Select(i => $"evt_big_{i:D2}").ToList();
+        const long budget = 100_000; // two of these events
+        using var metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = metrics.GetRequiredService<IMeterFactory>();
+        var peaks = new List<long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == meters && instrument.Name == TrailQueryService.ReadAheadPeakInstrument)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) =>
+        {
+            lock (peaks)
+            {
+                peaks.Add(value);
+            }
+        });
+        listener.Start();
+        TrailQueryService Budgeted(long bytes) => new(store, _clock, Options.Create(new QueryOptions { MaxParallelDays = 8, MaxReadAheadBytes = bytes }), meters);
+        var query = Query(ws, null, limit: 20);
+
+        var oneByOne = await PageAllAsync(Service(store, 1), query);
+        var bounded = await PageAllAsync(Budgeted(budget), query);
+        var boundedPeaks = peaks.ToList();
+        peaks.Clear();
+        var unbounded = await PageAllAsync(Budgeted(QueryOptions.DefaultMaxReadAheadBytes), query);
+
+        Assert.Equal(expected, oneByOne.Ids);
+        Assert.Equal(expected, bounded.Ids);
+        Assert.Equal(oneByOne.Positions, bounded.Positions);
+        Assert.Equal(4, boundedPeaks.Count); // one figure a page
+        Assert.All(boundedPeaks, peak => Assert.InRange(peak, 0, budget));
+        // The same pages with the default budget hold more than this one allows: the bound was what held them back.
+        Assert.Equal(expected, unbounded.Ids);
+        Assert.True(peaks.Max() > budget, $"Reads ahead held at most {peaks.Max()} bytes without the small budget.");
+    }
+
+    [Fact]
+    public void The_read_ahead_budget_is_validated_at_start()
+    {
+        var services = new ServiceCollection().AddLogging();
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["AuditTrail:Query:MaxReadAheadBytes"] = "1000" }).Build();
+        AuditTrail.Core.AuditTrailCoreServiceCollectionExtensions.AddAuditTrailCore(services, configuration);
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+
+        Assert.Contains("MaxReadAheadBytes", error.Message, StringComparison.Ordinal);
+        Assert.Equal(32L * 1024 * 1024, new QueryOptions().MaxReadAheadBytes);
     }
 }

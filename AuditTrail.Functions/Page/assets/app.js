@@ -218,6 +218,10 @@ async function search() {
   state.events = [];
   state.nextLink = null;
   ui.rows.replaceChildren();
+  // What described the previous results goes with them: if this search fails or is refused,
+  // "Load older events" would page the old query and "No events match" would speak of it.
+  ui.loadMore.hidden = true;
+  ui.empty.hidden = true;
   ui.exportStatus.textContent = '';
   await loadPage(`/api/workspaces/${encodeURIComponent(state.caller.workspaceId)}/audit-events?${params}`, search);
 }
