@@ -15,6 +15,7 @@ builder.Services.AddAuditTrailCore(builder.Configuration);
 builder.Services.AddAuditTrailHttp();
 builder.Services.AddStandaloneTimers(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
 builder.Services.AddStandaloneForwarder(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
+builder.Services.AddStandaloneExporter(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
 
 var app = builder.Build();
 if (command)
