@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using AuditTrail.Core.Storage;
 
 namespace AuditTrail.Core.Export;
 
-/// <summary>Configuration section <c>AuditTrail:Export</c>.</summary>
-public sealed class ExportOptions
+/// <summary>Configuration section <c>AuditTrail:Export</c>; the queue settings (<see cref="QueueTriggerOptions"/>) are those of queue <c>audit-export</c>. A message that fails on its last try fails its export.</summary>
+public sealed class ExportOptions : QueueTriggerOptions
 {
     public const string Section = "AuditTrail:Export";
 
@@ -26,19 +27,4 @@ public sealed class ExportOptions
     /// <summary>Size a block reaches before it is staged and the export checkpointed; also the bound on the CSV held in memory.</summary>
     [Range(1024, 256 * 1024 * 1024)]
     public int BlockBytes { get; set; } = 4 * 1024 * 1024;
-
-    /// <summary>Tries before a message goes to the poison queue and its export is failed; host.json <c>extensions.queues.maxDequeueCount</c> must agree.</summary>
-    [Range(1, 100)]
-    public int MaxDequeueCount { get; set; } = 5;
-
-    /// <summary>Standalone mode only: poll <c>audit-export</c> in-process, as the queue trigger would in Azure.</summary>
-    public bool PollQueue { get; set; } = true;
-
-    /// <summary>Standalone mode: delay before a failed message is tried again (host.json <c>visibilityTimeout</c>).</summary>
-    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
-    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>Standalone mode: longest wait between polls of an empty queue (host.json <c>maxPollingInterval</c>).</summary>
-    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
-    public TimeSpan MaxPollingInterval { get; set; } = TimeSpan.FromSeconds(2);
 }

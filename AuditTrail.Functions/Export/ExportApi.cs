@@ -2,6 +2,7 @@ using System.Text.Json;
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Export;
 using AuditTrail.Core.Query;
+using AuditTrail.Core.Storage;
 using AuditTrail.Functions.Access;
 using AuditTrail.Functions.Hosting;
 using AuditTrail.Functions.Ingestion;
@@ -108,7 +109,7 @@ public static class ExportApi
         {
             loggers.CreateLogger(typeof(ExportApi)).LogWarning(ex, "Export message {MessageId} failed on try {DequeueCount}; the host will retry",
                 invocation.MessageId, invocation.DequeueCount);
-            return Invocation(StatusCodes.Status500InternalServerError, Core.Storage.StorageFailures.Describe(ex));
+            return Invocation(StatusCodes.Status500InternalServerError, StorageFailures.Describe(ex));
         }
     }
 
@@ -135,7 +136,7 @@ public sealed record ExportResponse(string Id, string Status, long RowCount, lon
 public sealed class StandaloneExporter(ExportService exports, ExportWorker worker, Microsoft.Extensions.Options.IOptions<ExportOptions> options, TimeProvider time, ILogger<StandaloneExporter> logger)
     : StandaloneQueuePoller(exports.Queue, exports.PoisonQueue, time, logger)
 {
-    protected override QueuePolling Polling => new(options.Value.MaxDequeueCount, options.Value.RetryDelay, options.Value.MaxPollingInterval);
+    protected override QueueTriggerOptions Polling => options.Value;
 
     protected override Task EnsureCreatedAsync(CancellationToken cancellationToken) => exports.EnsureCreatedAsync(cancellationToken);
 

@@ -16,7 +16,7 @@ namespace AuditTrail.Functions.Forwarding;
 public sealed class StandaloneForwarder(ForwardingOutbox outbox, EventForwarder forwarder, IOptions<ForwardingOptions> options, TimeProvider time, ILogger<StandaloneForwarder> logger)
     : StandaloneQueuePoller(outbox.Queue, outbox.PoisonQueue, time, logger)
 {
-    protected override QueuePolling Polling => new(options.Value.MaxDequeueCount, options.Value.RetryDelay, options.Value.MaxPollingInterval);
+    protected override QueueTriggerOptions Polling => options.Value;
 
     protected override Task EnsureCreatedAsync(CancellationToken cancellationToken) => outbox.EnsureCreatedAsync(cancellationToken);
 

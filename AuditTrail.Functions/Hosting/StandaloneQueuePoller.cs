@@ -4,17 +4,14 @@ using Azure.Storage.Queues.Models;
 
 namespace AuditTrail.Functions.Hosting;
 
-/// <summary>How a standalone poller treats its queue: the host.json <c>extensions.queues</c> settings the queue trigger applies in Azure.</summary>
-public sealed record QueuePolling(int MaxDequeueCount, TimeSpan RetryDelay, TimeSpan MaxPollingInterval);
-
 /// <summary>
 /// Standalone mode's stand-in for a queue trigger: polls a queue and hands each message to a
 /// handler, with the host's rules. Message text is base64 (a message that is not goes to the
 /// poison queue at once, as it is, as the host's queue extension does with the client's decoding
 /// failures); the messages of one receive are handled concurrently, as the host does up to
 /// <c>batchSize</c>, so one slow message holds up no other; a message stays invisible while it is
-/// being handled (its lease renewed); a failed one comes back after <see cref="QueuePolling.RetryDelay"/>,
-/// and one that has failed <see cref="QueuePolling.MaxDequeueCount"/> times is copied to the poison
+/// being handled (its lease renewed); a failed one comes back after <see cref="QueueTriggerOptions.RetryDelay"/>,
+/// and one that has failed <see cref="QueueTriggerOptions.MaxDequeueCount"/> times is copied to the poison
 /// queue and deleted. A message still being handled when the app stops is made visible again at
 /// once, for the next instance to take up.
 /// </summary>
@@ -26,7 +23,8 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan MinPollingInterval = TimeSpan.FromMilliseconds(100);
 
-    protected abstract QueuePolling Polling { get; }
+    /// <summary>The queue's settings: host.json's <c>extensions.queues</c> as the trigger applies them in Azure.</summary>
+    protected abstract QueueTriggerOptions Polling { get; }
 
     protected abstract Task EnsureCreatedAsync(CancellationToken cancellationToken);
 

@@ -80,7 +80,7 @@ public sealed class LargeExportTests(PrivateAzuriteFixture azurite) : IClassFixt
         Assert.Equal("Doe, \"J\" Jr.", quotedName);
         // Progress: several runs, each showing more rows written while the export was still running.
         var running = seen.Where(s => s.Status == "running").Select(s => s.Rows).ToList();
-        Assert.True(running.Count >= 5, $"Expected the export to be seen running between runs; saw {string.Join(", ", seen)}");
+        Assert.True(running.Count >= 3, $"Expected the export to be seen running between runs; saw {string.Join(", ", seen)}");
         Assert.All(running, r => Assert.InRange(r, 1, Count));
         Assert.Equal(running.Order(), running);
         Assert.Equal(running.Count, running.Distinct().Count());
