@@ -109,7 +109,13 @@ public sealed class ExportService(
     /// </summary>
     internal async Task RecordAsync(ExportRecord record, CancellationToken cancellationToken)
     {
-        var e = new JsonObject
+        var e = AuditEvent(record);
+        await ingestion.IngestAsync([RawEvent.FromText(e.ToJsonString())], new IngestContext(IngestDoors.System), cancellationToken);
+    }
+
+    /// <summary>The export's audit event as <see cref="RecordAsync"/> stores it (before it finished, timestamped at its creation).</summary>
+    internal static JsonObject AuditEvent(ExportRecord record) =>
+        new()
         {
             ["id"] = "audit-trail-exported-" + record.Id,
             ["workspaceId"] = record.WorkspaceId,
@@ -119,8 +125,6 @@ public sealed class ExportService(
             ["resource"] = new JsonObject { ["type"] = "export", ["id"] = record.Id },
             ["properties"] = new JsonObject { ["rowCount"] = record.RowCount, ["filters"] = ExportRecord.Filters(record.Query) },
         };
-        await ingestion.IngestAsync([RawEvent.FromText(e.ToJsonString())], new IngestContext(IngestDoors.System), cancellationToken);
-    }
 
     internal async Task EnqueueAsync(ExportMessage message, CancellationToken cancellationToken) =>
         await QueueMessages.SendAsync(_queue, QueueMessages.EncodeBase64(message.ToJson()), cancellationToken);
