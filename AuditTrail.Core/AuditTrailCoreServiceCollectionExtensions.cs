@@ -40,7 +40,12 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddSingleton<ContinuationTokens>();
         services.AddSingleton<RetentionService>();
         services.AddSingleton<ExportLinks>();
+        services.AddOptions<ExportOptions>()
+            .Bind(configuration.GetSection(ExportOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.AddSingleton<ExportService>();
+        services.AddSingleton<ExportWorker>();
         services.AddAuditForwarding(configuration);
         return services;
     }

@@ -31,6 +31,7 @@ try
     builder.Services.AddAuditTrailHttp();
     builder.Services.AddStandaloneTimers(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
     builder.Services.AddStandaloneForwarder(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
+    builder.Services.AddStandaloneExporter(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
     app = builder.Build();
     // The checks the host would run at start, run here first: a bad setting is the operator's to
     // fix, so it gets one line naming it, not the host's start-up failure log and stack trace.

@@ -12,13 +12,72 @@ namespace AuditTrail.Core.Export;
 public sealed record CsvBlobResult(long RowCount, long ByteSize, int BlockCount);
 
 /// <summary>
-/// Streams audit events into one block blob as CSV: rows go into a single reused buffer, which is
-/// staged as a block (Put Block) each time it holds <see cref="BlockBytes"/>, and the block list is
-/// committed explicitly at the end (Put Block List). What is held in memory is that buffer and
-/// whatever the event source holds, however many rows there are. Nothing is visible until the
-/// commit, so a failed export publishes nothing (uncommitted blocks are discarded by the service
-/// after a week); that is why this is not the client's <c>OpenWrite</c> stream, whose dispose commits
-/// whatever was written.
+/// CSV rows in one reused buffer, staged as a block of a block blob (Put Block) when the caller
+/// says. The buffer is sent as it is, without a copy, and emptied; nothing is visible until someone
+/// commits a block list, so a failed export publishes nothing (uncommitted blocks are discarded by
+/// the service after a week). That is why this is not the client's <c>OpenWrite</c> stream, whose
+/// dispose commits whatever was written.
+/// </summary>
+public sealed class CsvBlockBuffer : IAsyncDisposable
+{
+    private readonly MemoryStream _buffer;
+    private readonly StreamWriter _writer;
+    private readonly CsvWriter _csv;
+
+    /// <param name="blockBytes">The block size the caller aims for; the buffer starts that large (and a little more) so it seldom regrows.</param>
+    public CsvBlockBuffer(int blockBytes)
+    {
+        _buffer = new MemoryStream(blockBytes + (64 * 1024));
+        _writer = new StreamWriter(_buffer, new UTF8Encoding(false), 64 * 1024, leaveOpen: true);
+        _csv = new CsvWriter(_writer, AuditCsv.Configuration, leaveOpen: true);
+    }
+
+    /// <summary>Data rows written since the last block was staged.</summary>
+    public long PendingRows { get; private set; }
+
+    public void WriteHeader() => AuditCsv.WriteHeader(_csv);
+
+    public void Write(AuditEvent e)
+    {
+        AuditCsv.WriteRow(_csv, e);
+        PendingRows++;
+    }
+
+    /// <summary>Bytes written since the last block was staged.</summary>
+    public async Task<long> LengthAsync(CancellationToken cancellationToken)
+    {
+        await _csv.FlushAsync();
+        await _writer.FlushAsync(cancellationToken);
+        return _buffer.Length;
+    }
+
+    /// <summary>Stages what the buffer holds as block <paramref name="blockId"/> and empties it; returns the block's bytes.</summary>
+    public async Task<long> StageAsync(BlockBlobClient blob, string blockId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(blob);
+        var length = await LengthAsync(cancellationToken);
+        // The buffer itself, not a copy; seekable, so the client can send it again on a retry.
+        using (var block = new MemoryStream(_buffer.GetBuffer(), 0, (int)length, writable: false))
+        {
+            await blob.StageBlockAsync(blockId, block, cancellationToken: cancellationToken);
+        }
+        _buffer.SetLength(0);
+        PendingRows = 0;
+        return length;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _csv.DisposeAsync();
+        await _writer.DisposeAsync();
+        await _buffer.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// Streams audit events into one block blob as CSV in one go: a <see cref="CsvBlockBuffer"/> staged
+/// each time it holds <see cref="BlockBytes"/>, the block list committed explicitly at the end. What
+/// is held in memory is that buffer and whatever the event source holds, however many rows there are.
 /// </summary>
 public sealed class CsvBlobWriter(BlobContainerClient container, ILogger logger)
 {
@@ -33,40 +92,32 @@ public sealed class CsvBlobWriter(BlobContainerClient container, ILogger logger)
         var blob = container.GetBlockBlobClient(blobName);
         var blockIds = new List<string>();
         long rows = 0, bytes = 0;
-        // Room for a full block plus the rows written between two size checks, so the stream never regrows.
-        using var buffer = new MemoryStream(BlockBytes + (64 * 1024));
-        await using (var writer = new StreamWriter(buffer, new UTF8Encoding(false), 64 * 1024, leaveOpen: true))
-        await using (var csv = new CsvWriter(writer, AuditCsv.Configuration, leaveOpen: true))
+        await using (var buffer = new CsvBlockBuffer(BlockBytes))
         {
             async Task StageAsync(bool final)
             {
-                await csv.FlushAsync();
-                await writer.FlushAsync(cancellationToken);
-                if (buffer.Length == 0 || (!final && buffer.Length < BlockBytes))
+                var length = await buffer.LengthAsync(cancellationToken);
+                if (length == 0 || (!final && length < BlockBytes))
                 {
                     return;
                 }
                 // Block ids must all have the same length within a blob.
                 var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes($"block-{blockIds.Count:D6}"));
-                // The buffer itself, not a copy; seekable, so the client can send it again on a retry.
-                using var block = new MemoryStream(buffer.GetBuffer(), 0, (int)buffer.Length, writable: false);
-                await blob.StageBlockAsync(blockId, block, cancellationToken: cancellationToken);
+                bytes += await buffer.StageAsync(blob, blockId, cancellationToken);
                 blockIds.Add(blockId);
-                bytes += buffer.Length;
-                buffer.SetLength(0);
             }
 
-            AuditCsv.WriteHeader(csv);
+            buffer.WriteHeader();
             await foreach (var e in events.WithCancellation(cancellationToken))
             {
-                AuditCsv.WriteRow(csv, e);
+                buffer.Write(e);
                 if (++rows % RowsBetweenChecks == 0)
                 {
                     await StageAsync(final: false);
                 }
                 if (rows % ProgressEveryRows == 0)
                 {
-                    logger.LogInformation("CSV {BlobName}: {Rows} rows, {Bytes} bytes so far", blobName, rows, bytes + buffer.Length);
+                    logger.LogInformation("CSV {BlobName}: {Rows} rows, {Bytes} bytes so far", blobName, rows, bytes + await buffer.LengthAsync(cancellationToken));
                 }
             }
             await StageAsync(final: true);

@@ -1,160 +1,171 @@
-using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
-using AuditTrail.Core.Events;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using Azure;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
-using Azure.Storage.Blobs.Models;
+using Azure.Storage.Queues;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace AuditTrail.Core.Export;
 
 /// <summary>Who asked for an export: recorded as the actor of its audit event.</summary>
 public sealed record ExportActor(string Type, string Id, string? Name = null);
 
+/// <summary>An export as its owner sees it: its state, the rows written so far, and a fresh link once it succeeded.</summary>
 public sealed record ExportInfo(
     string Id, string WorkspaceId, string Status, long RowCount, long ByteSize, string FileName,
-    DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, Uri? DownloadUrl, DateTimeOffset? DownloadUrlExpiresAt);
+    DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? CompletedAt, Uri? DownloadUrl, DateTimeOffset? DownloadUrlExpiresAt,
+    string? FailureReason, bool Expired);
 
 /// <summary>
-/// Writes a filtered view of the trail as CSV to blob container <c>audit-exports</c>. Events are
-/// read page by page and streamed through <see cref="CsvBlobWriter"/> in blocks of
-/// <see cref="BlockBytes"/>, so memory stays flat however many rows there are. The
-/// answer carries a read-only SAS link to that one blob, valid for <see cref="LinkLifetime"/>;
-/// the blob itself is kept <see cref="KeepDays"/> days, then retention removes it.
+/// CSV exports of a filtered view of the trail, to blob container <c>audit-exports</c>. Asking for
+/// one writes its status row (queued) and a message on queue <c>audit-export</c>, and answers at
+/// once; <see cref="ExportWorker"/> does the work from the queue, however long it takes. A finished
+/// export is shown with a read-only SAS link to its one blob, valid for <see cref="LinkLifetime"/>;
+/// the blob is kept <see cref="KeepDays"/> days, then retention removes it.
 /// </summary>
 public sealed class ExportService(
-    TableServiceClient tables, BlobServiceClient blobs, ExportLinks links, TrailStore store, TrailQueryService queries, IngestionService ingestion, TimeProvider time, ILogger<ExportService> logger)
+    TableServiceClient tables, BlobServiceClient blobs, QueueServiceClient queues, ExportLinks links, TrailStore store, ActionRecorder recorder,
+    IOptions<ExportOptions> options, TimeProvider time, ILogger<ExportService> logger)
 {
     public const string ContainerName = "audit-exports";
     public const string TableName = "AuditExports";
+    public const string QueueName = "audit-export";
+    public const string PoisonQueueName = QueueName + "-poison";
     public const int KeepDays = 7;
     public static readonly TimeSpan LinkLifetime = TimeSpan.FromHours(1);
-    private const int PageSize = 500;
 
     private readonly BlobContainerClient _container = blobs.GetBlobContainerClient(ContainerName);
     private readonly TableClient _table = tables.GetTableClient(TableName);
+    private readonly QueueClient _queue = queues.GetQueueClient(QueueName);
+    private readonly QueueClient _poison = queues.GetQueueClient(PoisonQueueName);
     private volatile bool _created;
-
-    /// <summary>Size of each uploaded block; also the bound on the CSV held in memory.</summary>
-    public int BlockBytes { get; init; } = 4 * 1024 * 1024;
 
     public BlobContainerClient Container => _container;
 
+    public QueueClient Queue => _queue;
+
+    public QueueClient PoisonQueue => _poison;
+
+    /// <summary>Queues an export of <paramref name="query"/> (its window as given, already resolved) and returns it, queued.</summary>
     public async Task<ExportInfo> CreateAsync(AuditQuery query, ExportActor actor, CancellationToken cancellationToken = default)
     {
-        await EnsureCreatedAsync(cancellationToken);
+        ArgumentNullException.ThrowIfNull(query);
         var id = Guid.NewGuid().ToString("N");
         var now = time.GetUtcNow();
-        var blobName = BlobName(now, query.WorkspaceId, id);
-        var fileName = $"audit-{query.WorkspaceId}-{query.Start.UtcDateTime:yyyyMMdd'T'HHmm}-{query.End.UtcDateTime:yyyyMMdd'T'HHmm}.csv";
-
-        var disposition = $"attachment; filename=\"{fileName}\"";
-        var writer = new CsvBlobWriter(_container, logger) { BlockBytes = BlockBytes };
-        var headers = new BlobHttpHeaders { ContentType = "text/csv; charset=utf-8", ContentDisposition = disposition };
-        var (rows, bytes, blocks) = await writer.WriteAsync(blobName, ReadAllAsync(query, cancellationToken), headers, cancellationToken);
-        var expiresAt = now.AddDays(KeepDays);
-        await _table.AddEntityAsync(new TableEntity(query.WorkspaceId, id)
-        {
-            ["Status"] = "completed",
-            ["BlobName"] = blobName,
-            ["FileName"] = fileName,
-            ["RowCount"] = rows,
-            ["ByteSize"] = bytes,
-            ["CreatedAt"] = now,
-            ["ExpiresAt"] = expiresAt,
-            ["Filters"] = Filters(query).ToJsonString(),
-            ["ActorType"] = actor.Type,
-            ["ActorId"] = actor.Id,
-        }, cancellationToken);
-        await RecordAsync(query, actor, id, rows, cancellationToken);
-        logger.LogInformation("Export {ExportId} of {WorkspaceId} done: {Rows} rows, {Bytes} bytes in {Blocks} blocks", id, query.WorkspaceId, rows, bytes, blocks);
-        var linkExpires = Min(now + LinkLifetime, expiresAt);
-        return new ExportInfo(id, query.WorkspaceId, "completed", rows, bytes, fileName, now, expiresAt,
-            await links.ReadLinkAsync(_container.GetBlobClient(blobName), now, linkExpires, cancellationToken), linkExpires);
+        var record = new ExportRecord(query.WorkspaceId, id, ExportStatus.Queued, BlobName(now, query.WorkspaceId, id),
+            $"audit-{query.WorkspaceId}-{query.Start.UtcDateTime:yyyyMMdd'T'HHmm}-{query.End.UtcDateTime:yyyyMMdd'T'HHmm}.csv",
+            now, now.AddDays(KeepDays), now, query, actor);
+        // Checked before anything is queued: an export whose record the trail would refuse (an
+        // actor name too long to keep, say) is not made.
+        recorder.Check(AuditEvent(record));
+        await EnsureCreatedAsync(cancellationToken);
+        // The row first: a message never names an export that does not exist. A row whose message
+        // was never sent (the send failed, and so did the request) is failed as stalled in time.
+        await _table.AddEntityAsync(record.ToEntity(), cancellationToken);
+        await EnqueueAsync(new ExportMessage(query.WorkspaceId, id), cancellationToken);
+        logger.LogInformation("Export {ExportId} of {WorkspaceId} queued by {ActorType} {ActorId}", id, query.WorkspaceId, actor.Type, actor.Id);
+        return await InfoAsync(record, now, cancellationToken);
     }
 
-    /// <summary>An export of the workspace with a fresh link; null if there is none with that id.</summary>
+    /// <summary>An export of the workspace, with a fresh link once it succeeded; null if there is none with that id.</summary>
     public async Task<ExportInfo?> GetAsync(string workspaceId, string exportId, CancellationToken cancellationToken = default)
     {
+        if (!ExportMessage.IsExportId(exportId))
+        {
+            return null;
+        }
         await EnsureCreatedAsync(cancellationToken);
-        if (exportId.Length != 32 || !exportId.All(char.IsAsciiHexDigitLower))
-        {
-            return null;
-        }
         var row = await _table.FindAsync(workspaceId, exportId, cancellationToken);
-        if (row is null)
-        {
-            return null;
-        }
-        var now = time.GetUtcNow();
-        var expiresAt = row.GetDateTimeOffset("ExpiresAt") ?? now;
-        var expired = expiresAt <= now;
-        var linkExpires = Min(now + LinkLifetime, expiresAt);
-        return new ExportInfo(exportId, workspaceId, expired ? "expired" : row.GetString("Status") ?? "completed",
-            row.GetInt64("RowCount") ?? 0, row.GetInt64("ByteSize") ?? 0, row.GetString("FileName") ?? string.Empty,
-            row.GetDateTimeOffset("CreatedAt") ?? now, expiresAt,
-            expired ? null : await links.ReadLinkAsync(_container.GetBlobClient(row.GetString("BlobName")), now, linkExpires, cancellationToken), expired ? null : linkExpires);
+        return row is null ? null : await InfoAsync(ExportRecord.FromEntity(row), time.GetUtcNow(), cancellationToken);
     }
 
-    /// <summary>Every event the query matches, in the query API's order, one page in memory at a time.</summary>
-    private async IAsyncEnumerable<AuditEvent> ReadAllAsync(AuditQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async Task<ExportInfo> InfoAsync(ExportRecord r, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        QueryPosition? from = null;
-        var pageQuery = query with { Limit = PageSize };
-        do
+        var expired = r.ExpiresAt <= now;
+        var stalled = r.IsStalled(now, options.Value.StalledAfter);
+        var status = stalled ? ExportStatus.Failed : r.Status;
+        var reason = stalled ? ExportRecord.StalledReason(options.Value.StalledAfter) : r.FailureReason;
+        Uri? link = null;
+        DateTimeOffset? linkExpires = null;
+        if (status == ExportStatus.Succeeded && !expired)
         {
-            var page = await queries.QueryAsync(pageQuery, from, cancellationToken);
-            foreach (var e in page.Events)
-            {
-                yield return e;
-            }
-            from = page.Next;
+            linkExpires = Min(now + LinkLifetime, r.ExpiresAt);
+            link = await links.ReadLinkAsync(_container.GetBlobClient(r.BlobName), now, linkExpires.Value, cancellationToken);
         }
-        while (from is not null);
+        return new ExportInfo(r.Id, r.WorkspaceId, status, r.RowCount, r.ByteSize, r.FileName, r.CreatedAt, r.ExpiresAt,
+            status == ExportStatus.Succeeded ? r.CompletedAt : null, link, linkExpires, status == ExportStatus.Failed ? reason : null, expired);
     }
 
     /// <summary>Blob names start with the UTC day of creation, so retention removes old exports by name.</summary>
     public static string BlobName(DateTimeOffset createdAt, string workspaceId, string exportId) =>
         $"{createdAt.UtcDateTime:yyyy/MM/dd}/{workspaceId}/{exportId}.csv";
 
-    private async Task RecordAsync(AuditQuery query, ExportActor actor, string exportId, long rows, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores the export's audit event, <c>Audit Trail Exported</c>. Its id and content come from the
+    /// record alone (the timestamp is when its last block was staged), so a run that records it again
+    /// after a crash stores nothing new: the trail shows each export once.
+    /// </summary>
+    internal async Task RecordAsync(ExportRecord record, CancellationToken cancellationToken)
     {
-        var e = new JsonObject
-        {
-            ["id"] = "audit-trail-exported-" + exportId,
-            ["workspaceId"] = query.WorkspaceId,
-            ["type"] = "Audit Trail Exported",
-            ["timestamp"] = time.GetUtcNow().ToString("O"),
-            ["actor"] = new JsonObject { ["type"] = actor.Type, ["id"] = actor.Id, ["name"] = actor.Name },
-            ["resource"] = new JsonObject { ["type"] = "export", ["id"] = exportId },
-            ["properties"] = new JsonObject { ["rowCount"] = rows, ["filters"] = Filters(query) },
-        };
-        await ingestion.IngestAsync([RawEvent.FromText(e.ToJsonString())], new IngestContext(IngestDoors.System), cancellationToken);
+        // Not stored, the export fails this try and is not shown as done: no link without its record.
+        await recorder.StoreAsync(recorder.Check(AuditEvent(record)), cancellationToken);
     }
 
-    private static JsonObject Filters(AuditQuery q) => new()
-    {
-        ["start"] = q.Start.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
-        ["end"] = q.End.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
-        ["type"] = new JsonArray(q.Types.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
-        ["productArea"] = q.ProductArea,
-        ["actorId"] = q.ActorId,
-        ["actorType"] = q.ActorType,
-        ["resourceType"] = q.ResourceType,
-        ["resourceId"] = q.ResourceId,
-    };
+    /// <summary>The export's audit event as <see cref="RecordAsync"/> stores it (before it finished, timestamped at its creation).</summary>
+    internal static JsonObject AuditEvent(ExportRecord record) =>
+        new()
+        {
+            ["id"] = "audit-trail-exported-" + record.Id,
+            ["workspaceId"] = record.WorkspaceId,
+            ["type"] = "Audit Trail Exported",
+            ["timestamp"] = (record.CompletedAt ?? record.CreatedAt).ToString("O"),
+            ["actor"] = new JsonObject { ["type"] = record.Actor.Type, ["id"] = record.Actor.Id, ["name"] = record.Actor.Name },
+            ["resource"] = new JsonObject { ["type"] = "export", ["id"] = record.Id },
+            ["properties"] = new JsonObject { ["rowCount"] = record.RowCount, ["filters"] = ExportRecord.Filters(record.Query) },
+        };
 
-    private async Task EnsureCreatedAsync(CancellationToken cancellationToken)
+    internal async Task EnqueueAsync(ExportMessage message, CancellationToken cancellationToken) =>
+        await QueueMessages.SendAsync(_queue, QueueMessages.EncodeBase64(message.ToJson()), cancellationToken);
+
+    /// <summary>Keeps a message no run can use on the poison queue, base64 as a queue message must be.</summary>
+    internal async Task PoisonAsync(string payload, CancellationToken cancellationToken) =>
+        await QueueMessages.SendAsync(_poison, QueueMessages.EncodeBase64(payload), cancellationToken);
+
+    internal async Task<(ExportRecord Record, ETag ETag)?> ReadAsync(string workspaceId, string exportId, CancellationToken cancellationToken)
+    {
+        var row = await _table.FindAsync(workspaceId, exportId, cancellationToken);
+        return row is null ? null : (ExportRecord.FromEntity(row), row.ETag);
+    }
+
+    /// <summary>
+    /// Replaces the row if nobody else changed it since <paramref name="etag"/>; the new ETag, or
+    /// null when another run got there first (that run owns the export now).
+    /// </summary>
+    internal async Task<ETag?> SaveAsync(ExportRecord record, ETag etag, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await _table.UpdateEntityAsync(record.ToEntity(), etag, TableUpdateMode.Replace, cancellationToken)).Headers.ETag;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 412)
+        {
+            return null;
+        }
+    }
+
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
     {
         if (!_created)
         {
             await store.EnsureCreatedAsync(cancellationToken);
-            await Task.WhenAll(_container.CreateIfNotExistsAsync(cancellationToken: cancellationToken), _table.CreateIfNotExistsAsync(cancellationToken));
+            await Task.WhenAll(
+                _container.CreateIfNotExistsAsync(cancellationToken: cancellationToken), _table.CreateIfNotExistsAsync(cancellationToken),
+                _queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken), _poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken));
             _created = true;
         }
     }

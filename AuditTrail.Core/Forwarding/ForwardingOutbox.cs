@@ -1,5 +1,6 @@
 using System.Text;
 using AuditTrail.Core.Events;
+using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.Logging;
@@ -98,32 +99,13 @@ public sealed class ForwardingOutbox(QueueServiceClient queues, ForwardingSettin
     }
 
     /// <summary>Adds a message that never expires (time to live -1): forward work must not vanish unread.</summary>
-    public static async Task SendAsync(QueueClient queue, string messageText, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(queue);
-        await queue.SendMessageAsync(messageText, visibilityTimeout: null, timeToLive: TimeSpan.FromSeconds(-1), cancellationToken);
-    }
+    public static Task SendAsync(QueueClient queue, string messageText, CancellationToken cancellationToken) =>
+        QueueMessages.SendAsync(queue, messageText, cancellationToken);
 
-    public static string EncodeBase64(string payload) => Convert.ToBase64String(Encoding.UTF8.GetBytes(payload));
+    public static string EncodeBase64(string payload) => QueueMessages.EncodeBase64(payload);
 
     /// <summary>The payload of base64 message text, or null if the text is not base64 of UTF-8.</summary>
-    public static string? DecodeBase64(string messageText)
-    {
-        ArgumentNullException.ThrowIfNull(messageText);
-        var bytes = new byte[messageText.Length];
-        if (!Convert.TryFromBase64String(messageText, bytes, out var written))
-        {
-            return null;
-        }
-        try
-        {
-            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes, 0, written);
-        }
-        catch (DecoderFallbackException)
-        {
-            return null;
-        }
-    }
+    public static string? DecodeBase64(string messageText) => QueueMessages.DecodeBase64(messageText);
 
     /// <summary>Splits a workspace's events into messages whose JSON stays within <see cref="PayloadBudgetBytes"/>.</summary>
     public static IEnumerable<ForwardMessage> Pack(string workspaceId, IEnumerable<AuditEvent> events)

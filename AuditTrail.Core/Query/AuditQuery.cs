@@ -35,25 +35,44 @@ public sealed record AuditEventPage(IReadOnlyList<Events.AuditEvent> Events, Que
 /// <summary>A query parameter the service refuses, with the parameter named.</summary>
 public sealed class QueryValidationException : Exception
 {
-    public QueryValidationException(string parameter, string message) : base(message) => Parameter = parameter;
+    public QueryValidationException(string parameter, string message) : this(parameter, message, InvalidParameter)
+    {
+    }
+
+    /// <param name="code">The problem's code: <see cref="InvalidParameter"/> unless the value itself is at fault in another documented way.</param>
+    public QueryValidationException(string parameter, string message, string code) : base(message)
+    {
+        Parameter = parameter;
+        Code = code;
+    }
 
     public QueryValidationException()
     {
         Parameter = string.Empty;
+        Code = InvalidParameter;
     }
 
     public QueryValidationException(string message) : base(message)
     {
         Parameter = string.Empty;
+        Code = InvalidParameter;
     }
 
     public QueryValidationException(string message, Exception innerException) : base(message, innerException)
     {
         Parameter = string.Empty;
+        Code = InvalidParameter;
     }
 
     public string Parameter { get; }
 
-    /// <summary>Machine-readable code: <c>invalid_parameter</c> or <c>invalid_continuation</c>.</summary>
-    public string Code => Parameter == "continuation" ? "invalid_continuation" : "invalid_parameter";
+    public const string InvalidParameter = "invalid_parameter";
+    public const string InvalidContinuation = "invalid_continuation";
+
+    /// <summary>
+    /// Machine-readable code: <c>invalid_parameter</c>, or <c>invalid_continuation</c> for a token that
+    /// was altered or belongs to other filters. Set by whoever judged the value, never read off the
+    /// parameter's name: a <c>continuation</c> where none is taken (an export) is an unknown parameter.
+    /// </summary>
+    public string Code { get; }
 }

@@ -59,7 +59,7 @@ public sealed class ContinuationTokens(TrailStore store)
         return new QueryPosition(data.D, data.K);
     }
 
-    private static QueryValidationException Invalid(string message) => new("continuation", message);
+    private static QueryValidationException Invalid(string message) => new("continuation", message, QueryValidationException.InvalidContinuation);
 
     private static string FilterHash(AuditQuery query) =>
         Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(query.Fingerprint())), 0, 16);

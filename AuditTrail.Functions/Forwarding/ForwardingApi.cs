@@ -136,17 +136,7 @@ public static class ForwardingApi
     /// </summary>
     private static async Task<IResult> InvokeAsync(HttpRequest request, EventForwarder forwarder, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var bytes = await RequestBody.ReadAsync(request, HttpLimits.MaxInvocationBodyBytes, cancellationToken);
-        HostInvocation.QueueInvocation invocation;
-        try
-        {
-            using var doc = JsonDocument.Parse(bytes);
-            invocation = HostInvocation.ReadQueueMessage(doc.RootElement, QueueBinding);
-        }
-        catch (JsonException ex)
-        {
-            invocation = new HostInvocation.QueueInvocation(null, 1, null, $"The invocation payload is not valid JSON: {ex.Message}");
-        }
+        var (invocation, bytes) = await HostInvocation.ReadQueueInvocationAsync(request, QueueBinding, cancellationToken);
         try
         {
             var result = invocation.MessageText is null

@@ -135,6 +135,24 @@ public static class HostInvocation
     private readonly record struct Item(JsonElement Element, ReadOnlyMemory<byte>? Utf8);
 
     /// <summary>
+    /// Reads a queue trigger's invocation from the request body. A body that is not JSON gives an
+    /// invocation without message text, whose <see cref="QueueInvocation.Error"/> says why.
+    /// </summary>
+    public static async Task<(QueueInvocation Invocation, byte[] Body)> ReadQueueInvocationAsync(HttpRequest request, string bindingName, CancellationToken cancellationToken)
+    {
+        var bytes = await RequestBody.ReadAsync(request, HttpLimits.MaxInvocationBodyBytes, cancellationToken);
+        try
+        {
+            using var doc = JsonDocument.Parse(bytes);
+            return (ReadQueueMessage(doc.RootElement, bindingName), bytes);
+        }
+        catch (JsonException ex)
+        {
+            return (new QueueInvocation(null, 1, null, $"The invocation payload is not valid JSON: {ex.Message}"), bytes);
+        }
+    }
+
+    /// <summary>
     /// Flattens the shapes a batch may take. Level one, the batch: an array, or JSON text of an
     /// array (possibly encoded more than once), or a single message (cardinality one). Level two,
     /// each message: one event, or a body that is itself an array of events (flattened once).

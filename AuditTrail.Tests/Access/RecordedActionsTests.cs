@@ -104,6 +104,34 @@ public sealed class RecordedActionsTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Export_whose_record_the_trail_would_refuse_is_not_queued_and_answers_the_reason()
+    {
+        await using var app = new AuditTrailAppFactory(azurite.ConnectionString);
+        var ws = TestEvents.NewWorkspaceId();
+        var tokens = app.Services.GetRequiredService<AccessTokenService>();
+        var (info, token) = await tokens.CreateAsync(ws, Roles.Owner, null, "short", Ct);
+        using var clients = azurite.CreateClients();
+        // A name an earlier version let through: the export's actor would be refused by the trail.
+        var table = clients.Tables.GetTableClient(AccessTokenService.TableName);
+        var row = (await table.GetEntityAsync<TableEntity>(info.Id, "token", cancellationToken: Ct)).Value;
+        row["Name"] = new string('n', 700);
+        await table.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, Ct);
+        using var http = app.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/workspaces/{ws}/exports");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+
+        using var response = await http.SendAsync(request, Ct);
+
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        using var problem = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal("unrecordable_action", problem.RootElement.GetProperty("code").GetString());
+        Assert.Contains("actor.name", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var exports = clients.Tables.GetTableClient(AuditTrail.Core.Export.ExportService.TableName);
+        await exports.CreateIfNotExistsAsync(Ct);
+        Assert.Empty(await exports.PartitionAsync(ws, Ct));
+    }
+
+    [Fact]
     public async Task Settings_change_whose_record_cannot_be_stored_is_undone()
     {
         await using var storage = new FaultyStorage(azurite.ConnectionString);

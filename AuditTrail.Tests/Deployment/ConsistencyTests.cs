@@ -4,7 +4,9 @@ using AuditTrail.Core.Access;
 using AuditTrail.Core.Export;
 using AuditTrail.Core.Forwarding;
 using AuditTrail.Core.Trail;
+using AuditTrail.Functions.Export;
 using AuditTrail.Functions.Forwarding;
+using AuditTrail.Functions.Hosting;
 using AuditTrail.Functions.Ingestion;
 using AuditTrail.Functions.Retention;
 using AuditTrail.Tests.Infrastructure;
@@ -24,7 +26,7 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
     public void The_functions_are_the_ones_the_app_implements()
     {
         Assert.Equal(
-            new[] { ForwardingApi.QueueFunction, "HttpApi", "AuditTrailPage", "AuditTrailPageAssets", "OpenApiDocument", IngestionApi.EventHubFunction, RetentionApi.TimerFunction }.Order(),
+            new[] { ForwardingApi.QueueFunction, ExportApi.QueueFunction, "HttpApi", "AuditTrailPage", "AuditTrailPageAssets", "OpenApiDocument", IngestionApi.EventHubFunction, RetentionApi.TimerFunction }.Order(),
             AppLayout.Functions().Keys.Order());
     }
 
@@ -123,6 +125,8 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         Assert.Equal(ForwardingApi.QueueBinding, Trigger(functions[ForwardingApi.QueueFunction]).GetProperty("name").GetString());
         var queue = Trigger(functions[ForwardingApi.QueueFunction]);
         Assert.Equal(ForwardingOutbox.QueueName, queue.GetProperty("queueName").GetString());
+        Assert.Equal(ExportApi.QueueBinding, Trigger(functions[ExportApi.QueueFunction]).GetProperty("name").GetString());
+        Assert.Equal(ExportService.QueueName, Trigger(functions[ExportApi.QueueFunction]).GetProperty("queueName").GetString());
         var hub = Trigger(functions[IngestionApi.EventHubFunction]);
         Assert.Equal(("many", "string"), (hub.GetProperty("cardinality").GetString(), hub.GetProperty("dataType").GetString()));
         var schedule = Trigger(functions[RetentionApi.TimerFunction]).GetProperty("schedule").GetString()!;
@@ -253,6 +257,14 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         Assert.Equal(defaults.MaxPollingInterval, TimeSpan.Parse(queues.GetProperty("maxPollingInterval").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal("base64", queues.GetProperty("messageEncoding").GetString());
         Assert.Equal(defaults.BatchSize, queues.GetProperty("batchSize").GetInt32());
+        // host.json's queue settings apply to every queue function: the standalone exporter's defaults agree too.
+        var export = new ExportOptions();
+        Assert.Equal(export.MaxDequeueCount, queues.GetProperty("maxDequeueCount").GetInt32());
+        Assert.Equal(export.RetryDelay, TimeSpan.Parse(queues.GetProperty("visibilityTimeout").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(export.MaxPollingInterval, TimeSpan.Parse(queues.GetProperty("maxPollingInterval").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(export.BatchSize, queues.GetProperty("batchSize").GetInt32());
+        // A run hands over well before the host would end it.
+        Assert.True(export.MaxRunTime <= TimeSpan.Parse(host.GetProperty("functionTimeout").GetString()!, System.Globalization.CultureInfo.InvariantCulture) / 2);
         Assert.True(host.GetProperty("extensions").TryGetProperty("eventHubs", out _));
     }
 
@@ -289,7 +301,7 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
             AccessTokenService.TableName, ExportService.TableName, ForwardingSettingsStore.TableName];
         Assert.Equal(tables.Order(), Names("tables"));
         Assert.Equal(new[] { TrailStore.DeadLetterContainer, ExportService.ContainerName }.Order(), Names("containers"));
-        Assert.Equal(new[] { ForwardingOutbox.QueueName, ForwardingOutbox.PoisonQueueName }.Order(), Names("queues"));
+        Assert.Equal(new[] { ForwardingOutbox.QueueName, ForwardingOutbox.PoisonQueueName, ExportService.QueueName, ExportService.PoisonQueueName }.Order(), Names("queues"));
 
         var settings = AppLayout.TemplateAppSettings;
         Assert.DoesNotContain(settings, s => s.Value.Contains("AccountKey", StringComparison.OrdinalIgnoreCase) || s.Value.Contains("SharedAccessKey", StringComparison.OrdinalIgnoreCase));

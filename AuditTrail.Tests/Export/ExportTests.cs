@@ -4,6 +4,9 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AuditTrail.Core.Access;
+using AuditTrail.Core.Export;
+using AuditTrail.Core.Storage;
+using AuditTrail.Functions.Export;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Tests.Infrastructure;
 using AuditTrail.Tests.Query;
@@ -12,6 +15,8 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace AuditTrail.Tests.Export;
 
+/// <summary>Exports through the 202 flow: asked for over HTTP, run from the queue by the app's own poller, read back by status.</summary>
+[Collection(ExportQueueGroup.Name)]
 public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -28,6 +33,18 @@ public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
         return await _trail.Http.SendAsync(request, Ct);
     }
 
+    /// <summary>Asks for an export, runs the queue until it is final, and answers its status as the status route gives it.</summary>
+    private async Task<(JsonElement Status, HttpResponseMessage Accepted)> ExportAsync(string query)
+    {
+        var accepted = await PostExportAsync(query);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        var id = (await accepted.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetString()!;
+        await ExportRuns.CompleteAsync(_trail.App.Services, _trail.WorkspaceId, id, Ct);
+        var status = await _trail.GetAsync(accepted.Headers.Location!.ToString(), _trail.OwnerToken, Ct);
+        Assert.Equal(HttpStatusCode.OK, status.StatusCode);
+        return (await status.Content.ReadFromJsonAsync<JsonElement>(Ct), accepted);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("actorType=user&productArea=Source")]
@@ -37,10 +54,9 @@ public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
         // Read first: the export records its own audit event once written.
         var (expected, _) = await _trail.PageAllAsync(filter, 1000, Ct);
 
-        var response = await PostExportAsync(filter);
+        var (export, response) = await ExportAsync(filter);
 
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var export = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal("succeeded", export.GetProperty("status").GetString());
         using var anonymous = new HttpClient();
         var download = await anonymous.GetAsync(export.GetProperty("downloadUrl").GetString(), Ct);
         Assert.Equal(HttpStatusCode.OK, download.StatusCode);
@@ -55,8 +71,11 @@ public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
     [Fact]
     public async Task Export_is_an_audit_event_with_the_exporting_token_as_actor()
     {
-        var export = await (await PostExportAsync("actorId=usr_a")).Content.ReadFromJsonAsync<JsonElement>(Ct);
+        var (export, _) = await ExportAsync("actorId=usr_a");
         Assert.True(AccessTokenService.TryParse(_trail.OwnerToken, out var tokenId, out _));
+        // Delivered again after it succeeded (the host may deliver a message twice): still one event.
+        var again = await ExportRuns.InvokeQueueFunctionAsync(_trail.Http, new ExportMessage(_trail.WorkspaceId, export.GetProperty("id").GetString()!).ToJson(), 1, Ct);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
 
         var response = await _trail.GetAsync($"/api/workspaces/{_trail.WorkspaceId}/audit-events?type=Audit%20Trail%20Exported", _trail.OwnerToken, Ct);
 
@@ -69,7 +88,7 @@ public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
     [Fact]
     public async Task Status_gives_a_fresh_link_and_an_expired_export_is_gone()
     {
-        var created = await (await PostExportAsync("")).Content.ReadFromJsonAsync<JsonElement>(Ct);
+        var (created, _) = await ExportAsync("");
         var id = created.GetProperty("id").GetString();
 
         var status = await _trail.GetAsync($"/api/workspaces/{_trail.WorkspaceId}/exports/{id}", _trail.OwnerToken, Ct);
@@ -88,7 +107,7 @@ public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
     {
         // Export as if two hours ago: the one-hour link expired an hour ago by the storage's clock.
         _trail.Clock.Now = DateTimeOffset.UtcNow.AddHours(-2);
-        var created = await (await PostExportAsync("actorId=usr_b")).Content.ReadFromJsonAsync<JsonElement>(Ct);
+        var (created, _) = await ExportAsync("actorId=usr_b");
         using var anonymous = new HttpClient();
 
         var response = await anonymous.GetAsync(created.GetProperty("downloadUrl").GetString(), Ct);
@@ -99,8 +118,8 @@ public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
     [Fact]
     public async Task Download_link_grants_nothing_on_any_other_blob()
     {
-        var first = (await (await PostExportAsync("actorId=usr_a")).Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("downloadUrl").GetString()!;
-        var second = (await (await PostExportAsync("actorId=usr_b")).Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("downloadUrl").GetString()!;
+        var first = (await ExportAsync("actorId=usr_a")).Status.GetProperty("downloadUrl").GetString()!;
+        var second = (await ExportAsync("actorId=usr_b")).Status.GetProperty("downloadUrl").GetString()!;
         var crossed = new Uri(second).GetLeftPart(UriPartial.Path) + new Uri(first).Query;
         using var anonymous = new HttpClient();
 
@@ -116,7 +135,7 @@ public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
         e["actor"]!["name"] = "=cmd|'/C calc'!A0";
         await ingestion.IngestAsync([RawEvent.FromText(e.ToJsonString())], new IngestContext(IngestDoors.Http), Ct);
 
-        var created = await (await PostExportAsync("actorId=usr_formula")).Content.ReadFromJsonAsync<JsonElement>(Ct);
+        var (created, _) = await ExportAsync("actorId=usr_formula");
         using var anonymous = new HttpClient();
         var rows = CsvRows.Parse(await anonymous.GetStringAsync(created.GetProperty("downloadUrl").GetString(), Ct));
 
@@ -156,4 +175,103 @@ public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal(parameter, (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("parameter").GetString());
     }
+
+    [Fact]
+    public async Task Continuation_on_an_export_is_an_unknown_parameter_not_an_invalid_continuation()
+    {
+        var response = await PostExportAsync("continuation=abc");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal(("invalid_parameter", "continuation"), (problem.GetProperty("code").GetString(), problem.GetProperty("parameter").GetString()));
+    }
+
+    [Fact]
+    public async Task Asking_answers_202_at_once_with_the_status_address_and_nothing_is_written_until_the_queue_runs_it()
+    {
+        var response = await PostExportAsync("actorId=usr_a");
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(ExportApi.PollSeconds), response.Headers.RetryAfter?.Delta);
+        var accepted = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        var id = accepted.GetProperty("id").GetString()!;
+        Assert.Equal($"/api/workspaces/{_trail.WorkspaceId}/exports/{id}", response.Headers.Location?.ToString());
+        Assert.Equal(("queued", 0), (accepted.GetProperty("status").GetString(), accepted.GetProperty("rowCount").GetInt32()));
+        Assert.Equal(JsonValueKind.Null, accepted.GetProperty("downloadUrl").ValueKind);
+        var queued = await (await _trail.GetAsync(response.Headers.Location!.ToString(), _trail.OwnerToken, Ct)).Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal("queued", queued.GetProperty("status").GetString());
+        var exports = _trail.App.Services.GetRequiredService<ExportService>();
+        Assert.False((await exports.Container.GetBlobClient(ExportService.BlobName(_trail.Clock.Now, _trail.WorkspaceId, id)).ExistsAsync(Ct)).Value);
+
+        await ExportRuns.CompleteAsync(_trail.App.Services, _trail.WorkspaceId, id, Ct);
+
+        var done = await (await _trail.GetAsync(response.Headers.Location!.ToString(), _trail.OwnerToken, Ct)).Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal("succeeded", done.GetProperty("status").GetString());
+        Assert.Equal(_trail.Expected(x => x.ActorId == "usr_a").Count, done.GetProperty("rowCount").GetInt32());
+        Assert.Equal(JsonValueKind.String, done.GetProperty("completedAt").ValueKind);
+        Assert.Equal(JsonValueKind.String, done.GetProperty("downloadUrl").ValueKind);
+    }
+
+    [Fact]
+    public async Task Status_of_an_export_is_for_the_owner_of_its_workspace_only()
+    {
+        var (export, accepted) = await ExportAsync("actorId=usr_b");
+        var id = export.GetProperty("id").GetString()!;
+        var tokens = _trail.App.Services.GetRequiredService<AccessTokenService>();
+        var ingestOnly = (await tokens.CreateAsync(_trail.WorkspaceId, Roles.Ingest, null, "t", Ct)).Token;
+        var otherWs = TestEvents.NewWorkspaceId();
+        var otherOwner = (await tokens.CreateAsync(otherWs, Roles.Owner, null, "t", Ct)).Token;
+        var path = accepted.Headers.Location!.ToString();
+
+        var ingest = await _trail.GetAsync(path, ingestOnly, Ct);
+        var other = await _trail.GetAsync(path, otherOwner, Ct);
+        var throughOwnWorkspace = await _trail.GetAsync($"/api/workspaces/{otherWs}/exports/{id}", otherOwner, Ct);
+        var anonymous = await _trail.GetAsync(path, null, Ct);
+
+        Assert.Equal((HttpStatusCode.Forbidden, "insufficient_role"), (ingest.StatusCode, await CodeOf(ingest)));
+        Assert.Equal((HttpStatusCode.Forbidden, "forbidden"), (other.StatusCode, await CodeOf(other)));
+        Assert.Equal((HttpStatusCode.NotFound, "export_not_found"), (throughOwnWorkspace.StatusCode, await CodeOf(throughOwnWorkspace)));
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        foreach (var refused in new[] { ingest, other, throughOwnWorkspace })
+        {
+            Assert.DoesNotContain("downloadUrl", await refused.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task An_export_whose_work_was_lost_is_shown_failed_and_a_late_run_does_not_revive_it()
+    {
+        var response = await PostExportAsync("");
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetString()!;
+        var stalledAfter = new ExportOptions().StalledAfter;
+
+        // Nothing ran it (its message lost, say), and the stall limit passed.
+        _trail.Clock.Now = _trail.Clock.Now + stalledAfter + TimeSpan.FromMinutes(1);
+        var status = await (await _trail.GetAsync(response.Headers.Location!.ToString(), _trail.OwnerToken, Ct)).Content.ReadFromJsonAsync<JsonElement>(Ct);
+        var late = await ExportRuns.InvokeQueueFunctionAsync(_trail.Http, new ExportMessage(_trail.WorkspaceId, id).ToJson(), 1, Ct);
+        var after = await (await _trail.GetAsync(response.Headers.Location!.ToString(), _trail.OwnerToken, Ct)).Content.ReadFromJsonAsync<JsonElement>(Ct);
+
+        Assert.Equal("failed", status.GetProperty("status").GetString());
+        Assert.Contains("made no progress", status.GetProperty("failureReason").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, late.StatusCode);
+        Assert.Equal("failed", after.GetProperty("status").GetString());
+        Assert.Equal(JsonValueKind.Null, after.GetProperty("downloadUrl").ValueKind);
+    }
+
+    [Fact]
+    public async Task Unreadable_export_message_is_kept_on_the_poison_queue_and_acknowledged()
+    {
+        var text = "not an export message " + Guid.NewGuid().ToString("N");
+
+        var response = await ExportRuns.InvokeQueueFunctionAsync(_trail.Http, text, 1, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains(ExportService.PoisonQueueName, await ExportRuns.LogOf(response, Ct), StringComparison.Ordinal);
+        var exports = _trail.App.Services.GetRequiredService<ExportService>();
+        var poisoned = (await exports.PoisonQueue.PeekMessagesAsync(32, Ct)).Value.Select(m => QueueMessages.DecodeBase64(m.Body.ToString()));
+        Assert.Contains(text, poisoned);
+    }
+
+    private static async Task<string?> CodeOf(HttpResponseMessage response) =>
+        (await response.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("code").GetString();
 }

@@ -20,6 +20,9 @@ public sealed class AuditTrailAppFactory(
         builder.UseSetting("AuditStorage:Retry:Delay", "00:00:00.020");
         // Forwarding tests drive the standalone forwarder themselves, one poll at a time.
         builder.UseSetting("AuditTrail:Forwarding:PollQueue", "false");
+        // Export tests drive the export poller themselves too (ExportRuns), so no app's poller
+        // takes another test's export from the shared queue.
+        builder.UseSetting("AuditTrail:Export:PollQueue", "false");
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             builder.UseSetting(key, value);

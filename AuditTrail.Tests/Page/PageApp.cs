@@ -39,7 +39,12 @@ public sealed class PageApp : IAsyncDisposable
     /// <param name="storage">Another way to the test run's Azurite (a <see cref="FaultyStorage"/>'s), if not straight to it.</param>
     public static async Task<PageApp> StartAsync(AzuriteFixture azurite, CancellationToken ct, TimeProvider? time = null, string? storage = null)
     {
-        var app = new AuditTrailAppFactory(storage ?? azurite.ConnectionString, time);
+        // Exports run as they do for a user of a standalone app: its own poller takes them from the queue.
+        var app = new AuditTrailAppFactory(storage ?? azurite.ConnectionString, time, settings: new Dictionary<string, string>
+        {
+            ["AuditTrail:Export:PollQueue"] = "true",
+            ["AuditTrail:Export:MaxPollingInterval"] = "00:00:00.200",
+        });
         app.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
         app.StartServer();
         var baseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();

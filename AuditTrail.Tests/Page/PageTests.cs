@@ -11,6 +11,7 @@ namespace AuditTrail.Tests.Page;
 /// The Audit Trail page in headless Chromium against the app on Azurite: what an owner does with
 /// it, end to end. Screenshots land in artifacts/page.
 /// </summary>
+[Collection(Export.ExportQueueGroup.Name)]
 public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
     private const string HostileName = "<img src=x onerror=\"window.__pwned=1\">";
@@ -58,7 +59,9 @@ public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : 
     [Fact]
     public async Task Owner_signs_in_pages_filters_by_actor_type_and_date_opens_details_and_exports_the_view()
     {
-        await using var app = await PageApp.StartAsync(azurite, Ct);
+        // Through the proxy, so the export's commit can be held while the page shows its progress.
+        await using var storage = new FaultyStorage(azurite.ConnectionString);
+        await using var app = await PageApp.StartAsync(azurite, Ct, storage: storage.ConnectionString);
         var now = DateTimeOffset.UtcNow;
         var (events, bobIds, bobWarehouseIds) = Seed(app.WorkspaceId, now);
         await app.IngestAsync(events, Ct);
@@ -154,7 +157,18 @@ public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : 
         await page.GetByLabel("Actor id").FillAsync("usr_bob");
         await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
         await Expect(rows).ToHaveCountAsync(bobIds.Count);
-        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Export CSV" }).ClickAsync());
+        // The export runs from the queue; its block list is held back until the page has shown the rows written so far.
+        var commit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        storage.OnRequest = r => r.Service == "blob" && r.Target.Contains("comp=blocklist", StringComparison.Ordinal) ? commit.Task : Task.CompletedTask;
+        var download = await page.RunAndWaitForDownloadAsync(async () =>
+        {
+            await page.GetByRole(AriaRole.Button, new() { Name = "Export CSV" }).ClickAsync();
+            await Expect(page.Locator("#export-status")).ToContainTextAsync($"Exporting… {bobIds.Count} events written so far");
+            await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Exporting…" })).ToBeDisabledAsync();
+            await BrowserFixture.ScreenshotAsync(page, "04-exporting");
+            commit.TrySetResult();
+        });
+        storage.OnRequest = null;
         var saved = Path.Combine(BrowserFixture.ArtifactsDirectory, "export-usr_bob.csv");
         await download.SaveAsAsync(saved);
         Assert.StartsWith($"audit-{app.WorkspaceId}-", download.SuggestedFilename, StringComparison.Ordinal);

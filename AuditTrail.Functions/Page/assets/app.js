@@ -379,20 +379,50 @@ function showDetails(event, opener) {
 
 // ---- Export --------------------------------------------------------------------------------
 
+// An export runs in the background (the API answers 202 at once); the page follows its status
+// until it is done, then downloads. The bound: at most EXPORT_MAX_POLLS looks, about two hours.
+const EXPORT_POLL_MS = 1500;
+const EXPORT_MAX_POLLS = 4800;
+const countFormat = new Intl.NumberFormat();
+
+function showExportProgress(file) {
+  ui.exportStatus.textContent = file.status === 'queued'
+    ? 'Export queued. It runs in the background; this page follows it and downloads the file when it is ready.'
+    : `Exporting… ${countFormat.format(file.rowCount)} event${file.rowCount === 1 ? '' : 's'} written so far.`;
+}
+
 async function exportCsv() {
   ui.exportButton.disabled = true;
   ui.exportButton.textContent = 'Exporting…';
-  ui.exportStatus.textContent = 'Preparing the CSV file. Large exports take a minute or two.';
   hideError();
+  const token = state.token;
   try {
+    const workspace = encodeURIComponent(state.caller.workspaceId);
     const query = state.query ? `?${state.query}` : '';
-    const file = await api(`/api/workspaces/${encodeURIComponent(state.caller.workspaceId)}/exports${query}`, { method: 'POST' });
+    let file = await api(`/api/workspaces/${workspace}/exports${query}`, { method: 'POST' });
+    const statusPath = `/api/workspaces/${workspace}/exports/${encodeURIComponent(file.id)}`;
+    for (let polls = 0; file.status === 'queued' || file.status === 'running'; polls++) {
+      showExportProgress(file);
+      if (polls >= EXPORT_MAX_POLLS) {
+        ui.exportStatus.textContent = `The export is still running after two hours. Its id is ${file.id}; ask for it again later.`;
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, EXPORT_POLL_MS));
+      if (state.token !== token) {
+        return; // signed out (or in as someone else) meanwhile
+      }
+      file = await api(statusPath);
+    }
+    if (file.status !== 'succeeded') {
+      ui.exportStatus.textContent = `The export failed: ${file.failureReason ?? 'no reason was given.'} Try again, or narrow the filters.`;
+      return;
+    }
     const link = document.createElement('a');
     link.href = file.downloadUrl;
     link.textContent = 'download it again';
     link.rel = 'noopener noreferrer';
     ui.exportStatus.replaceChildren(
-      `Exported ${file.rowCount} event${file.rowCount === 1 ? '' : 's'} to ${file.fileName}. Your download has started; `,
+      `Exported ${countFormat.format(file.rowCount)} event${file.rowCount === 1 ? '' : 's'} to ${file.fileName}. Your download has started; `,
       link,
       ` (link valid until ${timeFormat.format(new Date(file.downloadUrlExpiresAt))}).`);
     link.click();
