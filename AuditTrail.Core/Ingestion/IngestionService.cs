@@ -30,6 +30,13 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     private const int TransactionByteBudget = TableTransactions.MaxBytes - (256 * 1024);
     private const int MaxRegisteredPartitionsCached = 100_000;
 
+    /// <summary>
+    /// How old a claim without rows must be to count as orphaned: longer than any call that could
+    /// still be writing them runs (an API request's storage deadline is at most 200 s; a host
+    /// invocation at most its 10-minute function timeout).
+    /// </summary>
+    public static readonly TimeSpan OrphanAfter = TimeSpan.FromMinutes(15);
+
     private readonly ConcurrentDictionary<(string Day, string Workspace), byte> _registeredPartitions = new();
 
     public async Task<IngestResult> IngestAsync(IReadOnlyList<RawEvent> batch, IngestContext context, CancellationToken cancellationToken = default)
@@ -213,6 +220,24 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         for (var attempt = 0; attempt < 2; attempt++)
         {
             var existing = await store.EventIds.FindAsync(entity.PartitionKey, entity.RowKey, cancellationToken);
+            if (existing is not null && existing.GetString("ContentHash") != c.Hash && await IsOrphanAsync(existing, cancellationToken))
+            {
+                // A claim whose rows were never written (the call that made it failed, or crashed,
+                // between the two and was never replayed): it stores nothing, so it may not refuse this
+                // event as a conflict. Taken over only as it was read: a concurrent taker wins once.
+                try
+                {
+                    await store.EventIds.UpdateEntityAsync(entity, existing.ETag, TableUpdateMode.Replace, cancellationToken);
+                    c.Outcome = ClaimOutcome.Claimed;
+                    logger.LogWarning("Claim of event {EventId} in {WorkspaceId}, made {ClaimedAt} without its rows, taken over by a new event",
+                        c.Event.Id, c.Event.WorkspaceId, existing.GetDateTimeOffset("ReceivedAt"));
+                    return;
+                }
+                catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+                {
+                    continue; // changed or gone meanwhile: read it again
+                }
+            }
             if (existing is not null)
             {
                 var same = existing.GetString("ContentHash") == c.Hash && existing.GetString("EventId") == c.Event.Id;
@@ -238,6 +263,20 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             }
         }
         throw new InvalidOperationException($"Could not settle the claim for event id '{c.Event.Id}': it was taken and then gone twice.");
+    }
+
+    /// <summary>
+    /// A claim older than any ingest can run (<see cref="OrphanAfter"/>) whose event row is not
+    /// there. Younger ones may belong to a call still writing its rows, and are left alone.
+    /// </summary>
+    private async Task<bool> IsOrphanAsync(TableEntity claim, CancellationToken cancellationToken)
+    {
+        if (claim.GetDateTimeOffset("ReceivedAt") is not { } claimedAt || time.GetUtcNow() - claimedAt < OrphanAfter
+            || claim.GetString("EventPartition") is not { } partition || claim.GetString("EventRow") is not { } row)
+        {
+            return false;
+        }
+        return await store.Events.FindAsync(partition, row, cancellationToken) is null;
     }
 
     private static TableEntity ClaimEntity(Candidate c) => new(c.Event.WorkspaceId, TrailKeys.Encode(c.Event.Id))
