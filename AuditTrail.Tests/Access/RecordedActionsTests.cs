@@ -87,12 +87,8 @@ public sealed class RecordedActionsTests(AzuriteFixture azurite)
         var ws = TestEvents.NewWorkspaceId();
         var tokens = app.Services.GetRequiredService<AccessTokenService>();
         var (info, token) = await tokens.CreateAsync(ws, Roles.Owner, null, "short", Ct);
-        using var clients = azurite.CreateClients();
         // As an earlier version stored it: the name was never checked.
-        var table = clients.Tables.GetTableClient(AccessTokenService.TableName);
-        var row = (await table.GetEntityAsync<TableEntity>(info.Id, "token", cancellationToken: Ct)).Value;
-        row["Name"] = "🔑" + new string('x', 700);
-        await table.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, Ct);
+        await RenameTokenAsync(info.Id, "🔑" + new string('x', 700));
 
         Assert.True(await tokens.RevokeAsync(ws, info.Id, Ct));
 
@@ -110,12 +106,8 @@ public sealed class RecordedActionsTests(AzuriteFixture azurite)
         var ws = TestEvents.NewWorkspaceId();
         var tokens = app.Services.GetRequiredService<AccessTokenService>();
         var (info, token) = await tokens.CreateAsync(ws, Roles.Owner, null, "short", Ct);
-        using var clients = azurite.CreateClients();
         // A name an earlier version let through: the export's actor would be refused by the trail.
-        var table = clients.Tables.GetTableClient(AccessTokenService.TableName);
-        var row = (await table.GetEntityAsync<TableEntity>(info.Id, "token", cancellationToken: Ct)).Value;
-        row["Name"] = new string('n', 700);
-        await table.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, Ct);
+        await RenameTokenAsync(info.Id, new string('n', 700));
         using var http = app.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/workspaces/{ws}/exports");
         request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
@@ -126,6 +118,7 @@ public sealed class RecordedActionsTests(AzuriteFixture azurite)
         using var problem = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
         Assert.Equal("unrecordable_action", problem.RootElement.GetProperty("code").GetString());
         Assert.Contains("actor.name", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        using var clients = azurite.CreateClients();
         var exports = clients.Tables.GetTableClient(AuditTrail.Core.Export.ExportService.TableName);
         await exports.CreateIfNotExistsAsync(Ct);
         Assert.Empty(await exports.PartitionAsync(ws, Ct));
@@ -168,6 +161,16 @@ public sealed class RecordedActionsTests(AzuriteFixture azurite)
         Assert.True(refused.BeforeAction);
         Assert.Equal(RejectionCodes.ControlCharacters, refused.Rejection.Code);
         Assert.Equal("resource.name", refused.Rejection.Field);
+    }
+
+    /// <summary>Gives a token a name directly in storage, as a version that did not check names could have.</summary>
+    private async Task RenameTokenAsync(string tokenId, string name)
+    {
+        using var clients = azurite.CreateClients();
+        var table = clients.Tables.GetTableClient(AccessTokenService.TableName);
+        var row = (await table.GetEntityAsync<TableEntity>(tokenId, "token", cancellationToken: Ct)).Value;
+        row["Name"] = name;
+        await table.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, Ct);
     }
 
     /// <summary>Storage refuses every write of the trail's event rows (and only those) with a lasting 503.</summary>
