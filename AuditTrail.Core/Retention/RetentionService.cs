@@ -61,13 +61,19 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
                 dryRun ? "Would purge" : "Purged", p.Workspace, p.Day, result.EventRows, result.IdClaims);
         });
 
+        var staleClaims = 0L;
+        foreach (var workspace in expired.Select(p => p.Workspace).Distinct(StringComparer.Ordinal))
+        {
+            staleClaims += await PurgeStaleClaimsAsync(workspace, firstKept, dryRun, cancellationToken);
+        }
+
         var deadLetters = await PurgeDatedBlobsAsync(store.DeadLetters, firstKept, dryRun, cancellationToken);
         // Exports are kept a week (their links say so); whatever retention would remove goes in any case.
         var exports = blobs.GetBlobContainerClient(Export.ExportService.ContainerName);
         await exports.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
         var exportBlobs = await PurgeDatedBlobsAsync(exports, DateOnly.FromDateTime(time.GetUtcNow().AddDays(-Export.ExportService.KeepDays).UtcDateTime), dryRun, cancellationToken);
         var report = new PurgeReport(dryRun, firstKept, purged.OrderBy(p => p.Day).ThenBy(p => p.WorkspaceId, StringComparer.Ordinal).ToList(),
-            purged.Sum(p => p.EventRows), purged.Sum(p => p.IdClaims), deadLetters, exportBlobs);
+            purged.Sum(p => p.EventRows), purged.Sum(p => p.IdClaims) + staleClaims, deadLetters, exportBlobs);
         logger.LogInformation("{Action} {Partitions} partitions before {FirstKeptDay}: {EventRows} event rows, {IdClaims} id claims, {DeadLetters} dead-letter blobs",
             dryRun ? "Dry run: would purge" : "Purged", report.Partitions.Count, firstKept, report.EventRows, report.IdClaims, deadLetters);
         return report;
@@ -100,6 +106,47 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
             await store.Partitions.DeleteEntityAsync(day, workspaceId, cancellationToken: cancellationToken);
         }
         return new PurgedPartition(workspaceId, date, rows, claims);
+    }
+
+    /// <summary>
+    /// Claims received before the day ahead of the first kept day, which the rows' purge did not
+    /// find: claims whose rows were never written (their call failed and was never replayed).
+    /// An event is at most 5 minutes ahead of its receipt, so such a claim's rows, if any, lay in
+    /// a day already purged; nothing kept loses its claim. Run for the workspaces with a day
+    /// purged now, which includes every workspace that claimed ids on that day (registered first).
+    /// It reads the workspace's claims partition with a filter; only the keys come back.
+    /// </summary>
+    private async Task<long> PurgeStaleClaimsAsync(string workspaceId, DateOnly firstKept, bool dryRun, CancellationToken cancellationToken)
+    {
+        var cutoff = new DateTimeOffset(firstKept.AddDays(-1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        long count = 0;
+        await foreach (var page in store.EventIds.QueryAsync<TableEntity>(
+                           TableClient.CreateQueryFilter($"PartitionKey eq {workspaceId} and ReceivedAt lt {cutoff}"), maxPerPage: 1000,
+                           select: ["RowKey", "EventPartition", "EventRow"], cancellationToken: cancellationToken).AsPages())
+        {
+            if (!dryRun)
+            {
+                count += page.Values.Count;
+                await DeleteAsync(store.EventIds, workspaceId, page.Values.Select(r => r.RowKey).ToList(), cancellationToken);
+                continue;
+            }
+            // A dry run deleted no rows, so the claims of the rows it counted are still here: only
+            // those without rows are this step's.
+            foreach (var claim in page.Values)
+            {
+                if (claim.GetString("EventPartition") is not { } partition || claim.GetString("EventRow") is not { } row
+                    || await store.Events.FindAsync(partition, row, cancellationToken) is null)
+                {
+                    count++;
+                }
+            }
+        }
+        if (count > 0)
+        {
+            logger.LogWarning("{Action} {Claims} id claims of {WorkspaceId} received before {Cutoff} without rows (their ingest failed between claim and rows and was never replayed)",
+                dryRun ? "Would remove" : "Removed", count, workspaceId, cutoff);
+        }
+        return count;
     }
 
     /// <summary>Deletes rows of one partition, 100 per transaction; rows that are already gone are skipped.</summary>

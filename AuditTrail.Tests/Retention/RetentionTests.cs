@@ -133,6 +133,39 @@ public sealed class RetentionTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Claims_left_without_rows_go_with_their_day_and_a_dry_run_counts_them_once()
+    {
+        var ws = TestEvents.NewWorkspaceId();
+        var orphanAt = Day(-3, TimeSpan.FromHours(10));
+        await SeedAsync(ws, ("old", Day(-3, TimeSpan.FromHours(1))), ("kept", Day(0, TimeSpan.FromMinutes(1))));
+        // An ingest on that day whose rows never reached storage, and was never replayed.
+        await using (var storage = new FaultyStorage(azurite.ConnectionString))
+        await using (var failing = new AuditTrailAppFactory(storage.ConnectionString, _clock, storageRetries: 0))
+        {
+            var now = _clock.Now;
+            _clock.Now = orphanAt.AddMinutes(1);
+            storage.Faults = r => r.IsTransaction && r.Touches(TrailStore.EventsTable) ? new Fault(FaultKind.ServerBusy) : null;
+            await Assert.ThrowsAnyAsync<Exception>(() => failing.Services.GetRequiredService<IngestionService>().IngestAsync(
+                [RawEvent.FromText(TestEvents.Event(ws, "orphan", timestamp: orphanAt).ToJsonString())], new IngestContext(IngestDoors.Http), Ct));
+            _clock.Now = now;
+        }
+        Assert.True(await ClaimedAsync(ws, "orphan"));
+        var retention = _app.Services.GetRequiredService<RetentionService>();
+
+        var dry = await retention.PurgeAsync(dryRun: true, Ct);
+        var wet = await retention.PurgeAsync(cancellationToken: Ct);
+
+        // The old event's claim and the orphan, each once: the dry run does not count the old event's twice.
+        Assert.Equal(1, Assert.Single(dry.Partitions, p => p.WorkspaceId == ws).IdClaims);
+        Assert.Equal(1, Assert.Single(wet.Partitions, p => p.WorkspaceId == ws).IdClaims);
+        Assert.True(dry.IdClaims >= 2 && wet.IdClaims >= 2, $"dry {dry.IdClaims}, wet {wet.IdClaims}");
+        Assert.False(await ClaimedAsync(ws, "orphan"));
+        Assert.False(await ClaimedAsync(ws, "old"));
+        Assert.True(await ClaimedAsync(ws, "kept"));
+        Assert.Equal(["kept"], await StoredIdsAsync(ws, Day(0, TimeSpan.Zero)));
+    }
+
+    [Fact]
     public async Task Dry_run_reports_what_would_go_and_deletes_nothing()
     {
         var ws = TestEvents.NewWorkspaceId();
