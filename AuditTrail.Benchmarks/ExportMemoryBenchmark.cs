@@ -35,7 +35,7 @@ public static class ExportMemoryBenchmark
         var ingestion = new IngestionService(store, new DeadLetterStore(store), time, NullLogger<IngestionService>.Instance);
         var queries = new TrailQueryService(store, time, Microsoft.Extensions.Options.Options.Create(new QueryOptions()));
         var exportOptions = Microsoft.Extensions.Options.Options.Create(new ExportOptions { MaxRunTime = TimeSpan.FromHours(1) });
-        var exports = new ExportService(clients.Tables, clients.Blobs, clients.Queues, new ExportLinks(clients.Blobs, time), store, new ActionRecorder(ingestion, time), exportOptions, time, NullLogger<ExportService>.Instance);
+        var exports = new ExportService(clients.Tables, clients.Blobs, clients.Queues, new ExportLinks(clients.Blobs, time), store, new ActionRecorder(ingestion, store, time, NullLogger<ActionRecorder>.Instance), exportOptions, time, NullLogger<ExportService>.Instance);
         var worker = new ExportWorker(exports, queries, exportOptions, time, NullLogger<ExportWorker>.Instance);
         var container = exports.Container;
         await container.CreateIfNotExistsAsync(cancellationToken: ct);

@@ -168,7 +168,7 @@ public static class LoadBenchmark
         ArgumentNullException.ThrowIfNull(clients);
         using var store = new TrailStore(clients.Tables, clients.Blobs);
         var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance);
-        return (await new AccessTokenService(clients.Tables, new ActionRecorder(ingestion, TimeProvider.System), TimeProvider.System).CreateAsync(workspaceId, Roles.Ingest, null, "load run", ct)).Token;
+        return (await new AccessTokenService(clients.Tables, new ActionRecorder(ingestion, store, TimeProvider.System, NullLogger<ActionRecorder>.Instance), TimeProvider.System).CreateAsync(workspaceId, Roles.Ingest, null, "load run", ct)).Token;
     }
 
     /// <summary>The batches in sending order: each event once, plus a share of batches again, a little later, as a retrying producer sends them.</summary>

@@ -123,7 +123,16 @@ public sealed class AccessTokenService(TableServiceClient tables, ActionRecorder
         var revokedBefore = row.GetDateTimeOffset("RevokedAt");
         var revokedAt = revokedBefore ?? time.GetUtcNow();
         row["RevokedAt"] = revokedAt;
-        var record = recorder.Check(Event(ToInfo(row) with { Name = Clamp(row.GetString("Name")) }, "Access Token Revoked", revokedAt));
+        ActionRecord record;
+        try
+        {
+            record = recorder.Check(Event(ToInfo(row) with { Name = Clamp(row.GetString("Name")) }, "Access Token Revoked", revokedAt));
+        }
+        catch (UnrecordableActionException ex) when (revokedBefore is not null && ex.Rejection.Code == RejectionCodes.OutsideRetention)
+        {
+            // Revoked so long ago that its record has been forgotten with the rest of that day.
+            return true;
+        }
         if (revokedBefore is null)
         {
             await _table.UpsertEntityAsync(row, TableUpdateMode.Replace, cancellationToken);

@@ -106,7 +106,10 @@ public sealed class ExportWorker(ExportService exports, TrailQueryService querie
                     buffer.Write(e);
                 }
                 position = page.Next;
-                if (position is not null && await buffer.LengthAsync(cancellationToken) < o.BlockBytes)
+                // A block when it is full, or, once the run's time is up, whatever is pending: a
+                // selective filter over a long window may take longer than the run to fill one.
+                if (position is not null && await buffer.LengthAsync(cancellationToken) is var pending
+                    && pending < o.BlockBytes && (clock.Elapsed < o.MaxRunTime || pending == 0))
                 {
                     continue;
                 }

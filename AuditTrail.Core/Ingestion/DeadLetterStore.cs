@@ -48,10 +48,22 @@ public sealed class DeadLetterStore(TrailStore store)
                 }
                 // Raw text, not re-serialized JSON: what arrived is what is kept, even if it is not JSON.
                 // Text that is not valid UTF-16 cannot be written as a JSON string; keep its exact code units instead.
-                if (raw.Utf8 is { } utf8 && Utf8.IsValid(utf8.Span))
+                if (raw.Utf8 is { } utf8 && Utf8.IsValid(utf8.Span) && utf8.Length > MaxRawPartBytes)
+                {
+                    // Larger than one JSON string may be (the writer refuses values over 166,666,666
+                    // bytes; a whole invocation reaches 256 MiB): kept as consecutive parts, each
+                    // cut between characters, whose concatenation is the input.
+                    writer.WriteStartArray("rawParts");
+                    foreach (var part in Parts(utf8, MaxRawPartBytes))
+                    {
+                        writer.WriteStringValue(part.Span);
+                    }
+                    writer.WriteEndArray();
+                }
+                else if (raw.Utf8 is { } bytes && Utf8.IsValid(bytes.Span))
                 {
                     // Bytes taken from an invocation are written as they are, never copied to UTF-16 (they may be 100 MB).
-                    writer.WriteString("raw", utf8.Span);
+                    writer.WriteString("raw", bytes.Span);
                 }
                 else if (raw.RawText is var rawText && HasLoneSurrogate(rawText))
                 {
@@ -90,6 +102,34 @@ public sealed class DeadLetterStore(TrailStore store)
         await store.DeadLetters.GetBlobClient(name).UploadAsync(buffer,
             new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-ndjson" } }, cancellationToken);
         return name;
+    }
+
+    /// <summary>The longest raw input written as one JSON string; longer ones are written in parts of this size.</summary>
+    internal const int MaxRawPartBytes = 64 * 1024 * 1024;
+
+    /// <summary>Consecutive slices of at most <paramref name="max"/> bytes, never cutting a UTF-8 sequence.</summary>
+    internal static IEnumerable<ReadOnlyMemory<byte>> Parts(ReadOnlyMemory<byte> utf8, int max)
+    {
+        while (utf8.Length > 0)
+        {
+            var length = Math.Min(max, utf8.Length);
+            // Back up over continuation bytes (10xxxxxx) so the cut falls before a sequence's first byte.
+            while (length < utf8.Length && length > 0 && (utf8.Span[length] & 0xC0) == 0x80)
+            {
+                length--;
+            }
+            if (length == 0)
+            {
+                // A limit shorter than one character: that character whole.
+                length = 1;
+                while (length < utf8.Length && (utf8.Span[length] & 0xC0) == 0x80)
+                {
+                    length++;
+                }
+            }
+            yield return utf8[..length];
+            utf8 = utf8[length..];
+        }
     }
 
     private static void WriteIfSet(Utf8JsonWriter writer, string name, string? value)

@@ -58,14 +58,16 @@ public sealed class EventHubBatches(IngestionService ingestion, IOptions<Ingesti
     public async Task<BatchOutcome> IngestAsync(IReadOnlyList<RawEvent> events, ReadOnlyMemory<byte> payload, BatchAttempt attempt, IngestContext context, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(attempt);
-        var key = attempt.Key ?? Convert.ToHexString(SHA256.HashData(payload.Span));
+        // Without the metadata's identity, the events' own bytes (the payload changes per try: its
+        // sys block and retry context are new each time).
+        var key = attempt.Key ?? BatchHash(events);
         try
         {
             var result = await ingestion.IngestAsync(events, context, cancellationToken);
             _failures.TryRemove(key, out _);
             return new BatchOutcome(result, null, null);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && !StorageFailures.IsUnavailable(ex, cancellationToken))
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && !StorageFailures.IsUnavailable(ex, cancellationToken) && !IsAccessFailure(ex))
         {
             if (_failures.Count > MaxTracked)
             {
@@ -83,5 +85,32 @@ public sealed class EventHubBatches(IngestionService ingestion, IOptions<Ingesti
             _failures.TryRemove(key, out _);
             return new BatchOutcome(null, blob, reason);
         }
+    }
+
+    /// <summary>
+    /// Storage refusing the app itself (a role or firewall rule gone, a credential that cannot get
+    /// a token) is an outage of the app's access, which an operator fixes; not a bad batch.
+    /// </summary>
+    private static bool IsAccessFailure(Exception ex) =>
+        ex is Azure.Identity.AuthenticationFailedException or Azure.Identity.CredentialUnavailableException
+        || ex is Azure.RequestFailedException { Status: 401 or 403 }
+        || (ex is AggregateException { InnerExceptions.Count: > 0 } a && IsAccessFailure(a.InnerExceptions[^1]));
+
+    private static string BatchHash(IReadOnlyList<RawEvent> events)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var e in events)
+        {
+            if (e.Utf8 is { } utf8)
+            {
+                hash.AppendData(utf8.Span);
+            }
+            else
+            {
+                hash.AppendData(System.Text.Encoding.UTF8.GetBytes(e.RawText));
+            }
+            hash.AppendData([0x1e]);
+        }
+        return Convert.ToHexString(hash.GetHashAndReset());
     }
 }

@@ -61,19 +61,18 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
                 dryRun ? "Would purge" : "Purged", p.Workspace, p.Day, result.EventRows, result.IdClaims);
         });
 
-        var staleClaims = 0L;
-        foreach (var workspace in expired.Select(p => p.Workspace).Distinct(StringComparer.Ordinal))
-        {
-            staleClaims += await PurgeStaleClaimsAsync(workspace, firstKept, dryRun, cancellationToken);
-        }
-
         var deadLetters = await PurgeDatedBlobsAsync(store.DeadLetters, firstKept, dryRun, cancellationToken);
         // Exports are kept a week (their links say so); whatever retention would remove goes in any case.
         var exports = blobs.GetBlobContainerClient(Export.ExportService.ContainerName);
         await exports.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
         var exportBlobs = await PurgeDatedBlobsAsync(exports, DateOnly.FromDateTime(time.GetUtcNow().AddDays(-Export.ExportService.KeepDays).UtcDateTime), dryRun, cancellationToken);
+        // Last: it reads whole claims partitions, and a run cut short by the host leaves the rest to the next one.
+        var staleClaims = new long[1];
+        await Parallel.ForEachAsync(expired.Select(p => p.Workspace).Distinct(StringComparer.Ordinal),
+            new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (workspace, ct) =>
+            Interlocked.Add(ref staleClaims[0], await PurgeStaleClaimsAsync(workspace, firstKept, dryRun, ct)));
         var report = new PurgeReport(dryRun, firstKept, purged.OrderBy(p => p.Day).ThenBy(p => p.WorkspaceId, StringComparer.Ordinal).ToList(),
-            purged.Sum(p => p.EventRows), purged.Sum(p => p.IdClaims) + staleClaims, deadLetters, exportBlobs);
+            purged.Sum(p => p.EventRows), purged.Sum(p => p.IdClaims) + staleClaims[0], deadLetters, exportBlobs);
         logger.LogInformation("{Action} {Partitions} partitions before {FirstKeptDay}: {EventRows} event rows, {IdClaims} id claims, {DeadLetters} dead-letter blobs",
             dryRun ? "Dry run: would purge" : "Purged", report.Partitions.Count, firstKept, report.EventRows, report.IdClaims, deadLetters);
         return report;
@@ -122,12 +121,11 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
         long count = 0;
         await foreach (var page in store.EventIds.QueryAsync<TableEntity>(
                            TableClient.CreateQueryFilter($"PartitionKey eq {workspaceId} and ReceivedAt lt {cutoff}"), maxPerPage: 1000,
-                           select: ["RowKey", "EventPartition", "EventRow"], cancellationToken: cancellationToken).AsPages())
+                           select: ["PartitionKey", "RowKey", "EventPartition", "EventRow"], cancellationToken: cancellationToken).AsPages())
         {
             if (!dryRun)
             {
-                count += page.Values.Count;
-                await DeleteAsync(store.EventIds, workspaceId, page.Values.Select(r => r.RowKey).ToList(), cancellationToken);
+                count += await DeleteUnchangedAsync(store.EventIds, page.Values, cancellationToken);
                 continue;
             }
             // A dry run deleted no rows, so the claims of the rows it counted are still here: only
@@ -147,6 +145,39 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
                 dryRun ? "Would remove" : "Removed", count, workspaceId, cutoff);
         }
         return count;
+    }
+
+    /// <summary>
+    /// Deletes rows of one partition as they were read, 100 per transaction: one changed since
+    /// (a claim taken over by a new event meanwhile) or gone is left as it is. Returns how many went.
+    /// </summary>
+    private static async Task<int> DeleteUnchangedAsync(TableClient table, IReadOnlyList<TableEntity> rows, CancellationToken cancellationToken)
+    {
+        var deleted = 0;
+        foreach (var chunk in rows.Chunk(TableTransactions.MaxActions))
+        {
+            try
+            {
+                await table.SubmitAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, r.ETag)).ToList(), cancellationToken);
+                deleted += chunk.Length;
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status is 404 or 412)
+            {
+                foreach (var r in chunk)
+                {
+                    try
+                    {
+                        await table.DeleteEntityAsync(r.PartitionKey, r.RowKey, r.ETag, cancellationToken);
+                        deleted++;
+                    }
+                    catch (Azure.RequestFailedException one) when (one.Status == 412)
+                    {
+                        // Changed since it was read: no longer the claim that was stale.
+                    }
+                }
+            }
+        }
+        return deleted;
     }
 
     /// <summary>Deletes rows of one partition, 100 per transaction; rows that are already gone are skipped.</summary>

@@ -36,7 +36,7 @@ public static class HostInvocation
             var i = events.Count;
             var origin = Origin(partitionId, At(sequenceNumbers, i), At(enqueuedTimes, i));
             events.Add(item.Utf8 is { } utf8 ? RawEvent.FromUtf8(utf8, origin)
-                : item.Element.ValueKind == JsonValueKind.String ? RawEvent.FromText(item.Element.GetString()!, origin)
+                : item.Element.ValueKind == JsonValueKind.String ? RawEvent.FromUtf8(Utf8Of(item.Element) ?? QuotedText(item.Element), origin)
                 : RawEvent.FromJson(item.Element, origin));
         }
         // Which batch this is, the same on every try of it: its partition and first sequence number.
@@ -247,6 +247,13 @@ public static class HostInvocation
             return null;
         }
     }
+
+    /// <summary>
+    /// A string holding an invalid UTF-16 escape (a lone surrogate), kept as its JSON text, quotes
+    /// included: the reader finds a JSON string whose text is not valid and rejects that one event
+    /// (<c>invalid_string</c>), where decoding it here would throw and fail the whole batch.
+    /// </summary>
+    private static ReadOnlyMemory<byte> QuotedText(JsonElement text) => System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(text).ToArray();
 
     private static byte FirstByte(ReadOnlySpan<byte> json)
     {

@@ -91,7 +91,18 @@ public static class IngestionApi
         }
         using (document)
         {
-            var batch = HostInvocation.ReadEventBatch(document.RootElement, EventHubBinding);
+            HostInvocation.Batch batch;
+            try
+            {
+                batch = HostInvocation.ReadEventBatch(document.RootElement, EventHubBinding);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A shape the reader did not foresee: it would fail the same way on every try, and
+                // the host retries without end, so the payload is kept whole and the partition moves on.
+                var blob = await ingestion.DeadLetterUnreadableAsync(payload, RejectionCodes.MalformedInvocation, $"The invocation payload could not be split into events: {ex.Message}", context, cancellationToken);
+                return Invocation([$"Invocation payload could not be split into events; kept as audit-deadletter/{blob}."], null);
+            }
             if (batch.Error is not null)
             {
                 var blob = await ingestion.DeadLetterUnreadableAsync(payload, RejectionCodes.MalformedInvocation, batch.Error, context, cancellationToken);

@@ -146,9 +146,29 @@ public sealed class RecordedActionsTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Settings_change_whose_record_is_stored_stands_when_queueing_it_for_forwarding_fails()
+    {
+        await using var storage = new FaultyStorage(azurite.ConnectionString);
+        await using var app = new AuditTrailAppFactory(storage.ConnectionString, storageRetries: 0,
+            settings: new Dictionary<string, string> { ["AuditTrail:Forwarding:SettingsCacheDuration"] = "00:00:00" });
+        var ws = TestEvents.NewWorkspaceId();
+        var settings = app.Services.GetRequiredService<ForwardingSettingsService>();
+        var actor = new SettingsActor("token", "0123456789abcdef");
+        await settings.UpdateAsync(ws, new ForwardingSettingsUpdate(true, "key-one", null, null), actor, Ct);
+        // Forwarding is on, so the change's own event is queued for forwarding once stored; the queue fails.
+        storage.Faults = r => r.Service == "queue" ? new Fault(FaultKind.ServerBusy) : null;
+
+        await settings.UpdateAsync(ws, new ForwardingSettingsUpdate(null, null, null, true), actor, Ct);
+
+        storage.Faults = _ => null;
+        Assert.True((await app.Services.GetRequiredService<ForwardingSettingsStore>().GetAsync(ws, Ct)).SuppressTransientFailures);
+        Assert.Equal(2, (await TrailAsync(app, ws)).Count(e => e.Type == "Audit Forwarding Settings Changed"));
+    }
+
+    [Fact]
     public void A_record_the_trail_would_refuse_is_refused_before_the_action_with_the_reader_s_reason()
     {
-        var recorder = new ActionRecorder(null!, TimeProvider.System);
+        var recorder = new ActionRecorder(null!, null!, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<ActionRecorder>.Instance);
         var e = new System.Text.Json.Nodes.JsonObject
         {
             ["id"] = "x-1", ["workspaceId"] = "ws_a", ["type"] = "Access Token Created", ["timestamp"] = DateTimeOffset.UtcNow.ToString("O"),

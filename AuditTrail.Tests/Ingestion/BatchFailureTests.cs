@@ -95,6 +95,24 @@ public sealed class BatchFailureTests(AzuriteFixture azurite)
         Assert.Contains("the last the host would try", (await StoredTrail.JsonAsync(answer)).GetProperty("Logs")[0].GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_message_holding_a_lone_surrogate_inside_an_array_is_one_rejection_not_a_failed_batch()
+    {
+        await using var app = new AuditTrailAppFactory(azurite.ConnectionString);
+        using var http = app.CreateClient();
+        var ws = TestEvents.NewWorkspaceId();
+        var valid = StoredTrail.Events(ws, "evt_sibling", 1)[0].ToJsonString();
+        // Valid JSON whose string is not valid UTF-16: it cannot be decoded, on this try or any other.
+        var payload = TestEvents.EventHubInvocation([valid, "[\"\\ud800\"]"]);
+
+        var response = await http.PostAsync("/IngestAuditEvents", new StringContent(payload, Encoding.UTF8, "application/json"), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var answer = (await StoredTrail.JsonAsync(response)).GetProperty("ReturnValue");
+        Assert.Equal(1, answer.GetProperty("accepted").GetInt32());
+        Assert.Equal("invalid_string", answer.GetProperty("rejected")[0].GetProperty("code").GetString());
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

@@ -55,3 +55,22 @@ public sealed class LargeInvocationTests(AzuriteFixture azurite)
         Assert.Equal(large, lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("raw").GetString()));
     }
 }
+
+/// <summary>Raw input past what one JSON string may hold is kept in parts that join back to it exactly.</summary>
+public sealed class DeadLetterPartsTests
+{
+    [Theory]
+    [InlineData("ascii only, long enough to cut", 7)]
+    [InlineData("漢字と絵文字🔑が混ざる", 5)]
+    [InlineData("🔑🔑🔑", 4)]
+    [InlineData("🔑x🔑", 2)]
+    public void Parts_join_back_to_the_input_and_never_cut_a_character(string text, int max)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+
+        var parts = AuditTrail.Core.Ingestion.DeadLetterStore.Parts(bytes, max).ToList();
+
+        Assert.All(parts, p => Assert.True((p.Length <= max || p.Length <= 4) && System.Text.Unicode.Utf8.IsValid(p.Span)));
+        Assert.Equal(text, string.Concat(parts.Select(p => System.Text.Encoding.UTF8.GetString(p.Span))));
+    }
+}
