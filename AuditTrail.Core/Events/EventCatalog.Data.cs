@@ -3,7 +3,8 @@ namespace AuditTrail.Core.Events;
 /// <summary>
 /// The event catalog: every event type named in any revision of the product page, grouped by
 /// product area, plus the product areas the page lists without naming their events yet.
-/// Generated once from <c>shared/seeds</c>; the catalog tests check it against the seeds.
+/// Taken once from the product page's revisions; the catalog tests check it against the page's
+/// lists kept in the repository (<c>AuditTrail.Tests/Events/ProductPageCatalog.tsv</c>).
 /// </summary>
 public static partial class EventCatalog
 {

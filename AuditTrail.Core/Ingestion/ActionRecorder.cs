@@ -64,9 +64,7 @@ public sealed class ActionRecorder(IngestionService ingestion, TrailStore store,
         try
         {
             var claim = await store.EventIds.FindAsync(record.WorkspaceId, TrailKeys.Encode(record.EventId), bound.Token);
-            return claim?.GetString("ContentHash") == record.ContentHash
-                   && claim.GetString("EventPartition") is { } partition && claim.GetString("EventRow") is { } row
-                   && await store.Events.FindAsync(partition, row, bound.Token) is not null;
+            return claim?.GetString("ContentHash") == record.ContentHash && await store.EventRowExistsAsync(claim, bound.Token) == true;
         }
         catch (Exception ex) when (ex is Azure.RequestFailedException or OperationCanceledException or IOException or HttpRequestException or AggregateException)
         {

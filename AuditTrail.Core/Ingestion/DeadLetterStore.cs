@@ -22,9 +22,12 @@ public sealed class DeadLetterStore(TrailStore store)
     {
         // Sized for what it will hold (raw input plus a line of fields each), so a batch of large
         // messages is not copied over and over as the buffer doubles.
+        // Bytes that are valid UTF-8 are kept as bytes; checked once each (an input may be 100 MB).
+        var utf8 = items.Select(i => i.Raw.Utf8 is { } b && Utf8.IsValid(b.Span) ? b : (ReadOnlyMemory<byte>?)null).ToArray();
         using var buffer = new MemoryStream((int)Math.Min(int.MaxValue / 2, items.Sum(i => (long)(i.Raw.Utf8?.Length ?? i.Raw.Text?.Length ?? 256) + 512)));
-        foreach (var (rejection, raw) in items)
+        for (var n = 0; n < items.Count; n++)
         {
+            var (rejection, raw) = items[n];
             using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed))
             {
                 writer.WriteStartObject();
@@ -48,19 +51,19 @@ public sealed class DeadLetterStore(TrailStore store)
                 }
                 // Raw text, not re-serialized JSON: what arrived is what is kept, even if it is not JSON.
                 // Text that is not valid UTF-16 cannot be written as a JSON string; keep its exact code units instead.
-                if (raw.Utf8 is { } utf8 && Utf8.IsValid(utf8.Span) && utf8.Length > MaxRawPartBytes)
+                if (utf8[n] is { Length: > MaxRawPartBytes } large)
                 {
                     // Larger than one JSON string may be (the writer refuses values over 166,666,666
                     // bytes; a whole invocation reaches 256 MiB): kept as consecutive parts, each
                     // cut between characters, whose concatenation is the input.
                     writer.WriteStartArray("rawParts");
-                    foreach (var part in Parts(utf8, MaxRawPartBytes))
+                    foreach (var part in Parts(large, MaxRawPartBytes))
                     {
                         writer.WriteStringValue(part.Span);
                     }
                     writer.WriteEndArray();
                 }
-                else if (raw.Utf8 is { } bytes && Utf8.IsValid(bytes.Span))
+                else if (utf8[n] is { } bytes)
                 {
                     // Bytes taken from an invocation are written as they are, never copied to UTF-16 (they may be 100 MB).
                     writer.WriteString("raw", bytes.Span);
@@ -85,14 +88,7 @@ public sealed class DeadLetterStore(TrailStore store)
         foreach (var (rejection, raw) in items)
         {
             identity.AppendData(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"\u001e{rejection.Index}\u001f{rejection.Code}\u001f")));
-            if (raw.Utf8 is { } utf8 && Utf8.IsValid(utf8.Span))
-            {
-                identity.AppendData(utf8.Span);
-            }
-            else
-            {
-                identity.AppendData(Encoding.UTF8.GetBytes(raw.RawText));
-            }
+            raw.AppendTo(identity);
         }
         var hash = Convert.ToHexString(identity.GetHashAndReset(), 0, 16).ToLowerInvariant();
         var name = $"{receivedAt.UtcDateTime:yyyy/MM/dd}/{context.Door}-{hash}.jsonl";

@@ -101,14 +101,7 @@ public sealed class EventHubBatches(IngestionService ingestion, IOptions<Ingesti
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var e in events)
         {
-            if (e.Utf8 is { } utf8)
-            {
-                hash.AppendData(utf8.Span);
-            }
-            else
-            {
-                hash.AppendData(System.Text.Encoding.UTF8.GetBytes(e.RawText));
-            }
+            e.AppendTo(hash);
             hash.AppendData([0x1e]);
         }
         return Convert.ToHexString(hash.GetHashAndReset());

@@ -271,12 +271,8 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     /// </summary>
     private async Task<bool> IsOrphanAsync(TableEntity claim, CancellationToken cancellationToken)
     {
-        if (claim.GetDateTimeOffset("ReceivedAt") is not { } claimedAt || time.GetUtcNow() - claimedAt < OrphanAfter
-            || claim.GetString("EventPartition") is not { } partition || claim.GetString("EventRow") is not { } row)
-        {
-            return false;
-        }
-        return await store.Events.FindAsync(partition, row, cancellationToken) is null;
+        return claim.GetDateTimeOffset("ReceivedAt") is { } claimedAt && time.GetUtcNow() - claimedAt >= OrphanAfter
+               && await store.EventRowExistsAsync(claim, cancellationToken) == false;
     }
 
     private static TableEntity ClaimEntity(Candidate c) => new(c.Event.WorkspaceId, TrailKeys.Encode(c.Event.Id))

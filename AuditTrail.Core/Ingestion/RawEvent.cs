@@ -32,6 +32,20 @@ public readonly record struct RawEvent
 
     public static RawEvent FromUtf8(ReadOnlyMemory<byte> utf8, IReadOnlyDictionary<string, string>? origin = null) => new(null, null, origin, utf8);
 
+    /// <summary>The raw input as UTF-8, for hashing: its bytes as they came when it has them, else its text encoded.</summary>
+    public void AppendTo(System.Security.Cryptography.IncrementalHash hash)
+    {
+        ArgumentNullException.ThrowIfNull(hash);
+        if (Utf8 is { } bytes)
+        {
+            hash.AppendData(bytes.Span);
+        }
+        else
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(RawText));
+        }
+    }
+
     /// <summary>The event as text, for dead letters (decoded only for the events that need it).</summary>
     public string RawText => Text ?? (Utf8 is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes.Span) : null) ?? Element?.GetRawText() ?? string.Empty;
 }

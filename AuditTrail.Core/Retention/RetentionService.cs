@@ -67,12 +67,12 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
         await exports.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
         var exportBlobs = await PurgeDatedBlobsAsync(exports, DateOnly.FromDateTime(time.GetUtcNow().AddDays(-Export.ExportService.KeepDays).UtcDateTime), dryRun, cancellationToken);
         // Last: it reads whole claims partitions, and a run cut short by the host leaves the rest to the next one.
-        var staleClaims = new long[1];
+        long staleClaims = 0;
         await Parallel.ForEachAsync(expired.Select(p => p.Workspace).Distinct(StringComparer.Ordinal),
             new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (workspace, ct) =>
-            Interlocked.Add(ref staleClaims[0], await PurgeStaleClaimsAsync(workspace, firstKept, dryRun, ct)));
+            Interlocked.Add(ref staleClaims, await PurgeStaleClaimsAsync(workspace, firstKept, dryRun, ct)));
         var report = new PurgeReport(dryRun, firstKept, purged.OrderBy(p => p.Day).ThenBy(p => p.WorkspaceId, StringComparer.Ordinal).ToList(),
-            purged.Sum(p => p.EventRows), purged.Sum(p => p.IdClaims) + staleClaims[0], deadLetters, exportBlobs);
+            purged.Sum(p => p.EventRows), purged.Sum(p => p.IdClaims) + staleClaims, deadLetters, exportBlobs);
         logger.LogInformation("{Action} {Partitions} partitions before {FirstKeptDay}: {EventRows} event rows, {IdClaims} id claims, {DeadLetters} dead-letter blobs",
             dryRun ? "Dry run: would purge" : "Purged", report.Partitions.Count, firstKept, report.EventRows, report.IdClaims, deadLetters);
         return report;
@@ -132,8 +132,7 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
             // those without rows are this step's.
             foreach (var claim in page.Values)
             {
-                if (claim.GetString("EventPartition") is not { } partition || claim.GetString("EventRow") is not { } row
-                    || await store.Events.FindAsync(partition, row, cancellationToken) is null)
+                if (await store.EventRowExistsAsync(claim, cancellationToken) != true)
                 {
                     count++;
                 }

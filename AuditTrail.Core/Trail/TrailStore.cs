@@ -1,3 +1,4 @@
+using AuditTrail.Core.Storage;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 
@@ -47,6 +48,21 @@ public sealed class TrailStore : IDisposable
     public TableClient Keys { get; }
 
     public BlobContainerClient DeadLetters { get; }
+
+    /// <summary>
+    /// Whether the primary row a claim of <see cref="EventIds"/> names (its <c>EventPartition</c>
+    /// and <c>EventRow</c>) is there: false for a claim whose rows were never written; null when
+    /// the claim does not name one.
+    /// </summary>
+    public async Task<bool?> EventRowExistsAsync(TableEntity claim, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(claim);
+        if (claim.GetString("EventPartition") is not { } partition || claim.GetString("EventRow") is not { } row)
+        {
+            return null;
+        }
+        return await Events.FindAsync(partition, row, cancellationToken) is not null;
+    }
 
     public void Dispose() => _gate.Dispose();
 

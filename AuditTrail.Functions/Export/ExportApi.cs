@@ -148,12 +148,5 @@ public static class StandaloneExporterExtensions
 {
     /// <summary>Polls the export queue in-process when there is no Functions host (unless <c>AuditTrail:Export:PollQueue</c> is false).</summary>
     public static IServiceCollection AddStandaloneExporter(this IServiceCollection services, IConfiguration configuration, HostingMode mode)
-    {
-        services.AddSingleton<StandaloneExporter>();
-        if (mode == HostingMode.Standalone && configuration.GetValue($"{ExportOptions.Section}:PollQueue", true))
-        {
-            services.AddHostedService(sp => sp.GetRequiredService<StandaloneExporter>());
-        }
-        return services;
-    }
+        => services.AddStandaloneQueuePoller<StandaloneExporter>(configuration, ExportOptions.Section, mode);
 }

@@ -34,12 +34,5 @@ public static class StandaloneForwarderExtensions
 {
     /// <summary>Polls the forward queue in-process when there is no Functions host (unless <c>AuditTrail:Forwarding:PollQueue</c> is false).</summary>
     public static IServiceCollection AddStandaloneForwarder(this IServiceCollection services, IConfiguration configuration, HostingMode mode)
-    {
-        services.AddSingleton<StandaloneForwarder>();
-        if (mode == HostingMode.Standalone && configuration.GetValue($"{ForwardingOptions.Section}:PollQueue", true))
-        {
-            services.AddHostedService(sp => sp.GetRequiredService<StandaloneForwarder>());
-        }
-        return services;
-    }
+        => services.AddStandaloneQueuePoller<StandaloneForwarder>(configuration, ForwardingOptions.Section, mode);
 }

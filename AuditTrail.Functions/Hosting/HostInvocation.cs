@@ -36,7 +36,7 @@ public static class HostInvocation
             var i = events.Count;
             var origin = Origin(partitionId, At(sequenceNumbers, i), At(enqueuedTimes, i));
             events.Add(item.Utf8 is { } utf8 ? RawEvent.FromUtf8(utf8, origin)
-                : item.Element.ValueKind == JsonValueKind.String ? RawEvent.FromUtf8(Utf8Of(item.Element) ?? QuotedText(item.Element), origin)
+                : item.Element.ValueKind == JsonValueKind.String ? RawEvent.FromUtf8(Body(item.Element), origin)
                 : RawEvent.FromJson(item.Element, origin));
         }
         // Which batch this is, the same on every try of it: its partition and first sequence number.
@@ -196,12 +196,7 @@ public static class HostInvocation
             yield return new Item(message, null);
             yield break;
         }
-        if (Utf8Of(message) is not { } body)
-        {
-            // A string that is not valid UTF-16 (a lone surrogate escape): the reader judges its text.
-            yield return new Item(message, null);
-            yield break;
-        }
+        var body = Body(message);
         if (FirstByte(body.Span) == (byte)'[')
         {
             JsonDocument? events = null;
@@ -249,11 +244,12 @@ public static class HostInvocation
     }
 
     /// <summary>
-    /// A string holding an invalid UTF-16 escape (a lone surrogate), kept as its JSON text, quotes
-    /// included: the reader finds a JSON string whose text is not valid and rejects that one event
-    /// (<c>invalid_string</c>), where decoding it here would throw and fail the whole batch.
+    /// A message body held in a JSON string, as UTF-8. A string holding an invalid UTF-16 escape (a
+    /// lone surrogate) is kept as its JSON text, quotes included: the reader finds a JSON string
+    /// whose text is not valid and rejects that one event (<c>invalid_string</c>), where decoding it
+    /// here would throw and fail the whole batch.
     /// </summary>
-    private static ReadOnlyMemory<byte> QuotedText(JsonElement text) => System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(text).ToArray();
+    private static ReadOnlyMemory<byte> Body(JsonElement text) => Utf8Of(text) ?? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(text).ToArray();
 
     private static byte FirstByte(ReadOnlySpan<byte> json)
     {

@@ -206,3 +206,21 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
         }
     }
 }
+
+public static class StandaloneQueuePollerExtensions
+{
+    /// <summary>
+    /// Registers a poller, and runs it in-process when there is no Functions host, unless
+    /// <c>{section}:PollQueue</c> is false (tests drive a poller themselves).
+    /// </summary>
+    public static IServiceCollection AddStandaloneQueuePoller<TPoller>(this IServiceCollection services, IConfiguration configuration, string section, HostingMode mode)
+        where TPoller : StandaloneQueuePoller
+    {
+        services.AddSingleton<TPoller>();
+        if (mode == HostingMode.Standalone && configuration.GetValue($"{section}:PollQueue", true))
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<TPoller>());
+        }
+        return services;
+    }
+}

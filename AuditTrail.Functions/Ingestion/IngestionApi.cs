@@ -75,6 +75,13 @@ public static class IngestionApi
     {
         var context = new IngestContext(IngestDoors.EventHub, null, HostInvocation.InvocationId(request));
         var payload = await RequestBody.ReadAsync(request, HttpLimits.MaxInvocationBodyBytes, cancellationToken);
+        // Kept whole and acknowledged: a payload that cannot be split into events would fail the same
+        // way on every try, and the host retries without end.
+        async Task<IResult> UnreadableAsync(string reason, string log)
+        {
+            var blob = await ingestion.DeadLetterUnreadableAsync(payload, RejectionCodes.MalformedInvocation, reason, context, cancellationToken);
+            return Invocation([$"{log} Kept as audit-deadletter/{blob}."], null);
+        }
         JsonDocument document;
         try
         {
@@ -86,8 +93,7 @@ public static class IngestionApi
         }
         catch (JsonException ex)
         {
-            var blob = await ingestion.DeadLetterUnreadableAsync(payload, RejectionCodes.MalformedInvocation, $"The invocation payload is not valid JSON: {ex.Message}", context, cancellationToken);
-            return Invocation([$"Invocation payload was not JSON; kept as audit-deadletter/{blob}."], null);
+            return await UnreadableAsync($"The invocation payload is not valid JSON: {ex.Message}", "Invocation payload was not JSON.");
         }
         using (document)
         {
@@ -98,15 +104,12 @@ public static class IngestionApi
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                // A shape the reader did not foresee: it would fail the same way on every try, and
-                // the host retries without end, so the payload is kept whole and the partition moves on.
-                var blob = await ingestion.DeadLetterUnreadableAsync(payload, RejectionCodes.MalformedInvocation, $"The invocation payload could not be split into events: {ex.Message}", context, cancellationToken);
-                return Invocation([$"Invocation payload could not be split into events; kept as audit-deadletter/{blob}."], null);
+                // A shape the reader did not foresee.
+                return await UnreadableAsync($"The invocation payload could not be split into events: {ex.Message}", "Invocation payload could not be split into events.");
             }
             if (batch.Error is not null)
             {
-                var blob = await ingestion.DeadLetterUnreadableAsync(payload, RejectionCodes.MalformedInvocation, batch.Error, context, cancellationToken);
-                return Invocation([$"{batch.Error} Kept as audit-deadletter/{blob}."], null);
+                return await UnreadableAsync(batch.Error, batch.Error);
             }
             var outcome = await batches.IngestAsync(batch.Events, payload, batch.Attempt, context, cancellationToken);
             return outcome.Result is { } result
