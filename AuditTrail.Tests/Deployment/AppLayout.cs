@@ -13,7 +13,19 @@ internal static class AppLayout
 
     public static JsonElement HostJson => Json("host.json");
 
-    public static JsonElement Template => Json("infra", "main.json");
+    /// <summary>The ARM template compiled from infra/main.bicep (once per test run, never committed).</summary>
+    public static JsonElement Template => BicepCli.Template;
+
+    /// <summary>The template's resources, whether bicep wrote them as an array or (language version 2.0) by symbolic name.</summary>
+    public static IEnumerable<JsonElement> Resources =>
+        Template.GetProperty("resources") is { ValueKind: JsonValueKind.Object } named
+            ? named.EnumerateObject().Select(p => p.Value)
+            : Template.GetProperty("resources").EnumerateArray();
+
+    public static IEnumerable<JsonElement> ResourcesOfType(string type) =>
+        Resources.Where(r => string.Equals(r.GetProperty("type").GetString(), type, StringComparison.OrdinalIgnoreCase));
+
+    public static JsonElement Site => ResourcesOfType("Microsoft.Web/sites").Single();
 
     public static IReadOnlyDictionary<string, string> SampleSettings =>
         Json("local.settings.sample.json").GetProperty("Values").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);
@@ -27,8 +39,6 @@ internal static class AppLayout
     public static IEnumerable<JsonElement> Bindings(JsonElement function) => function.GetProperty("bindings").EnumerateArray();
 
     public static IReadOnlyDictionary<string, string> TemplateAppSettings =>
-        Template.GetProperty("resources").EnumerateArray()
-            .Single(r => r.GetProperty("type").GetString() == "Microsoft.Web/sites")
-            .GetProperty("properties").GetProperty("siteConfig").GetProperty("appSettings").EnumerateArray()
+        Site.GetProperty("properties").GetProperty("siteConfig").GetProperty("appSettings").EnumerateArray()
             .ToDictionary(s => s.GetProperty("name").GetString()!, s => s.GetProperty("value").GetString()!);
 }
