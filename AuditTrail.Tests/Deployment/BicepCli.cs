@@ -34,14 +34,26 @@ internal static partial class BicepCli
             {
                 throw new FileNotFoundException($"The bicep CLI is not at {path}: run 'dotnet restore' (package Azure.Bicep.CommandLine.linux-x64).", path);
             }
-            // NuGet extracts package files with the mode its client version chooses; the clients used
-            // here keep the owner's execute bit, but a restore that drops it would leave a CLI that
-            // cannot start. The file is the package's own, so restoring the bit changes nothing else.
-            if (!OperatingSystem.IsWindows() && !File.GetUnixFileMode(path).HasFlag(UnixFileMode.UserExecute))
-            {
-                File.SetUnixFileMode(path, File.GetUnixFileMode(path) | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
-            }
+            EnsureExecutable(path);
             return path;
+        }
+    }
+
+    /// <summary>
+    /// NuGet extracts package files with the mode its client version chooses; the clients used here
+    /// keep the owner's execute bit, but a restore that drops it would leave a CLI that cannot
+    /// start. The file is the package's own, so giving it back its run bit changes nothing else.
+    /// </summary>
+    internal static void EnsureExecutable(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var mode = File.GetUnixFileMode(path);
+        if (!mode.HasFlag(UnixFileMode.UserExecute))
+        {
+            File.SetUnixFileMode(path, mode | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
         }
     }
 

@@ -70,6 +70,38 @@ public sealed class InfraTemplateTests
     }
 
     [Fact]
+    public async Task A_bicep_executable_restored_without_its_run_bit_gets_it_back_and_runs()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Assert.Skip("Unix file modes only");
+            return;
+        }
+        // A copy of the restored CLI stripped of every execute bit, as an extraction that drops modes leaves it.
+        var directory = Directory.CreateTempSubdirectory("audittrail-bicep-mode-");
+        try
+        {
+            var copy = Path.Combine(directory.FullName, "bicep");
+            File.Copy(BicepCli.Executable, copy);
+            File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+            BicepCli.EnsureExecutable(copy);
+
+            Assert.True(File.GetUnixFileMode(copy).HasFlag(UnixFileMode.UserExecute));
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(copy, ["--version"]) { RedirectStandardOutput = true })!;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            timeout.CancelAfter(TimeSpan.FromMinutes(1));
+            var version = await process.StandardOutput.ReadToEndAsync(timeout.Token);
+            await process.WaitForExitAsync(timeout.Token);
+            Assert.StartsWith("Bicep CLI version 0.49.2", version, StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_plan_is_Flex_Consumption_FC1_on_Linux()
     {
         var plan = AppLayout.ResourcesOfType("Microsoft.Web/serverfarms").Single();
