@@ -114,7 +114,12 @@ public static class QueryApi
             throw new ProblemException(StatusCodes.Status400BadRequest, QueryValidationException.InvalidParameter, "Invalid event id",
                 $"An event id is 1-{EventLimits.MaxIdLength} characters without control characters.", "eventId");
         }
+        // The server keeps an encoded slash (%2F) encoded in a path segment; an id holding "/" is
+        // found by its decoded form too (a stored id that literally holds "%2F" is found first).
         var e = await queries.FindAsync(workspaceId, eventId, cancellationToken)
+                ?? (eventId.Contains("%2F", StringComparison.OrdinalIgnoreCase)
+                    ? await queries.FindAsync(workspaceId, eventId.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase), cancellationToken)
+                    : null)
                 ?? throw new ProblemException(StatusCodes.Status404NotFound, "event_not_found", "Event not found",
                     $"This workspace has no event with that id in the last {EventLimits.RetentionDays} days.", "eventId");
         return new EventResult(e);
