@@ -504,8 +504,8 @@ function labelledCell(label, ...children) {
   return td;
 }
 
-function filterButton(kind, shown, onClick) {
-  const button = text('button', shown, 'filter-link');
+function filterButton(kind, shown, onClick, label = shown) {
+  const button = text('button', label, 'filter-link');
   button.type = 'button';
   button.setAttribute('aria-label', `Filter by ${kind} ${shown}`);
   button.title = `Show only this ${kind}'s events`;
@@ -688,10 +688,10 @@ function showDetails(event, opener, raw) {
     action();
   };
   addField(fields, 'Actor', `${event.actor.name ? `${event.actor.name} ` : ''}(${event.actor.type} ${event.actor.id})`,
-    filterButton('actor', event.actor.name ?? event.actor.id, closeAnd(() => filterByActor(event.actor))));
+    filterButton('actor', event.actor.name ?? event.actor.id, closeAnd(() => filterByActor(event.actor)), 'Show only this actor'));
   addField(fields, 'Actor email', event.actor.email);
   addField(fields, 'Resource', `${event.resource.name ? `${event.resource.name} ` : ''}(${event.resource.type} ${event.resource.id})`,
-    filterButton('resource', event.resource.name ?? event.resource.id, closeAnd(() => filterByResource(event.resource))));
+    filterButton('resource', event.resource.name ?? event.resource.id, closeAnd(() => filterByResource(event.resource)), 'Show only this resource'));
   addField(fields, 'IP address', event.context?.ip);
   addField(fields, 'User agent', event.context?.userAgent);
   addField(fields, 'Request id', event.context?.requestId);
