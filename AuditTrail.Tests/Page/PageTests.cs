@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using AuditTrail.Core.Access;
+using AuditTrail.Core.Demo;
 using AuditTrail.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -342,6 +344,20 @@ public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : 
         await other.GotoAsync(app.BaseUrl + "/#event=evt_missing");
         await Expect(other.Locator("#error-text")).ToContainTextAsync("does not have");
         await other.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Demo_trail_fills_the_page_on_a_first_run()
+    {
+        await using var app = await PageApp.StartAsync(azurite, Ct);
+        var seeded = await app.App.Services.GetRequiredService<DemoTrailSeeder>().SeedAsync(app.WorkspaceId, Ct);
+        var page = await browser.NewPageAsync();
+        await SignInAsync(page, app);
+
+        await Expect(page.Locator("#event-rows tr")).ToHaveCountAsync(50);
+        await Expect(page.GetByRole(AriaRole.Img, new() { Name = "Activity" }))
+            .ToHaveAttributeAsync("aria-label", new Regex($"^Activity: {seeded.Accepted + 1} events from "));
+        await BrowserFixture.ScreenshotAsync(page, "13-demo-trail", fullPage: false);
     }
 
     [Fact]
