@@ -667,7 +667,7 @@ async function openEventById(id) {
     state.openEvent = null;
     writeAddress();
     if (error.status === 404) {
-      ui.errorText.textContent = `The link names an event this workspace does not have (or no longer has: the trail keeps ${90} days).`;
+      ui.errorText.textContent = 'The link names an event this workspace does not have (or no longer has: the trail keeps 90 days).';
       ui.retry.hidden = true;
       ui.error.hidden = false;
     } else {
@@ -719,7 +719,8 @@ function showDetails(event, opener, raw) {
   state.openEvent = event.id;
   writeAddress();
   showRaw(event.id, raw);
-  ui.details.returnFocus = opener;
+  // Opened from a link there is no opener: focus goes back to the results.
+  ui.details.returnFocus = opener ?? ui.results;
   if (!ui.details.open) {
     ui.details.showModal();
   }
