@@ -40,24 +40,7 @@ public static class QueryBenchmark
         using var queryStore = new TrailStore((measured ?? clients).Tables, (measured ?? clients).Blobs);
         var queries = new TrailQueryService(queryStore, clock, Options.Create(new QueryOptions()));
         var oneDayAtATime = new TrailQueryService(queryStore, clock, Options.Create(new QueryOptions { MaxParallelDays = 1 }));
-        var ws = $"bench_query_{Guid.NewGuid():N}"[..32];
-        var now = clock.GetUtcNow().AddMinutes(-1);
-        var watch = Stopwatch.StartNew();
-        for (var offset = 0; offset < events; offset += 1000)
-        {
-            var batch = Enumerable.Range(offset, Math.Min(1000, events - offset)).Select(i => RawEvent.FromText(new JsonObject
-            {
-                ["id"] = $"evt_{i}",
-                ["workspaceId"] = ws,
-                ["type"] = Types[i % Types.Length],
-                ["timestamp"] = now.AddSeconds(-(i * (double)days * 86_400 / events)).ToString("O", CultureInfo.InvariantCulture),
-                ["actor"] = new JsonObject { ["type"] = i % 10 == 0 ? "token" : "user", ["id"] = $"usr_{i % 20}" },
-                ["resource"] = new JsonObject { ["type"] = "source", ["id"] = $"src_{i % 50}" },
-            }.ToJsonString())).ToList();
-            await ingestion.IngestAsync(batch, new IngestContext(IngestDoors.Http), ct);
-            log.Write($"\rseeding {events} events over {days} days: {offset + batch.Count} ({watch.Elapsed.TotalSeconds:F0} s)");
-        }
-        log.WriteLine();
+        var (ws, now) = await SeedAsync(ingestion, clock, events, days, log, ct);
 
         var start = now.AddDays(-90);
         var end = now.AddMinutes(5);
@@ -136,8 +119,41 @@ public static class QueryBenchmark
         };
     }
 
+    /// <summary>
+    /// A new workspace with <paramref name="events"/> events spread evenly over <paramref name="days"/>
+    /// days before the clock's now, five types, 20 actors (every tenth event a token's), 50 resources.
+    /// </summary>
+    internal static async Task<(string WorkspaceId, DateTimeOffset Now)> SeedAsync(IngestionService ingestion, TimeProvider clock, int events, int days, TextWriter log, CancellationToken ct)
+    {
+        var ws = $"bench_query_{Guid.NewGuid():N}"[..32];
+        var now = clock.GetUtcNow().AddMinutes(-1);
+        var watch = Stopwatch.StartNew();
+        for (var offset = 0; offset < events; offset += 1000)
+        {
+            var batch = Enumerable.Range(offset, Math.Min(1000, events - offset)).Select(i => RawEvent.FromText(new JsonObject
+            {
+                ["id"] = $"evt_{i}",
+                ["workspaceId"] = ws,
+                ["type"] = Types[i % Types.Length],
+                ["timestamp"] = now.AddSeconds(-(i * (double)days * 86_400 / events)).ToString("O", CultureInfo.InvariantCulture),
+                ["actor"] = new JsonObject { ["type"] = i % 10 == 0 ? "token" : "user", ["id"] = $"usr_{i % 20}" },
+                ["resource"] = new JsonObject { ["type"] = "source", ["id"] = $"src_{i % 50}" },
+            }.ToJsonString())).ToList();
+            await ingestion.IngestAsync(batch, new IngestContext(IngestDoors.Http), ct);
+            log.Write($"\rseeding {events} events over {days} days: {offset + batch.Count} ({watch.Elapsed.TotalSeconds:F0} s)");
+        }
+        log.WriteLine();
+        return (ws, now);
+    }
+
+    internal static (double P50, double P95) Percentiles(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return (sorted[(int)Math.Round(0.50 * (sorted.Count - 1))], sorted[(int)Math.Round(0.95 * (sorted.Count - 1))]);
+    }
+
     /// <summary>Today's noon (UTC), standing still.</summary>
-    private sealed class NoonClock : TimeProvider
+    internal sealed class NoonClock : TimeProvider
     {
         private readonly DateTimeOffset _noon = new(DateTime.UtcNow.Date.AddHours(12), TimeSpan.Zero);
 
@@ -145,7 +161,7 @@ public static class QueryBenchmark
     }
 
     /// <summary>Holds each request for a fixed time before sending it: a network round trip to a storage service that answers in index time.</summary>
-    private sealed class RoundTrip(TimeSpan latency) : DelegatingHandler(new SocketsHttpHandler())
+    internal sealed class RoundTrip(TimeSpan latency) : DelegatingHandler(new SocketsHttpHandler())
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
@@ -155,10 +171,4 @@ public static class QueryBenchmark
     }
 
     private static readonly string[] Types = ["Source Modified", "Source Disabled", "Integrations Enabled", "Warehouses Modified", "Audience Run Failed"];
-
-    private static (double P50, double P95) Percentiles(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return (sorted[(int)Math.Round(0.50 * (sorted.Count - 1))], sorted[(int)Math.Round(0.95 * (sorted.Count - 1))]);
-    }
 }

@@ -37,6 +37,8 @@ public static class AuditTrailCoreServiceCollectionExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddSingleton<TrailQueryService>();
+        services.AddSingleton<TrailActivityService>();
+        services.AddSingleton<AuditTrail.Core.Demo.DemoTrailSeeder>();
         services.AddSingleton<ContinuationTokens>();
         services.AddSingleton<RetentionService>();
         services.AddSingleton<ExportLinks>();

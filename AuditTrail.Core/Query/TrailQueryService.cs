@@ -147,6 +147,31 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
     }
 
     /// <summary>
+    /// One event of the workspace by its id, or null: never stored, not yet fully stored (a claim
+    /// whose rows are still being written), or older than the retention window. The id's claim in
+    /// <c>AuditEventIds</c> names the primary row, so this is two point reads, never a scan.
+    /// </summary>
+    public async Task<AuditEvent?> FindAsync(string workspaceId, string eventId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(workspaceId);
+        ArgumentNullException.ThrowIfNull(eventId);
+        await store.EnsureCreatedAsync(cancellationToken);
+        var claim = await store.EventIds.GetEntityIfExistsAsync<TableEntity>(workspaceId, TrailKeys.Encode(eventId), cancellationToken: cancellationToken);
+        if (!claim.HasValue || claim.Value!.GetString("EventPartition") is not { } partition || claim.Value.GetString("EventRow") is not { } rowKey)
+        {
+            return null;
+        }
+        var row = await store.Events.GetEntityIfExistsAsync<TableEntity>(partition, rowKey, cancellationToken: cancellationToken);
+        if (!row.HasValue)
+        {
+            return null;
+        }
+        var e = EventRows.ToEvent(row.Value!);
+        // An encoded id can be a hash (very long ids): only the stored id and workspace decide.
+        return e.WorkspaceId == workspaceId && e.Id == eventId && e.Timestamp >= time.GetUtcNow().AddDays(-EventLimits.RetentionDays) ? e : null;
+    }
+
+    /// <summary>
     /// Waits for reads the page did not need. Their results and failures are not part of the
     /// answer (a storage error in one is already logged by the storage client), but none is left
     /// running once the query returns.
@@ -287,7 +312,7 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     /// <summary>The row family to scan, and the filters the service can apply to it.</summary>
-    private static (string Prefix, List<string> ServerFilters) Plan(AuditQuery q)
+    internal static (string Prefix, List<string> ServerFilters) Plan(AuditQuery q)
     {
         var filters = new List<string>();
         string prefix;

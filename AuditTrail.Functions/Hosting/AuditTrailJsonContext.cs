@@ -11,6 +11,7 @@ namespace AuditTrail.Functions.Hosting;
 [JsonSerializable(typeof(ServiceStatus))]
 [JsonSerializable(typeof(AuditTrail.Functions.Export.ExportResponse))]
 [JsonSerializable(typeof(AuditTrail.Functions.Query.EventTypesResponse))]
+[JsonSerializable(typeof(AuditTrail.Functions.Query.ActivityResponse))]
 [JsonSerializable(typeof(AuditTrail.Core.Forwarding.ForwardingSettingsView))]
 [JsonSerializable(typeof(AuditTrail.Core.Forwarding.ForwardingResendResult))]
 [JsonSerializable(typeof(AuditTrail.Functions.Access.AccessTokenView))]

@@ -6,6 +6,8 @@ using AuditTrail.Core.Events;
 using AuditTrail.Core.Query;
 using AuditTrail.Functions.Access;
 using AuditTrail.Functions.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Metadata;
 
 namespace AuditTrail.Functions.Query;
 
@@ -17,12 +19,36 @@ public static class QueryApi
         "start", "end", "type", "productArea", "actorId", "actorType", "resourceType", "resourceId", "limit", "continuation",
     };
 
+    // The list's filters, without paging: a chart covers the whole window.
+    private static readonly HashSet<string> ActivityParameters = new(StringComparer.Ordinal)
+    {
+        "start", "end", "type", "productArea", "actorId", "actorType", "resourceType", "resourceId",
+    };
+
 
     public static IEndpointRouteBuilder MapQueryApi(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/api/workspaces/{workspaceId}")
+        var workspace = app.MapGroup("/api/workspaces/{workspaceId}")
             .RequireWorkspaceRole(Roles.Owner)
-            .WithTags("Query")
+            .WithTags("Query");
+
+        // A literal segment outranks the {eventId} parameter, so "activity" is never read as an id.
+        workspace.MapGet("/audit-events/activity", GetActivityAsync)
+            .WithName("GetAuditActivity")
+            .WithSummary("Events per UTC day of the filtered view (same filters as listing), every day of its window.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
+
+        workspace.MapGet("/audit-events/{eventId}", GetAuditEventAsync)
+            .WithName("GetAuditEvent")
+            .WithSummary("One event of the workspace by its id, in the same form as in a listed page.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        workspace
             .MapGet("/audit-events", GetAuditEventsAsync)
             .WithName("ListAuditEvents")
             .WithSummary("A filtered page of the workspace's audit events, newest first.")
@@ -59,6 +85,44 @@ public static class QueryApi
         {
             throw new ProblemException(StatusCodes.Status400BadRequest, ex.Code, "Invalid query parameter", ex.Message, ex.Parameter);
         }
+    }
+
+    private static async Task<Ok<ActivityResponse>> GetActivityAsync(string workspaceId, HttpRequest request, TrailActivityService activity, TimeProvider time, CancellationToken cancellationToken)
+    {
+        AuditQuery query;
+        try
+        {
+            query = QueryParameters.Parse(workspaceId, request.Query, time.GetUtcNow(), ActivityParameters);
+        }
+        catch (QueryValidationException ex)
+        {
+            throw new ProblemException(StatusCodes.Status400BadRequest, ex.Code, "Invalid query parameter", ex.Message, ex.Parameter);
+        }
+        var counts = await activity.CountAsync(query, cancellationToken);
+        return TypedResults.Ok(new ActivityResponse(counts.Start, counts.End, counts.Total, counts.Days.Select(d => new ActivityDayView(d.Day, d.Count)).ToList()));
+    }
+
+    private static async Task<EventResult> GetAuditEventAsync(string workspaceId, string eventId, HttpRequest request, TrailQueryService queries, CancellationToken cancellationToken)
+    {
+        if (request.Query.Count > 0)
+        {
+            var key = request.Query.Keys.First();
+            throw new ProblemException(StatusCodes.Status400BadRequest, QueryValidationException.InvalidParameter, "Invalid query parameter", "This route takes no query parameters.", key);
+        }
+        if (string.IsNullOrWhiteSpace(eventId) || eventId.Length > EventLimits.MaxIdLength || eventId.Any(char.IsControl))
+        {
+            throw new ProblemException(StatusCodes.Status400BadRequest, QueryValidationException.InvalidParameter, "Invalid event id",
+                $"An event id is 1-{EventLimits.MaxIdLength} characters without control characters.", "eventId");
+        }
+        // The server keeps an encoded slash (%2F) encoded in a path segment; an id holding "/" is
+        // found by its decoded form too (a stored id that literally holds "%2F" is found first).
+        var e = await queries.FindAsync(workspaceId, eventId, cancellationToken)
+                ?? (eventId.Contains("%2F", StringComparison.OrdinalIgnoreCase)
+                    ? await queries.FindAsync(workspaceId, eventId.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase), cancellationToken)
+                    : null)
+                ?? throw new ProblemException(StatusCodes.Status404NotFound, "event_not_found", "Event not found",
+                    $"This workspace has no event with that id in the last {EventLimits.RetentionDays} days.", "eventId");
+        return new EventResult(e);
     }
 
     /// <summary>The same filters with start and end made explicit, so every page sees the same window.</summary>
@@ -119,6 +183,26 @@ public static class QueryApi
             await writer.FlushAsync(httpContext.RequestAborted);
         }
     }
+
+    /// <summary>One event in its canonical form, as in a listed page (so the page's "Copy JSON" is the API's own text).</summary>
+    private sealed class EventResult(AuditEvent e) : IResult, IEndpointMetadataProvider
+    {
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.ContentType = "application/json; charset=utf-8";
+            await using var writer = new Utf8JsonWriter(httpContext.Response.Body, AuditTrail.Core.JsonDefaults.Relaxed);
+            AuditEventJson.Write(writer, e);
+            await writer.FlushAsync(httpContext.RequestAborted);
+        }
+
+        public static void PopulateMetadata(System.Reflection.MethodInfo method, EndpointBuilder builder) =>
+            builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(void), ["application/json"]));
+    }
 }
 
 public sealed record EventTypesResponse(IReadOnlyList<ProductArea> Value);
+
+/// <summary>The activity of a view: its window as applied (start clipped to retention) and one entry per UTC day.</summary>
+public sealed record ActivityResponse(DateTimeOffset Start, DateTimeOffset End, long Total, IReadOnlyList<ActivityDayView> Value);
+
+public sealed record ActivityDayView(DateOnly Day, int Count);

@@ -40,6 +40,20 @@ public sealed class BenchmarkSmokeTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Activity_harness_counts_every_seeded_event_and_reports_a_ratio_to_the_first_page()
+    {
+        using var clients = azurite.CreateClients();
+
+        var result = await ActivityBenchmark.RunAsync(clients, events: 300, repetitions: 2, TextWriter.Null, Ct, latencyMs: 1, days: 5);
+
+        var filters = result["filters"]!.AsArray();
+        Assert.Equal(["no filter", "type", "actorId", "resource"], filters.Select(f => (string)f!["filter"]!));
+        Assert.Equal(300, (long)filters[0]!["eventsCounted"]!);
+        Assert.Equal(60, (long)filters[1]!["eventsCounted"]!); // one type in five
+        Assert.All(filters, f => Assert.True((double)f!["ratioP50"]! > 0));
+    }
+
+    [Fact]
     public async Task Export_and_purge_harnesses_run()
     {
         using var clients = azurite.CreateClients();
