@@ -9,6 +9,7 @@ using AuditTrail.Core.Access;
 using AuditTrail.Core.Forwarding;
 using AuditTrail.Core.Storage;
 using AuditTrail.Functions.Forwarding;
+using AuditTrail.Functions.Hosting;
 using AuditTrail.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
@@ -197,6 +198,24 @@ public sealed class TelemetryTests(AzuriteFixture azurite)
         Assert.Null(app.Services.GetService<TracerProvider>());
         Assert.Null(app.Services.GetService<MeterProvider>());
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/status", Ct)).StatusCode);
+    }
+
+    [Fact]
+    public void With_a_connection_string_and_AAD_the_exporter_signs_in_with_the_apps_credential()
+    {
+        // Built, never started: no exporter is created, so nothing tries the network.
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder();
+        builder.Configuration["AuditStorage"] = azurite.ConnectionString;
+        builder.Configuration[AuditTrail.Functions.Hosting.TelemetryHosting.ConnectionStringSetting] = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/";
+        builder.Configuration[AuditTrail.Functions.Hosting.TelemetryHosting.AuthenticationStringSetting] = "Authorization=AAD;ClientId=00000000-0000-0000-0000-000000000001";
+        AuditTrail.Core.AuditTrailCoreServiceCollectionExtensions.AddAuditTrailCore(builder.Services, builder.Configuration);
+        builder.AddAuditTrailTelemetry();
+        using var services = builder.Services.BuildServiceProvider();
+
+        var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<Azure.Monitor.OpenTelemetry.AspNetCore.AzureMonitorOptions>>()
+            .Get(Microsoft.Extensions.Options.Options.DefaultName);
+        Assert.Same(services.GetRequiredService<Azure.Core.TokenCredential>(), options.Credential);
+        Assert.StartsWith("InstrumentationKey=", options.ConnectionString, StringComparison.Ordinal);
     }
 
     /// <summary>Takes this workspace's forward messages off the queue and hands each to <c>POST /ForwardAuditEvents</c> as the host would.</summary>
