@@ -172,6 +172,33 @@ public sealed class TelemetryTests(AzuriteFixture azurite)
         Assert.Contains(all, a => a.Source.Name.StartsWith("Azure.Data.Tables", StringComparison.Ordinal) && IsUnder(all, a, delivered));
     }
 
+    [Fact]
+    public async Task An_export_counts_its_rows_and_duration_once()
+    {
+        var metrics = new List<MetricSnapshot>();
+        await using var app = new AuditTrailAppFactory(azurite.ConnectionString, settings: new Dictionary<string, string> { ["AuditTrail:Telemetry:Enabled"] = "true" },
+            services: s => s.ConfigureOpenTelemetryMeterProvider(m => m.AddInMemoryExporter(metrics)));
+        using var http = app.CreateClient();
+        var ws = TestEvents.NewWorkspaceId();
+        var (_, token) = await app.Services.GetRequiredService<AccessTokenService>().CreateAsync(ws, Roles.Owner, null, "test", Ct);
+        var post = Request(HttpMethod.Post, $"/api/workspaces/{ws}/audit-events", token);
+        post.Content = new StringContent(TestEvents.Array(TestEvents.Event(ws), TestEvents.Event(ws), TestEvents.Event(ws)), Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(post, Ct)).StatusCode);
+        var accepted = await http.SendAsync(Request(HttpMethod.Post, $"/api/workspaces/{ws}/exports?type=Source%20Disabled", token), Ct);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        var id = (await accepted.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetString()!;
+
+        var done = await AuditTrail.Tests.Export.ExportRuns.CompleteAsync(app.Services, ws, id, Ct);
+        Assert.Equal("succeeded", done.Status);
+        app.Services.GetRequiredService<MeterProvider>().ForceFlush();
+
+        Assert.Equal(1, Points(metrics, "audittrail.exports").Where(p => Tags(p)["audittrail.outcome"] == "succeeded").Sum(p => p.GetSumLong()));
+        Assert.Equal(3, Points(metrics, "audittrail.export.rows").Sum(p => p.GetSumLong()));
+        var duration = Assert.Single(Points(metrics, "audittrail.export.duration"));
+        Assert.Equal(1, duration.GetHistogramCount());
+        Assert.InRange(duration.GetHistogramSum(), 0.0, 600.0);
+    }
+
     [Theory]
     [InlineData("http://127.0.0.1:10002/devstoreaccount1/AuditEvents(PartitionKey='ws_1',RowKey='p_evt-secret')", true, "http://127.0.0.1:10002/devstoreaccount1/AuditEvents/…")]
     [InlineData("https://acct.table.core.windows.net/AuditEventIds(PartitionKey='ws_1',RowKey='evt-secret')?$select=x", true, "https://acct.table.core.windows.net/AuditEventIds/…")]
