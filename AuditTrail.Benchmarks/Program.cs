@@ -25,8 +25,10 @@ public static class BenchmarkCommand
                                                 (the app's peak resident memory for one Event Hubs invocation of that size)
                    AuditTrail.Benchmarks load   [--events 100000] [--producers 8] [--batch 500] [--workspaces 4] [--overlap 10] [--out FILE]
                                                 (the app in standalone mode over real HTTP; exits 1 unless every event is stored exactly once)
+                   AuditTrail.Benchmarks telemetry [--events 5000] [--rounds 3] [--out FILE]
+                                                (ingest traced / not traced, paired per batch)
             """;
-        if (args.Length == 0 || args[0] is not ("purge" or "export" or "ingest" or "query" or "activity" or "cpu" or "load" or "invocation"))
+        if (args.Length == 0 || args[0] is not ("purge" or "export" or "ingest" or "query" or "activity" or "cpu" or "load" or "invocation" or "telemetry"))
         {
             Console.Error.WriteLine(Usage);
             return 2;
@@ -45,6 +47,7 @@ public static class BenchmarkCommand
             "purge" => await PurgeBenchmark.RunAsync(clients, Option("--events", 10_000), Option("--workspaces", 4), Option("--rounds", 3), Console.Out, CancellationToken.None),
             "export" => await ExportMemoryBenchmark.RunAsync(clients, Sizes("--sizes", "10000,100000"), Sizes("--writer-sizes", "10000,100000,1000000"), Option("--rounds", 3), Console.Out, CancellationToken.None),
             "ingest" => await IngestBenchmark.RunAsync(clients, Option("--events", 20_000), Option("--rounds", 3), Console.Out, CancellationToken.None),
+            "telemetry" => await TelemetryBenchmark.RunAsync(connection, Option("--events", 5_000), Option("--rounds", 3), Console.Out, CancellationToken.None),
             "query" => await QueryBenchmark.RunAsync(clients, Option("--events", 100_000), Option("--repetitions", 20), Console.Out, CancellationToken.None, Option("--latency-ms", 0), Option("--days", 89)),
             "activity" => await ActivityBenchmark.RunAsync(clients, Option("--events", 20_000), Option("--repetitions", 10), Console.Out, CancellationToken.None, Option("--latency-ms", 0), Option("--days", 89)),
             "invocation" => await InvocationMemoryBenchmark.RunAsync(connection, Option("--messages", 100), Option("--message-bytes", 1_000_000), Option("--rounds", 3), Console.Out, CancellationToken.None),
@@ -58,6 +61,7 @@ public static class BenchmarkCommand
         Console.WriteLine(args[0] switch
         {
             "purge" => $"median ratio purge/raw: {(double)result["medianRatio"]!:F2} (target >= 0.8); written to {outFile}",
+            "telemetry" => $"median ratio ingest traced/untraced: {(double)result["medianRatio"]!:F2} (ratio of totals {(double)result["ratioOfTotals"]!:F2}, {(long)result["spansExported"]!} spans); written to {outFile}",
             "ingest" => $"median ratio ingest/raw in order: {(double)result["medianRatio"]!:F2} (target >= 0.9); to raw all at once: {(double)result["medianRatioToAllAtOnce"]!:F2}; written to {outFile}",
             "query" => $"first-page p50/p95 ratios to the raw range query: {string.Join(", ", result["filters"]!.AsArray().Select(f => $"{f!["filter"]} {(double)f["ratioP50"]!:F2}/{(double)f["ratioP95"]!:F2}"))} (target <= 2); written to {outFile}",
             "activity" => $"activity (90 days) p50/p95 as ratios to the first page of the same view: {string.Join(", ", result["filters"]!.AsArray().Select(f => $"{f!["filter"]} {(double)f["ratioP50"]!:F2}/{(double)f["ratioP95"]!:F2}"))}; written to {outFile}",

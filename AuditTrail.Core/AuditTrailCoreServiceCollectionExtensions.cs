@@ -5,6 +5,7 @@ using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Retention;
 using AuditTrail.Core.Storage;
+using AuditTrail.Core.Telemetry;
 using AuditTrail.Core.Trail;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,6 +26,9 @@ public static class AuditTrailCoreServiceCollectionExtensions
     {
         services.AddAuditStorage(configuration);
         services.AddSingleton(TimeProvider.System);
+        // The meter per container (IMeterFactory), the instruments with it; nothing is exported unless the host adds a listener.
+        services.AddMetrics();
+        services.AddSingleton<AuditTrailTelemetry>();
         services.AddSingleton<TrailStore>();
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<IngestionService>();
@@ -89,7 +93,8 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddSingleton(sp => new EventForwarder(
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(EventForwarder.HttpClientName),
             sp.GetRequiredService<TrailStore>(), sp.GetRequiredService<ForwardingSettingsStore>(), sp.GetRequiredService<DeadLetterStore>(),
-            sp.GetRequiredService<ForwardingDeadLetters>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventForwarder>>()));
+            sp.GetRequiredService<ForwardingDeadLetters>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventForwarder>>(),
+            sp.GetService<AuditTrailTelemetry>()));
         return services;
     }
 }

@@ -28,6 +28,7 @@ try
     var builder = WebApplication.CreateBuilder(command ? [] : args);
     var hosting = builder.AddFunctionsHosting(command);
     builder.Services.AddAuditTrailCore(builder.Configuration);
+    builder.AddAuditTrailTelemetry();
     builder.Services.AddAuditTrailHttp();
     builder.Services.AddStandaloneTimers(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
     builder.Services.AddStandaloneForwarder(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);

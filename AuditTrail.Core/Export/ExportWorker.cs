@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Storage;
+using AuditTrail.Core.Telemetry;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using Microsoft.Extensions.Logging;
@@ -30,7 +31,8 @@ namespace AuditTrail.Core.Export;
 /// reason before it goes to the poison queue.
 /// </para>
 /// </summary>
-public sealed class ExportWorker(ExportService exports, TrailQueryService queries, IOptions<ExportOptions> options, TimeProvider time, ILogger<ExportWorker> logger)
+public sealed class ExportWorker(ExportService exports, TrailQueryService queries, IOptions<ExportOptions> options, TimeProvider time, ILogger<ExportWorker> logger,
+    AuditTrailTelemetry? telemetry = null)
 {
     public const int PageSize = 500;
 
@@ -146,6 +148,7 @@ public sealed class ExportWorker(ExportService exports, TrailQueryService querie
         {
             return Superseded(record);
         }
+        telemetry?.ExportSucceeded(record.RowCount, done.UpdatedAt - record.CreatedAt);
         logger.LogInformation("Export {ExportId} of {WorkspaceId} done: {Rows} rows, {Bytes} bytes in {Blocks} blocks",
             record.Id, record.WorkspaceId, record.RowCount, record.ByteSize, record.BlockCount);
         return $"Export {record.Id} succeeded: {record.RowCount} rows.";
@@ -172,6 +175,7 @@ public sealed class ExportWorker(ExportService exports, TrailQueryService querie
                 var (record, etag) = found;
                 if (await exports.SaveAsync(record with { Status = ExportStatus.Failed, FailureReason = reason, UpdatedAt = time.GetUtcNow() }, etag, cancellationToken) is not null)
                 {
+                    telemetry?.ExportFailed();
                     logger.LogError("Export {ExportId} of {WorkspaceId} failed: {Reason}", record.Id, record.WorkspaceId, reason);
                     return;
                 }

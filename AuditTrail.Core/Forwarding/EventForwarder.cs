@@ -3,6 +3,7 @@ using System.Text;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
+using AuditTrail.Core.Telemetry;
 using AuditTrail.Core.Trail;
 using Microsoft.Extensions.Logging;
 
@@ -47,7 +48,7 @@ public sealed class ForwardingTransientException(string message, int status, Exc
 /// </summary>
 public sealed class EventForwarder(
     HttpClient http, TrailStore store, ForwardingSettingsStore settings, DeadLetterStore deadLetters, ForwardingDeadLetters resendable,
-    TimeProvider time, ILogger<EventForwarder> logger)
+    TimeProvider time, ILogger<EventForwarder> logger, AuditTrailTelemetry? telemetry = null)
 {
     public const string HttpClientName = "AuditForwarding";
     public const string Door = "forward";
@@ -72,14 +73,24 @@ public sealed class EventForwarder(
             return new ForwardResult(ForwardOutcome.Disabled, 0, 0, 0, $"Forwarding is off for {workspace}; nothing sent.");
         }
 
-        var (events, missing) = await LoadAsync(message, cancellationToken);
+        var (events, missing, receivedAt) = await LoadAsync(message, cancellationToken);
         var toSend = current.SuppressTransientFailures ? events.Where(e => !TransientFailures.WillBeRetried(e)).ToList() : events;
         var suppressed = events.Count - toSend.Count;
         var endpoint = settings.EndpointOf(current);
         var sent = 0;
         foreach (var (body, calls) in TrackCalls.Batches(toSend.Select(TrackCalls.Serialize)))
         {
-            var refusal = await PostAsync(endpoint, current.WriteKey, body, workspace, dequeueCount, cancellationToken);
+            (int Status, string Reason)? refusal;
+            try
+            {
+                refusal = await PostAsync(endpoint, current.WriteKey, body, workspace, dequeueCount, cancellationToken);
+            }
+            catch (ForwardingTransientException ex)
+            {
+                telemetry?.ForwardCall("retry", ex.Status);
+                throw;
+            }
+            telemetry?.ForwardCall(refusal is null ? "delivered" : "rejected", refusal?.Status ?? 200);
             if (refusal is not null)
             {
                 var failure = new ForwardingFailure(time.GetUtcNow(), refusal.Value.Status, refusal.Value.Reason, toSend.Count - sent);
@@ -92,6 +103,7 @@ public sealed class EventForwarder(
                     workspace, endpoint, failure.EventCount, failure.Status, failure.Reason, blob);
                 return new ForwardResult(ForwardOutcome.Rejected, sent, suppressed, missing, $"The source refused events with {failure.Status}: {failure.Reason}");
             }
+            telemetry?.Forwarded(toSend.Skip(sent).Take(calls).Select(e => receivedAt.GetValueOrDefault(e)).ToList(), time.GetUtcNow());
             sent += calls;
         }
         logger.LogInformation("Forwarded {Sent} events of {WorkspaceId} to {Endpoint} ({Suppressed} transient failures held back, {Missing} no longer stored; try {DequeueCount})",
@@ -111,10 +123,11 @@ public sealed class EventForwarder(
     }
 
     /// <summary>Point reads of the named primary rows; rows gone (retention got there first) are counted, not fatal.</summary>
-    private async Task<(List<AuditEvent> Events, int Missing)> LoadAsync(ForwardMessage message, CancellationToken cancellationToken)
+    private async Task<(List<AuditEvent> Events, int Missing, Dictionary<AuditEvent, DateTimeOffset?> ReceivedAt)> LoadAsync(ForwardMessage message, CancellationToken cancellationToken)
     {
         var keys = message.Partitions.SelectMany(p => p.Rows.Select(r => (p.PartitionKey, Row: r))).ToList();
         var found = new AuditEvent?[keys.Count];
+        var received = new DateTimeOffset?[keys.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, keys.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
             async (i, ct) =>
             {
@@ -123,10 +136,19 @@ public sealed class EventForwarder(
                 if (row is not null && row.GetString("WorkspaceId") == message.WorkspaceId)
                 {
                     found[i] = EventRows.ToEvent(row);
+                    received[i] = row.GetDateTimeOffset("ReceivedAt"); // the start of the forward lag
                 }
             });
         var events = found.OfType<AuditEvent>().ToList();
-        return (events, keys.Count - events.Count);
+        var receivedAt = new Dictionary<AuditEvent, DateTimeOffset?>(ReferenceEqualityComparer.Instance);
+        for (var i = 0; i < found.Length; i++)
+        {
+            if (found[i] is { } e)
+            {
+                receivedAt[e] = received[i];
+            }
+        }
+        return (events, keys.Count - events.Count, receivedAt);
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Unicode;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using AuditTrail.Core.Telemetry;
 using AuditTrail.Core.Trail;
 using Azure.Storage.Blobs.Models;
 
@@ -14,9 +15,8 @@ namespace AuditTrail.Core.Ingestion;
 /// its reason and the raw payload, so it can be fixed and replayed. The blob name is derived from
 /// the content, so a retried invocation rewrites the same blob instead of adding a copy.
 /// </summary>
-public sealed class DeadLetterStore(TrailStore store)
+public sealed class DeadLetterStore(TrailStore store, AuditTrailTelemetry? telemetry = null)
 {
-
     public async Task<string> WriteAsync(
         IReadOnlyList<(IngestRejection Rejection, RawEvent Raw)> items, IngestContext context, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
@@ -97,6 +97,7 @@ public sealed class DeadLetterStore(TrailStore store)
         buffer.Position = 0;
         await store.DeadLetters.GetBlobClient(name).UploadAsync(buffer,
             new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-ndjson" } }, cancellationToken);
+        telemetry?.DeadLettered(context.Door, items.Select(i => i.Rejection.Code));
         return name;
     }
 

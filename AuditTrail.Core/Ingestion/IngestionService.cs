@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Forwarding;
 using AuditTrail.Core.Storage;
+using AuditTrail.Core.Telemetry;
 using AuditTrail.Core.Trail;
 using Azure;
 using Azure.Data.Tables;
@@ -24,7 +25,8 @@ namespace AuditTrail.Core.Ingestion;
 /// never alter one. Rejected events go to the dead-letter container. Storage failures propagate:
 /// the caller must not acknowledge the batch.
 /// </summary>
-public sealed class IngestionService(TrailStore store, DeadLetterStore deadLetters, TimeProvider time, ILogger<IngestionService> logger, ForwardingOutbox? forwarding = null)
+public sealed class IngestionService(TrailStore store, DeadLetterStore deadLetters, TimeProvider time, ILogger<IngestionService> logger, ForwardingOutbox? forwarding = null,
+    AuditTrailTelemetry? telemetry = null)
 {
     private const int Parallelism = 8;
     private const int TransactionByteBudget = TableTransactions.MaxBytes - (256 * 1024);
@@ -132,6 +134,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         var accepted = candidates.Count(c => c.Outcome == ClaimOutcome.Claimed);
         var uncataloged = candidates.Where(c => c.Outcome == ClaimOutcome.Claimed && !c.Event.Cataloged)
             .Select(c => c.Event.Type).Distinct(StringComparer.Ordinal).ToList();
+        telemetry?.Ingested(context.Door, accepted, duplicates, rejected.Select(r => r.Rejection));
         logger.LogInformation(
             "Ingested {Received} events via {Door}: {Accepted} accepted, {Duplicates} duplicates, {Rejected} rejected (dead letters {DeadLetterBlob}); invocation {InvocationId}",
             batch.Count, context.Door, accepted, duplicates, rejected.Count, deadLetterBlob, context.InvocationId);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Storage;
+using AuditTrail.Core.Telemetry;
 using AuditTrail.Core.Trail;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
@@ -35,7 +36,8 @@ public sealed record PurgedPartition(string WorkspaceId, DateOnly Day, long Even
 /// registry read and one dead-letter listing.
 /// </para>
 /// </summary>
-public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, TimeProvider time, ILogger<RetentionService> logger)
+public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, TimeProvider time, ILogger<RetentionService> logger,
+    AuditTrailTelemetry? telemetry = null)
 {
     private const int Parallelism = 4;
 
@@ -73,6 +75,7 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
             Interlocked.Add(ref staleClaims, await PurgeStaleClaimsAsync(workspace, firstKept, dryRun, ct)));
         var report = new PurgeReport(dryRun, firstKept, purged.OrderBy(p => p.Day).ThenBy(p => p.WorkspaceId, StringComparer.Ordinal).ToList(),
             purged.Sum(p => p.EventRows), purged.Sum(p => p.IdClaims) + staleClaims, deadLetters, exportBlobs);
+        telemetry?.Purged(report);
         logger.LogInformation("{Action} {Partitions} partitions before {FirstKeptDay}: {EventRows} event rows, {IdClaims} id claims, {DeadLetters} dead-letter blobs",
             dryRun ? "Dry run: would purge" : "Purged", report.Partitions.Count, firstKept, report.EventRows, report.IdClaims, deadLetters);
         return report;

@@ -138,6 +138,8 @@ public sealed class StandaloneExporter(ExportService exports, ExportWorker worke
 {
     protected override QueueTriggerOptions Polling => options.Value;
 
+    protected override string FunctionName => ExportApi.QueueFunction;
+
     protected override Task EnsureCreatedAsync(CancellationToken cancellationToken) => exports.EnsureCreatedAsync(cancellationToken);
 
     protected override async Task HandleAsync(string messageText, long dequeueCount, CancellationToken cancellationToken) =>

@@ -18,6 +18,8 @@ public sealed class StandaloneForwarder(ForwardingOutbox outbox, EventForwarder 
 {
     protected override QueueTriggerOptions Polling => options.Value;
 
+    protected override string FunctionName => ForwardingApi.QueueFunction;
+
     protected override Task EnsureCreatedAsync(CancellationToken cancellationToken) => outbox.EnsureCreatedAsync(cancellationToken);
 
     protected override async Task HandleAsync(string messageText, long dequeueCount, CancellationToken cancellationToken) =>

@@ -1,4 +1,5 @@
 using AuditTrail.Core.Storage;
+using AuditTrail.Core.Telemetry;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 
@@ -25,6 +26,9 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
 
     /// <summary>The queue's settings: host.json's <c>extensions.queues</c> as the trigger applies them in Azure.</summary>
     protected abstract QueueTriggerOptions Polling { get; }
+
+    /// <summary>The queue function this poller stands in for: the name of each message's span, as the host's invocation would be.</summary>
+    protected abstract string FunctionName { get; }
 
     protected abstract Task EnsureCreatedAsync(CancellationToken cancellationToken);
 
@@ -120,6 +124,8 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
                 m.MessageId, queue.Name, poisonQueue.Name);
             return;
         }
+        using var activity = AuditTrailTelemetry.StartFunction(FunctionName, "pubsub");
+        activity?.SetTag("messaging.message.delivery_count", m.DequeueCount);
         var lease = new MessageLease(queue, m, time);
         Exception? failure = null;
         try
@@ -139,6 +145,11 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
         catch (Exception ex) when (IsFailure(ex, cancellationToken))
         {
             failure = ex;
+        }
+        if (failure is not null)
+        {
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
+            activity?.SetTag("error.type", failure.GetType().FullName);
         }
         if (failure is null)
         {

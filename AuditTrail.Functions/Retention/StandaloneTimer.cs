@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AuditTrail.Core.Retention;
+using AuditTrail.Core.Telemetry;
 using AuditTrail.Functions.Hosting;
 using NCrontab;
 
@@ -33,12 +34,15 @@ public sealed class StandaloneTimer(RetentionService retention, TimeProvider tim
             var next = schedule.GetNextOccurrence(now);
             logger.LogInformation("Next retention purge at {NextRun:u}", next);
             await Task.Delay(next - now, time, stoppingToken);
+            using var activity = AuditTrailTelemetry.StartFunction(RetentionApi.TimerFunction, "timer");
             try
             {
                 await retention.PurgeAsync(dryRun: false, stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
+                activity?.SetTag("error.type", ex.GetType().FullName);
                 // Nothing may end the loop but the app stopping: a storage try timeout is a cancellation too.
                 logger.LogError(ex, "Retention purge failed; the next run at the next occurrence will finish it");
             }
