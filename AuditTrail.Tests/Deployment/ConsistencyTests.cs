@@ -3,11 +3,13 @@ using System.Text.RegularExpressions;
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Export;
 using AuditTrail.Core.Forwarding;
+using AuditTrail.Core.Integrity;
 using AuditTrail.Core.Trail;
 using AuditTrail.Functions.Export;
 using AuditTrail.Functions.Forwarding;
 using AuditTrail.Functions.Hosting;
 using AuditTrail.Functions.Ingestion;
+using AuditTrail.Functions.Integrity;
 using AuditTrail.Functions.Retention;
 using AuditTrail.Tests.Infrastructure;
 using Microsoft.AspNetCore.Routing;
@@ -26,7 +28,7 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
     public void The_functions_are_the_ones_the_app_implements()
     {
         Assert.Equal(
-            new[] { ForwardingApi.QueueFunction, ExportApi.QueueFunction, "HttpApi", "AuditTrailPage", "AuditTrailPageAssets", "OpenApiDocument", IngestionApi.EventHubFunction, RetentionApi.TimerFunction }.Order(),
+            new[] { ForwardingApi.QueueFunction, ExportApi.QueueFunction, "HttpApi", "AuditTrailPage", "AuditTrailPageAssets", "OpenApiDocument", IngestionApi.EventHubFunction, RetentionApi.TimerFunction, IntegrityApi.TimerFunction }.Order(),
             AppLayout.Functions().Keys.Order());
     }
 
@@ -131,6 +133,8 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         Assert.Equal(("many", "string"), (hub.GetProperty("cardinality").GetString(), hub.GetProperty("dataType").GetString()));
         var schedule = Trigger(functions[RetentionApi.TimerFunction]).GetProperty("schedule").GetString()!;
         Assert.NotNull(CrontabSchedule.TryParse(schedule, new CrontabSchedule.ParseOptions { IncludingSeconds = true }));
+        // Hourly, five minutes past (shared-names.md); the standalone app reads the same file.
+        Assert.Equal("0 5 * * * *", Trigger(functions[IntegrityApi.TimerFunction]).GetProperty("schedule").GetString());
     }
 
     [Fact]
@@ -298,9 +302,9 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         var variables = AppLayout.Template.GetProperty("variables");
         string[] Names(string variable) => variables.GetProperty(variable).EnumerateArray().Select(v => v.GetString()!).Order().ToArray();
         string[] tables = [TrailStore.EventsTable, TrailStore.EventIdsTable, TrailStore.PartitionsTable, TrailStore.WorkspaceDaysTable, TrailStore.KeysTable,
-            AccessTokenService.TableName, ExportService.TableName, ForwardingSettingsStore.TableName];
+            AccessTokenService.TableName, ExportService.TableName, ForwardingSettingsStore.TableName, IntegrityStore.LedgerTable, IntegrityStore.DigestsTable];
         Assert.Equal(tables.Order(), Names("tables"));
-        Assert.Equal(new[] { TrailStore.DeadLetterContainer, ExportService.ContainerName }.Order(), Names("containers"));
+        Assert.Equal(new[] { TrailStore.DeadLetterContainer, ExportService.ContainerName, IntegrityStore.DigestContainer }.Order(), Names("containers"));
         Assert.Equal(new[] { ForwardingOutbox.QueueName, ForwardingOutbox.PoisonQueueName, ExportService.QueueName, ExportService.PoisonQueueName }.Order(), Names("queues"));
 
         var settings = AppLayout.TemplateAppSettings;
