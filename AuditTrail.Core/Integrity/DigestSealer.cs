@@ -30,39 +30,48 @@ public sealed class DigestSealer(
     public const string SealedEventType = "Audit Digest Sealed";
     private const int Parallelism = 4;
 
-    public async Task<SealReport> SealAsync(CancellationToken cancellationToken = default)
+    /// <summary>Seals every workspace with something new, or only <paramref name="workspaceId"/> (which leaves the run's state alone).</summary>
+    public async Task<SealReport> SealAsync(string? workspaceId = null, CancellationToken cancellationToken = default)
     {
         await store.EnsureCreatedAsync(cancellationToken);
         var end = time.GetUtcNow() - options.Value.SealDelay;
-        var state = await store.Digests.FindAsync(IntegrityStore.StatePartition, "sealer", cancellationToken);
-        var from = state?.GetDateTimeOffset("SealedThrough");
-        if (from >= end)
-        {
-            return new SealReport(from.Value, []);
-        }
+        var state = workspaceId is null ? await store.Digests.FindAsync(IntegrityStore.StatePartition, "sealer", cancellationToken) : null;
+        // The registry from the hour before the last run's end (or before this run's, whichever is
+        // earlier: a clock set back must not hide entries), so every workspace that recorded since is found.
+        // The first run ever reads back the whole retention period.
+        var from = state is null ? end.AddDays(-(Events.EventLimits.RetentionDays + 1))
+            : state.GetDateTimeOffset("SealedThrough") is { } through && through < end ? through : end;
+        var scanFrom = from.AddHours(-1);
         var registry = await store.Ledger.QueryAsync<TableEntity>(
-                TableClient.CreateQueryFilter($"PartitionKey ge {IntegrityStore.RegistryPrefix + (from is { } f ? IntegrityStore.Hour(f) : "")} and PartitionKey le {IntegrityStore.RegistryPrefix + IntegrityStore.Hour(end)}"),
+                workspaceId is null
+                    ? TableClient.CreateQueryFilter($"PartitionKey ge {IntegrityStore.RegistryPrefix + IntegrityStore.Hour(scanFrom)} and PartitionKey le {IntegrityStore.RegistryPrefix + IntegrityStore.Hour(end)}")
+                    : TableClient.CreateQueryFilter($"PartitionKey ge {IntegrityStore.RegistryPrefix + IntegrityStore.Hour(scanFrom)} and PartitionKey le {IntegrityStore.RegistryPrefix + IntegrityStore.Hour(end)} and RowKey eq {workspaceId}"),
                 select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken)
-            .Select(r => r.RowKey).ToListAsync(cancellationToken);
+            .Select(r => (Workspace: r.RowKey, Hour: r.PartitionKey[IntegrityStore.RegistryPrefix.Length..])).ToListAsync(cancellationToken);
+        var firstHours = registry.GroupBy(r => r.Workspace, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => DateTimeOffset.ParseExact(g.Min(r => r.Hour)!, "yyyyMMddHH", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal), StringComparer.Ordinal);
         var purges = await store.Digests.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {IntegrityStore.PendingPurgesPartition}"),
                 select: ["RowKey"], cancellationToken: cancellationToken)
-            .Select(r => r.RowKey).ToListAsync(cancellationToken);
-        var workspaces = registry.Concat(purges).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+            .Select(r => r.RowKey).Where(w => workspaceId is null || w == workspaceId).ToListAsync(cancellationToken);
+        var workspaces = registry.Select(r => r.Workspace).Concat(purges).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var sealedNow = new System.Collections.Concurrent.ConcurrentBag<SealedDigest>();
         await Parallel.ForEachAsync(workspaces, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (ws, ct) =>
         {
-            foreach (var d in await SealWorkspaceAsync(ws, from, end, ct))
+            foreach (var d in await SealWorkspaceAsync(ws, firstHours.TryGetValue(ws, out var first) ? first : scanFrom, end, ct))
             {
                 sealedNow.Add(d);
             }
         });
         // Only once every workspace is sealed through it: the next run starts its registry read here.
-        await store.Digests.UpsertEntityAsync(new TableEntity(IntegrityStore.StatePartition, "sealer") { ["SealedThrough"] = end }, TableUpdateMode.Replace, cancellationToken);
+        if (workspaceId is null)
+        {
+            await store.Digests.UpsertEntityAsync(new TableEntity(IntegrityStore.StatePartition, "sealer") { ["SealedThrough"] = end }, TableUpdateMode.Replace, cancellationToken);
+        }
         logger.LogInformation("Sealed {Digests} digests of {Workspaces} workspaces through {SealedThrough:o}", sealedNow.Count, workspaces.Count, end);
         return new SealReport(end, sealedNow.OrderBy(d => d.Payload.WorkspaceId, StringComparer.Ordinal).ToList());
     }
 
-    private async Task<List<SealedDigest>> SealWorkspaceAsync(string ws, DateTimeOffset? from, DateTimeOffset end, CancellationToken cancellationToken)
+    private async Task<List<SealedDigest>> SealWorkspaceAsync(string ws, DateTimeOffset firstStart, DateTimeOffset end, CancellationToken cancellationToken)
     {
         var made = new List<SealedDigest>();
         while (true)
@@ -78,7 +87,7 @@ public sealed class DigestSealer(
                 await IndexAsync(new SealedDigest(read.Payload, text, read.Header.Kid), head, cancellationToken);
                 continue;
             }
-            var start = head?.GetString("End") is { } previousEnd ? DigestPayload.ParseTime(previousEnd) : FirstStart(from, end);
+            var start = head?.GetString("End") is { } previousEnd ? DigestPayload.ParseTime(previousEnd) : firstStart;
             if (start >= end)
             {
                 return made;
@@ -123,13 +132,6 @@ public sealed class DigestSealer(
             made.Add(digest);
             await ForwardAsync(digest, cancellationToken);
         }
-    }
-
-    /// <summary>A workspace's first digest starts at the hour of the run's registry read (its first entry is in it, or later).</summary>
-    private static DateTimeOffset FirstStart(DateTimeOffset? from, DateTimeOffset end)
-    {
-        var at = from ?? end.AddDays(-(Events.EventLimits.RetentionDays + 1));
-        return new DateTimeOffset(at.UtcDateTime.Year, at.UtcDateTime.Month, at.UtcDateTime.Day, at.UtcDateTime.Hour, 0, 0, TimeSpan.Zero);
     }
 
     /// <summary>

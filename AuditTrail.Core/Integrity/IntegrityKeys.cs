@@ -114,7 +114,7 @@ public sealed class IntegrityKeys(TrailStore store, IOptions<IntegrityOptions> o
         {
             return TryImport(pem) ?? throw new InvalidOperationException($"Setting '{IntegrityOptions.Section}:SigningKeyPem' is not an EC P-256 private key.");
         }
-        if (settings.SigningKeySecretUri is { } uri)
+        if (settings.SecretUri() is { } uri)
         {
             var id = new KeyVaultSecretIdentifier(uri);
             var clientOptions = new SecretClientOptions();

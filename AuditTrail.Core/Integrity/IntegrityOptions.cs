@@ -22,16 +22,23 @@ public sealed class IntegrityOptions
     /// A Key Vault secret (https://{vault}.vault.azure.net/secrets/{name}[/{version}]) whose value
     /// is such a PEM, read with the app's identity.
     /// </summary>
-    public Uri? SigningKeySecretUri { get; set; }
+    public string? SigningKeySecretUri { get; set; }
+
+    /// <summary>The Key Vault secret's URL, or null when none (or an unusable one) is set.</summary>
+    public Uri? SecretUri() =>
+        Uri.TryCreate(SigningKeySecretUri, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps
+        && uri.AbsolutePath.StartsWith("/secrets/", StringComparison.Ordinal) && uri.Segments.Length is 3 or 4
+            ? uri
+            : null;
 
     /// <summary>The first thing wrong with these settings, or null.</summary>
     public string? Problem()
     {
-        if (SigningKeyPem is { Length: > 0 } && SigningKeySecretUri is not null)
+        if (SigningKeyPem is { Length: > 0 } && SigningKeySecretUri is { Length: > 0 })
         {
             return $"Set only one of '{Section}:SigningKeyPem' and '{Section}:SigningKeySecretUri'.";
         }
-        if (SigningKeySecretUri is { } uri && (!uri.IsAbsoluteUri || uri.Scheme != Uri.UriSchemeHttps || !uri.AbsolutePath.StartsWith("/secrets/", StringComparison.Ordinal)))
+        if (SigningKeySecretUri is { Length: > 0 } && SecretUri() is null)
         {
             return $"Setting '{Section}:SigningKeySecretUri' must be a Key Vault secret URL, https://<vault>.vault.azure.net/secrets/<name>[/<version>].";
         }

@@ -126,7 +126,8 @@ public sealed class IntegrityService(IntegrityStore integrity, TrailStore trail,
             }
         }
         var state = await integrity.Digests.FindAsync(IntegrityStore.StatePartition, "sealer", cancellationToken);
-        if (state?.GetDateTimeOffset("SealedThrough") is { } sealedThrough
+        // A state from ahead of this clock says nothing about what this clock's sealer has done.
+        if (state?.GetDateTimeOffset("SealedThrough") is { } sealedThrough && sealedThrough <= now
             && entries.Count(x => x.RecordedAt < sealedThrough && (lastEnd is null || x.RecordedAt >= lastEnd)) is var unsealed and > 0)
         {
             problems.Add(new DigestFinding(null, "digest_missing",

@@ -48,7 +48,7 @@ public static class IntegrityApi
             // The timer payload carries nothing the seal needs, so it is not read.
             app.MapPost("/" + TimerFunction, async (DigestSealer sealer, CancellationToken ct) =>
             {
-                var report = await sealer.SealAsync(ct);
+                var report = await sealer.SealAsync(null, ct);
                 return TypedResults.Json(
                     new InvocationResponse(new Dictionary<string, JsonElement>(), [IntegrityCommand.Describe(report)], null),
                     AuditTrailJsonContext.Default.InvocationResponse);

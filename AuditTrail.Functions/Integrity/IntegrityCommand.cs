@@ -4,13 +4,13 @@ using AuditTrail.Core.Integrity;
 
 namespace AuditTrail.Functions.Integrity;
 
-/// <summary><c>integrity verify --workspace &lt;ws&gt; [--start &lt;time&gt;] [--end &lt;time&gt;]</c> and <c>integrity seal</c>.</summary>
+/// <summary><c>integrity verify --workspace &lt;ws&gt; [--start &lt;time&gt;] [--end &lt;time&gt;]</c> and <c>integrity seal [--workspace &lt;ws&gt;]</c>.</summary>
 public static class IntegrityCommand
 {
     public const string Usage = """
         usage:
           integrity verify --workspace <id> [--start <ISO 8601>] [--end <ISO 8601>]   exit 0 only when intact, 3 when not
-          integrity seal
+          integrity seal [--workspace <id>]                                          seal now (every workspace, or one)
         """;
 
     /// <summary>Exit code of a verification that found something wrong.</summary>
@@ -20,8 +20,8 @@ public static class IntegrityCommand
     {
         switch (args.ElementAtOrDefault(1))
         {
-            case "seal" when args.Length == 2:
-                var report = await services.GetRequiredService<DigestSealer>().SealAsync(cancellationToken);
+            case "seal" when args.Length == 2 || (args.Length == 4 && args[2] == "--workspace" && Core.Ingestion.AuditEventReader.IsValidWorkspaceId(args[3])):
+                var report = await services.GetRequiredService<DigestSealer>().SealAsync(args.ElementAtOrDefault(3), cancellationToken);
                 foreach (var d in report.Digests)
                 {
                     await output.WriteLineAsync($"sealed  {d.Payload.WorkspaceId}  #{d.Payload.Sequence}  {d.Payload.Start} .. {d.Payload.End}  {d.Payload.Count} events");

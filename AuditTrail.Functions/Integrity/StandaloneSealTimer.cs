@@ -23,7 +23,7 @@ public sealed class StandaloneSealTimer(DigestSealer sealer, TimeProvider time, 
             await Task.Delay(next - now, time, stoppingToken);
             try
             {
-                await sealer.SealAsync(stoppingToken);
+                await sealer.SealAsync(null, stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
