@@ -18,7 +18,7 @@ public static class BenchmarkCommand
                    AuditTrail.Benchmarks ingest [--events N] [--rounds R] [--out FILE]
                    AuditTrail.Benchmarks query  [--events N] [--days D] [--repetitions R] [--latency-ms L] [--out FILE]
                                                 (L > 0: every measured storage request is held L ms, a round trip to a service that answers in index time)
-                   AuditTrail.Benchmarks integrity [--events 20000] [--seals-per-day 4] [--rounds 3] [--out FILE]
+                   AuditTrail.Benchmarks integrity [--events 10000] [--seals-per-day 2] [--rounds 3] [--out FILE]
                                                 (verification of one workspace's 90 days vs a plain scan of the same rows)
                    AuditTrail.Benchmarks cpu    [--out FILE]   (BenchmarkDotNet, in-process, short runs)
                    AuditTrail.Benchmarks invocation [--messages 100] [--message-bytes 1000000] [--rounds 3] [--out FILE]
@@ -49,7 +49,7 @@ public static class BenchmarkCommand
             "invocation" => await InvocationMemoryBenchmark.RunAsync(connection, Option("--messages", 100), Option("--message-bytes", 1_000_000), Option("--rounds", 3), Console.Out, CancellationToken.None),
             "load" => await LoadBenchmark.RunAsync(connection, new LoadBenchmark.Options(
                 Option("--events", 100_000), Option("--producers", 8), Option("--batch", 500), Option("--workspaces", 4), Option("--overlap", 10) / 100.0), Console.Out, CancellationToken.None),
-            "integrity" => await IntegrityBenchmark.RunAsync(connection, Option("--events", 20_000), Option("--seals-per-day", 4), Option("--rounds", 3), Console.Out, CancellationToken.None),
+            "integrity" => await IntegrityBenchmark.RunAsync(connection, Option("--events", 10_000), Option("--seals-per-day", 2), Option("--rounds", 3), Console.Out, CancellationToken.None),
             _ => CpuBenchmarks.Run(Console.Out),
         };
 
