@@ -20,6 +20,8 @@ public static class BenchmarkCommand
                                                 (L > 0: every measured storage request is held L ms, a round trip to a service that answers in index time)
                    AuditTrail.Benchmarks activity [--events N] [--days D] [--repetitions R] [--latency-ms L] [--out FILE]
                                                 (the activity chart's 90-day counts vs the first page of the same view)
+                   AuditTrail.Benchmarks integrity [--events 10000] [--seals-per-day 2] [--rounds 3] [--out FILE]
+                                                (verification of one workspace's 90 days vs a plain scan of the same rows)
                    AuditTrail.Benchmarks cpu    [--out FILE]   (BenchmarkDotNet, in-process, short runs)
                    AuditTrail.Benchmarks invocation [--messages 100] [--message-bytes 1000000] [--rounds 3] [--out FILE]
                                                 (the app's peak resident memory for one Event Hubs invocation of that size)
@@ -28,7 +30,7 @@ public static class BenchmarkCommand
                    AuditTrail.Benchmarks telemetry [--events 5000] [--rounds 3] [--out FILE]
                                                 (ingest traced / not traced, paired per batch)
             """;
-        if (args.Length == 0 || args[0] is not ("purge" or "export" or "ingest" or "query" or "activity" or "cpu" or "load" or "invocation" or "telemetry"))
+        if (args.Length == 0 || args[0] is not ("purge" or "export" or "ingest" or "query" or "activity" or "cpu" or "load" or "invocation" or "telemetry" or "integrity"))
         {
             Console.Error.WriteLine(Usage);
             return 2;
@@ -53,6 +55,7 @@ public static class BenchmarkCommand
             "invocation" => await InvocationMemoryBenchmark.RunAsync(connection, Option("--messages", 100), Option("--message-bytes", 1_000_000), Option("--rounds", 3), Console.Out, CancellationToken.None),
             "load" => await LoadBenchmark.RunAsync(connection, new LoadBenchmark.Options(
                 Option("--events", 100_000), Option("--producers", 8), Option("--batch", 500), Option("--workspaces", 4), Option("--overlap", 10) / 100.0), Console.Out, CancellationToken.None),
+            "integrity" => await IntegrityBenchmark.RunAsync(connection, Option("--events", 10_000), Option("--seals-per-day", 2), Option("--rounds", 3), Console.Out, CancellationToken.None),
             _ => CpuBenchmarks.Run(Console.Out),
         };
 
@@ -67,6 +70,7 @@ public static class BenchmarkCommand
             "activity" => $"activity (90 days) p50/p95 as ratios to the first page of the same view: {string.Join(", ", result["filters"]!.AsArray().Select(f => $"{f!["filter"]} {(double)f["ratioP50"]!:F2}/{(double)f["ratioP95"]!:F2}"))}; written to {outFile}",
             "load" => $"{(double)result["eventsPerSecond"]!:F0} events/s, p50/p95/p99 {(double)result["latencyMs"]!["p50"]!:F0}/{(double)result["latencyMs"]!["p95"]!:F0}/{(double)result["latencyMs"]!["p99"]!:F0} ms per request, {(long)result["errors"]!} errors, exactly once: {(bool)result["exactlyOnce"]!}; written to {outFile}",
             "invocation" => $"peak memory for {(int)result["messages"]!} messages of {(int)result["messageBytes"]!} bytes: +{(long)result["medianPeakGrowthBytes"]! / 1e6:F0} MB, {(double)result["ratioToPayload"]!:F2}x the {(long)result["payloadBytes"]! / 1e6:F0} MB payload (100 small events: +{(long)result["medianBaselinePeakGrowthBytes"]! / 1e6:F1} MB); written to {outFile}",
+            "integrity" => $"median ratio verification/plain scan, events/s: {(double)result["medianRatio"]!:F2} ({(double)result["medianVerifyEventsPerSecond"]!:F0} events/s verified); written to {outFile}",
             "cpu" => $"parse+validate+map: {(double)result["ingestEventsPerSecond"]!:F0} events/s on one core (target >= 200000); written to {outFile}",
             _ => $"live peak (steady) ratios to the smallest size: end to end {Ratios("endToEnd")}; writer {Ratios("writer")}; written to {outFile}",
         });

@@ -2,6 +2,7 @@ using AuditTrail.Core.Access;
 using AuditTrail.Core.Export;
 using AuditTrail.Core.Forwarding;
 using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Integrity;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Retention;
 using AuditTrail.Core.Storage;
@@ -53,6 +54,23 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddSingleton<ExportService>();
         services.AddSingleton<ExportWorker>();
         services.AddAuditForwarding(configuration);
+        services.AddAuditIntegrity(configuration);
+        return services;
+    }
+
+    /// <summary>The tamper-evident trail: the ledger ingest writes, the sealer, the signing keys, verification.</summary>
+    public static IServiceCollection AddAuditIntegrity(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<IntegrityOptions>()
+            .Bind(configuration.GetSection(IntegrityOptions.Section))
+            .ValidateDataAnnotations()
+            .Validate(o => o.Problem() is null, $"Settings '{IntegrityOptions.Section}' are not usable: SealDelay 00:05:00 to 1.00:00:00; at most one of SigningKeyPem (an EC P-256 private key in PEM) and SigningKeySecretUri (https://<vault>.vault.azure.net/secrets/<name>).")
+            .ValidateOnStart();
+        services.AddSingleton<IntegrityStore>();
+        services.AddSingleton<IntegrityLedger>();
+        services.AddSingleton<IntegrityKeys>();
+        services.AddSingleton<DigestSealer>();
+        services.AddSingleton<IntegrityService>();
         return services;
     }
 

@@ -4,6 +4,7 @@ using AuditTrail.Functions.Export;
 using AuditTrail.Functions.Forwarding;
 using AuditTrail.Functions.Hosting;
 using AuditTrail.Functions.Ingestion;
+using AuditTrail.Functions.Integrity;
 using AuditTrail.Functions.Page;
 using AuditTrail.Functions.Query;
 using AuditTrail.Functions.Retention;
@@ -57,6 +58,7 @@ app.MapQueryApi();
 app.MapRetentionApi();
 app.MapExportApi();
 app.MapForwardingApi();
+app.MapIntegrityApi();
 app.Run();
 return 0;
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Forwarding;
+using AuditTrail.Core.Integrity;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Telemetry;
 using AuditTrail.Core.Trail;
@@ -18,6 +19,7 @@ namespace AuditTrail.Core.Ingestion;
 /// <item>claims each (workspace, event id) in <c>AuditEventIds</c> with an insert: a claim that exists with the same
 /// content hash is a duplicate, with another hash a conflict (dead-lettered; the stored event is untouched);</item>
 /// <item>writes each claimed event's primary and index rows in entity-group transactions per partition;</item>
+/// <item>records each stored event not yet recorded in the integrity ledger (<see cref="IntegrityLedger"/>) and marks its claim so;</item>
 /// <item>queues forward work for stored events of workspaces with forwarding on (<see cref="ForwardingOutbox"/>).</item>
 /// </list>
 /// Rows are written only for claimed ids with the claim's own content, receive time and door, so a
@@ -26,7 +28,7 @@ namespace AuditTrail.Core.Ingestion;
 /// the caller must not acknowledge the batch.
 /// </summary>
 public sealed class IngestionService(TrailStore store, DeadLetterStore deadLetters, TimeProvider time, ILogger<IngestionService> logger, ForwardingOutbox? forwarding = null,
-    AuditTrailTelemetry? telemetry = null)
+    AuditTrailTelemetry? telemetry = null, IntegrityLedger? ledger = null)
 {
     private const int Parallelism = 8;
     private const int TransactionByteBudget = TableTransactions.MaxBytes - (256 * 1024);
@@ -96,6 +98,11 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
                 rows = PackRows(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known).Select(c => (c, c.ReceivedAt, c.Door)), store.Events.Uri);
             }
             await WriteRowsAsync(rows, cancellationToken);
+            if (ledger is not null)
+            {
+                // Known events too: their first delivery may have failed between the rows and the ledger.
+                await RecordInLedgerAsync(ledger, candidates, cancellationToken);
+            }
             if (forwarding is not null)
             {
                 // Known events too: their first delivery may have failed between the rows and the queue.
@@ -248,6 +255,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
                 c.Outcome = ours ? ClaimOutcome.Claimed : same ? ClaimOutcome.Known : ClaimOutcome.Conflict;
                 if (same)
                 {
+                    c.Ledgered = existing.GetString("Ledger") is not null;
                     // Repair rows exactly as first written.
                     c.ReceivedAt = existing.GetDateTimeOffset("ReceivedAt") ?? c.ReceivedAt;
                     c.Door = existing.GetString("Door") ?? c.Door;
@@ -301,8 +309,9 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             foreach (var (c, receivedAt, door) in partition)
             {
                 // Upsert, not insert: only ids this batch claimed (or that were claimed with this exact content) get here.
-                var actions = EventRows.Create(c.Event, c.Hash, receivedAt, door)
-                    .Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)).ToList();
+                var eventRows = EventRows.Create(c.Event, c.Hash, receivedAt, door);
+                c.PrimaryRow = eventRows[0];
+                var actions = eventRows.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)).ToList();
                 var size = actions.Sum(a => TableTransactions.Measure(a, table));
                 if (current.Count > 0 && (operations + actions.Count > TableTransactions.MaxActions || bytes + size > TransactionByteBudget))
                 {
@@ -320,6 +329,29 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             }
         }
         return transactions;
+    }
+
+    /// <summary>
+    /// Records the stored events whose claim says they are not in the ledger yet, then says so on
+    /// their claims. A crash between the two records an event twice, in two intervals, with the
+    /// same hash: verification takes that as one event (docs/integrity.md).
+    /// </summary>
+    private async Task RecordInLedgerAsync(IntegrityLedger ledger, List<Candidate> candidates, CancellationToken cancellationToken)
+    {
+        var toRecord = candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known && !c.Ledgered && c.PrimaryRow is not null).ToList();
+        if (toRecord.Count == 0)
+        {
+            return;
+        }
+        var placed = await ledger.RecordAsync(toRecord.Select(c => new LedgerItem(
+            c.Event.WorkspaceId, c.Event.Id, RowHash.Compute(c.PrimaryRow!), c.PrimaryRow!.PartitionKey, c.PrimaryRow.RowKey)).ToList(), cancellationToken);
+        var marks = placed.GroupBy(p => p.Item.WorkspaceId, StringComparer.Ordinal).SelectMany(g => g.Chunk(TableTransactions.MaxActions)).ToList();
+        await Parallel.ForEachAsync(marks, Options(cancellationToken), async (chunk, ct) =>
+        {
+            var actions = chunk.Select(p => new TableTransactionAction(TableTransactionActionType.UpdateMerge,
+                new TableEntity(p.Item.WorkspaceId, TrailKeys.Encode(p.Item.EventId)) { ["Ledger"] = p.Partition }, ETag.All)).ToList();
+            await store.EventIds.SubmitAsync(actions, ct);
+        });
     }
 
     private async Task WriteRowsAsync(List<List<(Candidate Event, List<TableTransactionAction> Actions)>> transactions, CancellationToken cancellationToken)
@@ -406,5 +438,11 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         public List<(int Index, RawEvent Raw)> Copies { get; } = [];
 
         public IngestRejection? StorageRejection { get; set; }
+
+        /// <summary>The claim says the event is in the integrity ledger already.</summary>
+        public bool Ledgered { get; set; }
+
+        /// <summary>The primary row as written (the last packing's), whose hash the ledger records.</summary>
+        public EventRow? PrimaryRow { get; set; }
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using AuditTrail.Core.Events;
+using AuditTrail.Core.Integrity;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Telemetry;
 using AuditTrail.Core.Trail;
@@ -35,9 +36,14 @@ public sealed record PurgedPartition(string WorkspaceId, DateOnly Day, long Even
 /// already gone is not an error, so runs are idempotent; a run with nothing to do costs one
 /// registry read and one dead-letter listing.
 /// </para>
+/// <para>
+/// Each purged workspace-day is recorded for the integrity digests (before its registry rows go, so
+/// a run cut off midway records it again): the next digest lists it, and verification then expects
+/// that day's events to be gone rather than reporting them missing.
+/// </para>
 /// </summary>
 public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, TimeProvider time, ILogger<RetentionService> logger,
-    AuditTrailTelemetry? telemetry = null)
+    AuditTrailTelemetry? telemetry = null, IntegrityStore? integrity = null)
 {
     private const int Parallelism = 4;
 
@@ -104,10 +110,29 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
         }
         if (!dryRun)
         {
+            await RecordPurgeAsync(workspaceId, date, cancellationToken);
             await store.WorkspaceDays.DeleteEntityAsync(workspaceId, day, cancellationToken: cancellationToken);
             await store.Partitions.DeleteEntityAsync(day, workspaceId, cancellationToken: cancellationToken);
         }
         return new PurgedPartition(workspaceId, date, rows, claims);
+    }
+
+    private async Task RecordPurgeAsync(string workspaceId, DateOnly day, CancellationToken cancellationToken)
+    {
+        if (integrity is null)
+        {
+            return;
+        }
+        await integrity.EnsureCreatedAsync(cancellationToken);
+        try
+        {
+            await integrity.Digests.AddEntityAsync(new TableEntity(workspaceId, IntegrityStore.PurgeRow(day)) { ["PurgedAt"] = time.GetUtcNow() }, cancellationToken);
+        }
+        catch (Azure.RequestFailedException ex) when (ex.Status == 409)
+        {
+            // Recorded by a run cut off after it.
+        }
+        await integrity.Digests.UpsertEntityAsync(new TableEntity(IntegrityStore.PendingPurgesPartition, workspaceId), TableUpdateMode.Replace, cancellationToken);
     }
 
     /// <summary>

@@ -15,4 +15,7 @@ namespace AuditTrail.Functions.Hosting;
 [JsonSerializable(typeof(AuditTrail.Core.Forwarding.ForwardingSettingsView))]
 [JsonSerializable(typeof(AuditTrail.Core.Forwarding.ForwardingResendResult))]
 [JsonSerializable(typeof(AuditTrail.Functions.Access.AccessTokenView))]
+[JsonSerializable(typeof(AuditTrail.Core.Integrity.JsonWebKeySet))]
+[JsonSerializable(typeof(AuditTrail.Core.Integrity.DigestList))]
+[JsonSerializable(typeof(AuditTrail.Core.Integrity.VerificationReport))]
 internal sealed partial class AuditTrailJsonContext : JsonSerializerContext;

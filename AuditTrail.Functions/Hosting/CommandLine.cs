@@ -1,6 +1,7 @@
 using AuditTrail.Functions.Access;
 using AuditTrail.Functions.Demo;
 using AuditTrail.Functions.Forwarding;
+using AuditTrail.Functions.Integrity;
 using AuditTrail.Functions.Retention;
 
 namespace AuditTrail.Functions.Hosting;
@@ -21,13 +22,14 @@ public static class CommandLine
         {Indent(RetentionCommand.Usage)}
         {Indent(ForwardingCommand.Usage)}
         {Indent(SeedDemoCommand.Usage)}
+        {Indent(IntegrityCommand.Usage)}
 
         Settings come from the environment (AuditStorage, AuditTrail__Url, ...) or --AuditTrail:Url=... ;
         local.settings.sample.json lists them with their defaults. A setting the app cannot use stops it
         at start with one line naming it (exit code 1).
         """;
 
-    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "tokens" or "retention" or "forwarding" or "seed-demo";
+    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "tokens" or "retention" or "forwarding" or "seed-demo" or "integrity";
 
     /// <summary>Asking for help, in any of the usual spellings: the server is not started.</summary>
     public static bool IsHelp(string[] args) => args.Length > 0 && args[0] is "--help" or "-h" or "-?" or "/?" or "help";
@@ -47,6 +49,7 @@ public static class CommandLine
             "tokens" => TokensCommand.RunAsync(services, args, output, error, cancellationToken),
             "forwarding" => ForwardingCommand.RunAsync(services, args, output, error, cancellationToken),
             "seed-demo" => SeedDemoCommand.RunAsync(services, args, output, error, cancellationToken),
+            "integrity" => IntegrityCommand.RunAsync(services, args, output, error, cancellationToken),
             _ => RetentionCommand.RunAsync(services, args, output, error, cancellationToken),
         };
 

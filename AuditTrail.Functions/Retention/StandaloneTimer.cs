@@ -58,6 +58,7 @@ public static class StandaloneTimerExtensions
         if (mode == HostingMode.Standalone && configuration.GetValue("AuditTrail:Timers", true))
         {
             services.AddHostedService<StandaloneTimer>();
+            services.AddHostedService<Integrity.StandaloneSealTimer>();
         }
         return services;
     }

@@ -67,6 +67,18 @@ public sealed class BenchmarkSmokeTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Integrity_harness_verifies_a_seeded_workspace_against_a_plain_scan()
+    {
+        var result = await IntegrityBenchmark.RunAsync(azurite.ConnectionString, events: 360, sealsPerDay: 1, rounds: 1, TextWriter.Null, Ct);
+
+        var round = Assert.Single(result["rounds"]!.AsArray());
+        Assert.Equal(360, (long)round!["events"]!);
+        Assert.Equal(4 * 360, (long)round["rows"]!);
+        Assert.True((int)round["digests"]! >= 90);
+        Assert.True((double)result["medianRatio"]! > 0);
+    }
+
+    [Fact]
     public async Task Load_harness_drives_the_standalone_app_over_http_and_proves_each_event_stored_once()
     {
         var result = await LoadBenchmark.RunAsync(azurite.ConnectionString,

@@ -3,11 +3,13 @@ using System.Text.RegularExpressions;
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Export;
 using AuditTrail.Core.Forwarding;
+using AuditTrail.Core.Integrity;
 using AuditTrail.Core.Trail;
 using AuditTrail.Functions.Export;
 using AuditTrail.Functions.Forwarding;
 using AuditTrail.Functions.Hosting;
 using AuditTrail.Functions.Ingestion;
+using AuditTrail.Functions.Integrity;
 using AuditTrail.Functions.Retention;
 using AuditTrail.Tests.Infrastructure;
 using Microsoft.AspNetCore.Routing;
@@ -26,7 +28,7 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
     public void The_functions_are_the_ones_the_app_implements()
     {
         Assert.Equal(
-            new[] { ForwardingApi.QueueFunction, ExportApi.QueueFunction, "HttpApi", "AuditTrailPage", "AuditTrailPageAssets", "OpenApiDocument", IngestionApi.EventHubFunction, RetentionApi.TimerFunction }.Order(),
+            new[] { ForwardingApi.QueueFunction, ExportApi.QueueFunction, "HttpApi", "AuditTrailPage", "AuditTrailPageAssets", "OpenApiDocument", IngestionApi.EventHubFunction, RetentionApi.TimerFunction, IntegrityApi.TimerFunction }.Order(),
             AppLayout.Functions().Keys.Order());
     }
 
@@ -131,6 +133,8 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         Assert.Equal(("many", "string"), (hub.GetProperty("cardinality").GetString(), hub.GetProperty("dataType").GetString()));
         var schedule = Trigger(functions[RetentionApi.TimerFunction]).GetProperty("schedule").GetString()!;
         Assert.NotNull(CrontabSchedule.TryParse(schedule, new CrontabSchedule.ParseOptions { IncludingSeconds = true }));
+        // Hourly, five minutes past (shared-names.md); the standalone app reads the same file.
+        Assert.Equal("0 5 * * * *", Trigger(functions[IntegrityApi.TimerFunction]).GetProperty("schedule").GetString());
     }
 
     [Fact]
@@ -270,17 +274,12 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         Assert.True(host.GetProperty("extensions").TryGetProperty("eventHubs", out _));
     }
 
-    /// <summary>
-    /// Storage the template creates ahead of the code that will name it: the integrity work
-    /// (issue 20) reads and writes these. Once its constants are merged they belong in the code's
-    /// lists below; until then they are the only names the template may have beyond the code's.
-    /// </summary>
-    private static readonly string[] InfraOnlyTables = ["AuditLedger", "AuditDigests"];
+    /// <summary>Storage the template creates that no code of ours names: the platform's own.</summary>
+    private static readonly string[] InfraOnlyTables = [];
 
     private static readonly string[] InfraOnlyContainers =
     [
-        "audit-digests", // issue 20's sealed digests (immutable; see InfraTemplateTests)
-        "app-package",   // the platform's: where Flex Consumption keeps the deployed package
+        "app-package", // the platform's: where Flex Consumption keeps the deployed package
     ];
 
     [Fact]
@@ -288,12 +287,12 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
     {
         var tables = TemplateNames("Microsoft.Storage/storageAccounts/tableServices/tables");
         string[] codeTables = [TrailStore.EventsTable, TrailStore.EventIdsTable, TrailStore.PartitionsTable, TrailStore.WorkspaceDaysTable, TrailStore.KeysTable,
-            AccessTokenService.TableName, ExportService.TableName, ForwardingSettingsStore.TableName];
+            AccessTokenService.TableName, ExportService.TableName, ForwardingSettingsStore.TableName, IntegrityStore.LedgerTable, IntegrityStore.DigestsTable];
         Assert.Empty(codeTables.Except(tables));
         Assert.Empty(tables.Except(codeTables).Except(InfraOnlyTables));
 
         var containers = TemplateNames("Microsoft.Storage/storageAccounts/blobServices/containers");
-        string[] codeContainers = [TrailStore.DeadLetterContainer, ExportService.ContainerName];
+        string[] codeContainers = [TrailStore.DeadLetterContainer, ExportService.ContainerName, IntegrityStore.DigestContainer];
         Assert.Empty(codeContainers.Except(containers));
         Assert.Empty(containers.Except(codeContainers).Except(InfraOnlyContainers));
 

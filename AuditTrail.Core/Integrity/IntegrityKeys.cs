@@ -1,0 +1,169 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using System.Text;
+using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
+using Azure;
+using Azure.Core;
+using Azure.Data.Tables;
+using Azure.Security.KeyVault.Secrets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AuditTrail.Core.Integrity;
+
+/// <summary>A public key as a JWK (RFC 7517): EC P-256, for ES256.</summary>
+public sealed record JsonWebKey(string Kty, string Crv, string X, string Y, string Kid, string Use, string Alg);
+
+/// <summary>The JWKS <c>GET /api/integrity/keys</c> serves.</summary>
+public sealed record JsonWebKeySet(IReadOnlyList<JsonWebKey> Keys);
+
+/// <summary>The key digests are signed with, and its id.</summary>
+public sealed record SigningKey(string Kid, ECDsa Key);
+
+/// <summary>
+/// The digest signing key: <c>SigningKeyPem</c>, else the Key Vault secret <c>SigningKeySecretUri</c>
+/// (a PEM, read with the app's identity), else one generated once and kept in <c>AuditTrailKeys</c> like
+/// the continuation key (an insert that only one instance can win; the others read the winner's).
+/// Every key that ever signed is listed in <c>AuditTrailKeys</c> partition <c>integrity-public</c>, so
+/// the JWKS keeps retired keys and old digests still verify. The key id is the JWK thumbprint
+/// (RFC 7638) of the public key.
+/// </summary>
+public sealed class IntegrityKeys(TrailStore store, IOptions<IntegrityOptions> options, TokenCredential credential, ILogger<IntegrityKeys> logger) : IDisposable
+{
+    private const string PrivatePartition = "integrity-signing";
+    private const string PrivateRow = "v1";
+    private const string PublicPartition = "integrity-public";
+    private static readonly TimeSpan KeyVaultTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private SigningKey? _active;
+
+    public void Dispose()
+    {
+        _gate.Dispose();
+        _active?.Key.Dispose();
+    }
+
+    public static ECDsa? TryImport(string pem)
+    {
+        var key = ECDsa.Create();
+        try
+        {
+            key.ImportFromPem(pem);
+            if (key.KeySize == 256 && key.ExportParameters(false).Curve.Oid.Value == ECCurve.NamedCurves.nistP256.Oid.Value)
+            {
+                _ = key.ExportParameters(true); // a public key alone cannot sign
+                return key;
+            }
+        }
+        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
+        {
+        }
+        key.Dispose();
+        return null;
+    }
+
+    public async Task<SigningKey> ActiveAsync(CancellationToken cancellationToken = default)
+    {
+        if (_active is { } active)
+        {
+            return active;
+        }
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_active is null)
+            {
+                await store.EnsureCreatedAsync(cancellationToken);
+                var key = await LoadAsync(cancellationToken);
+                var signing = new SigningKey(Thumbprint(key.ExportParameters(false)), key);
+                await PublishAsync(signing, cancellationToken);
+                _active = signing;
+            }
+            return _active;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Every key that has signed digests, the active one included.</summary>
+    public async Task<JsonWebKeySet> KeySetAsync(CancellationToken cancellationToken = default)
+    {
+        await ActiveAsync(cancellationToken);
+        var keys = await store.Keys.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {PublicPartition}"), cancellationToken: cancellationToken)
+            .Select(r => new JsonWebKey("EC", "P-256", r.GetString("X") ?? string.Empty, r.GetString("Y") ?? string.Empty, r.RowKey, "sig", "ES256"))
+            .ToListAsync(cancellationToken);
+        return new JsonWebKeySet(keys);
+    }
+
+    public static JsonWebKey ToJwk(ECParameters p) =>
+        new("EC", "P-256", Base64Url.EncodeToString(p.Q.X), Base64Url.EncodeToString(p.Q.Y), Thumbprint(p), "sig", "ES256");
+
+    /// <summary>RFC 7638: SHA-256 of <c>{"crv":"P-256","kty":"EC","x":…,"y":…}</c>, base64url.</summary>
+    public static string Thumbprint(ECParameters p) =>
+        Base64Url.EncodeToString(SHA256.HashData(Encoding.UTF8.GetBytes(
+            $"{{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"{Base64Url.EncodeToString(p.Q.X)}\",\"y\":\"{Base64Url.EncodeToString(p.Q.Y)}\"}}")));
+
+    private async Task<ECDsa> LoadAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        if (settings.SigningKeyPem is { Length: > 0 } pem)
+        {
+            return TryImport(pem) ?? throw new InvalidOperationException($"Setting '{IntegrityOptions.Section}:SigningKeyPem' is not an EC P-256 private key.");
+        }
+        if (settings.SecretUri() is { } uri)
+        {
+            var id = new KeyVaultSecretIdentifier(uri);
+            var clientOptions = new SecretClientOptions();
+            clientOptions.Retry.MaxRetries = 3;
+            clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(10);
+            var client = new SecretClient(id.VaultUri, credential, clientOptions);
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bound.CancelAfter(KeyVaultTimeout);
+            var secret = (await client.GetSecretAsync(id.Name, id.Version, bound.Token)).Value;
+            logger.LogInformation("Digest signing key read from Key Vault secret {SecretName} version {SecretVersion}", id.Name, secret.Properties.Version);
+            return TryImport(secret.Value) ?? throw new InvalidOperationException($"The Key Vault secret '{id.Name}' ({IntegrityOptions.Section}:SigningKeySecretUri) is not an EC P-256 private key in PEM.");
+        }
+        var existing = await store.Keys.FindAsync(PrivatePartition, PrivateRow, cancellationToken);
+        if (existing?.GetBinary("Pkcs8") is { } stored)
+        {
+            return Import(stored);
+        }
+        using var generated = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var pkcs8 = generated.ExportPkcs8PrivateKey();
+        try
+        {
+            await store.Keys.AddEntityAsync(new TableEntity(PrivatePartition, PrivateRow) { ["Pkcs8"] = pkcs8 }, cancellationToken);
+            logger.LogInformation("Generated the digest signing key and kept it in {Table}", TrailStore.KeysTable);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            // Another instance generated one at the same moment: every instance must sign with the same key.
+            pkcs8 = (await store.Keys.GetEntityAsync<TableEntity>(PrivatePartition, PrivateRow, cancellationToken: cancellationToken)).Value.GetBinary("Pkcs8");
+        }
+        return Import(pkcs8);
+    }
+
+    private static ECDsa Import(byte[] pkcs8)
+    {
+        var key = ECDsa.Create();
+        key.ImportPkcs8PrivateKey(pkcs8, out _);
+        return key;
+    }
+
+    private async Task PublishAsync(SigningKey signing, CancellationToken cancellationToken)
+    {
+        var jwk = ToJwk(signing.Key.ExportParameters(false));
+        try
+        {
+            await store.Keys.AddEntityAsync(new TableEntity(PublicPartition, jwk.Kid) { ["X"] = jwk.X, ["Y"] = jwk.Y }, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            // Listed already.
+        }
+    }
+}

@@ -1,0 +1,84 @@
+using System.Globalization;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+
+namespace AuditTrail.Core.Integrity;
+
+/// <summary>
+/// The integrity tables and container (docs/integrity.md, "Storage"):
+/// <list type="bullet">
+/// <item><c>AuditLedger</c>: one entry per stored event, PartitionKey <c>{workspace}_{yyyyMMddHH}</c> of the
+/// time it was recorded (ingestion order, not the event's own time), RowKey the encoded event id; and the
+/// registry of which workspaces recorded in which hour, PartitionKey <c>~{yyyyMMddHH}</c>, RowKey the workspace.</item>
+/// <item><c>AuditDigests</c>: per workspace (PartitionKey) the digests (<c>d{sequence:D10}</c>), the chain head
+/// (<c>head</c>) and the purge records (<c>p{yyyyMMdd}</c>); the sealer's state in partition <c>~state</c>,
+/// and the workspaces with purges not yet sealed in partition <c>~purges</c>.</item>
+/// <item><c>audit-digests</c>: each digest's JWS as blob <c>{workspace}/{sequence:D10}.jws</c>; immutable in Azure.</item>
+/// </list>
+/// Workspace ids are <c>[A-Za-z0-9_-]</c>, so the <c>~</c> partitions never meet one.
+/// </summary>
+public sealed class IntegrityStore : IDisposable
+{
+    public const string LedgerTable = "AuditLedger";
+    public const string DigestsTable = "AuditDigests";
+    public const string DigestContainer = "audit-digests";
+
+    internal const string RegistryPrefix = "~";
+    internal const string StatePartition = "~state";
+    internal const string PendingPurgesPartition = "~purges";
+    internal const string HeadRow = "head";
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private volatile bool _initialized;
+
+    public IntegrityStore(TableServiceClient tables, BlobServiceClient blobs)
+    {
+        ArgumentNullException.ThrowIfNull(tables);
+        ArgumentNullException.ThrowIfNull(blobs);
+        Ledger = tables.GetTableClient(LedgerTable);
+        Digests = tables.GetTableClient(DigestsTable);
+        DigestBlobs = blobs.GetBlobContainerClient(DigestContainer);
+    }
+
+    public TableClient Ledger { get; }
+
+    public TableClient Digests { get; }
+
+    public BlobContainerClient DigestBlobs { get; }
+
+    public static string Hour(DateTimeOffset at) => at.UtcDateTime.ToString("yyyyMMddHH", CultureInfo.InvariantCulture);
+
+    public static string LedgerPartition(string workspaceId, DateTimeOffset recordedAt) => workspaceId + "_" + Hour(recordedAt);
+
+    public static string DigestRow(long sequence) => "d" + sequence.ToString("D10", CultureInfo.InvariantCulture);
+
+    public static string DigestBlobName(string workspaceId, long sequence) => $"{workspaceId}/{sequence.ToString("D10", CultureInfo.InvariantCulture)}.jws";
+
+    public static string PurgeRow(DateOnly day) => "p" + day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+
+    public void Dispose() => _gate.Dispose();
+
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
+    {
+        if (_initialized)
+        {
+            return;
+        }
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (!_initialized)
+            {
+                await Task.WhenAll(
+                    Ledger.CreateIfNotExistsAsync(cancellationToken),
+                    Digests.CreateIfNotExistsAsync(cancellationToken),
+                    DigestBlobs.CreateIfNotExistsAsync(cancellationToken: cancellationToken));
+                _initialized = true;
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}
