@@ -7,6 +7,7 @@ using AuditTrail.Functions.Ingestion;
 using AuditTrail.Functions.Page;
 using AuditTrail.Functions.Query;
 using AuditTrail.Functions.Retention;
+using AuditTrail.Functions.Schemas;
 using Microsoft.Extensions.Options;
 
 if (CommandLine.IsHelp(args))
@@ -56,6 +57,7 @@ app.MapQueryApi();
 app.MapRetentionApi();
 app.MapExportApi();
 app.MapForwardingApi();
+app.MapSchemaApi();
 app.Run();
 return 0;
 
