@@ -61,6 +61,15 @@ internal static class OpenApiConventions
             };
             document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
             document.Components.Schemas[ProblemSchema] = Problem();
+            Normalize(document.Components.Schemas);
+            foreach (var media in document.Paths.Values.SelectMany(p => p.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>())
+                         .SelectMany(o => (o.Responses?.Values.SelectMany(r => r.Content?.Values ?? Enumerable.Empty<OpenApiMediaType>()) ?? []).Concat(o.RequestBody?.Content?.Values ?? Enumerable.Empty<OpenApiMediaType>())))
+            {
+                if (IsJsonElement(media.Schema))
+                {
+                    media.Schema = new OpenApiSchema { Description = "Any JSON value." };
+                }
+            }
             return Task.CompletedTask;
         });
         options.AddOperationTransformer((operation, context, _) =>
@@ -117,6 +126,41 @@ internal static class OpenApiConventions
             return Task.CompletedTask;
         });
     }
+
+    /// <summary>
+    /// Two rules of this API the schema generator cannot know: null means absent, so a nullable
+    /// property is never required; and a <see cref="System.Text.Json.JsonElement"/> is any JSON, so it
+    /// is the empty schema, not a component a generator would turn into an empty class.
+    /// </summary>
+    private static void Normalize(IDictionary<string, IOpenApiSchema> schemas)
+    {
+        schemas.Remove(nameof(System.Text.Json.JsonElement));
+        foreach (var schema in schemas.Values.OfType<OpenApiSchema>())
+        {
+            if (schema.Properties is null)
+            {
+                continue;
+            }
+            foreach (var (name, property) in schema.Properties.ToList())
+            {
+                if (IsJsonElement(property) || (property is OpenApiSchema { OneOf: { } oneOf } && oneOf.Any(IsJsonElement)))
+                {
+                    schema.Properties[name] = new OpenApiSchema { Description = "Any JSON value." };
+                    schema.Required?.Remove(name);
+                }
+                else if (IsNullable(property))
+                {
+                    schema.Required?.Remove(name);
+                }
+            }
+        }
+    }
+
+    private static bool IsJsonElement(IOpenApiSchema? schema) => schema is OpenApiSchemaReference { Reference.Id: nameof(System.Text.Json.JsonElement) };
+
+    private static bool IsNullable(IOpenApiSchema schema) =>
+        (schema.Type is { } type && type.HasFlag(JsonSchemaType.Null))
+        || (schema.OneOf?.Any(o => o.Type == JsonSchemaType.Null) ?? false);
 
     private static void AddError(OpenApiOperation operation, int status, string description)
     {
