@@ -109,4 +109,63 @@ public sealed class ClientAgainstAppTests(AzuriteFixture azurite) : IAsyncDispos
         Assert.Equal(1 + 3, rows.Length); // header + usr_0's events (0, 3, 6)
         Assert.Contains("evt_00006", csv, StringComparison.Ordinal);
     }
+
+    private static string Example(string text, string name)
+    {
+        var start = text.IndexOf("// example: " + name, StringComparison.Ordinal);
+        var end = text.IndexOf("// end example", start, StringComparison.Ordinal);
+        var lines = text[start..end].Split('\n')[1..].Select(l => l.TrimEnd()).Where(l => l.Length > 0).ToList();
+        var indent = lines.Min(l => l.Length - l.TrimStart().Length);
+        return string.Join('\n', lines.Select(l => l[indent..]));
+    }
+
+    private static string RepositoryFile(string path)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "AuditTrail.slnx")))
+            {
+                return Path.Combine(dir.FullName, path);
+            }
+        }
+        throw new InvalidOperationException("The repository root was not found above " + AppContext.BaseDirectory);
+    }
+
+    [Fact]
+    public async Task The_docs_producer_and_reader_examples_are_this_code_and_run()
+    {
+        var source = (await File.ReadAllTextAsync(RepositoryFile("AuditTrail.Tests/Client/ClientExamples.cs"), Ct)).ReplaceLineEndings("\n");
+        var doc = (await File.ReadAllTextAsync(RepositoryFile("docs/client.md"), Ct)).ReplaceLineEndings("\n");
+        foreach (var name in new[] { "producer", "reader" })
+        {
+            var marker = $"<!-- example: {name} (AuditTrail.Tests/Client/ClientExamples.cs) -->\n```csharp\n";
+            var at = doc.IndexOf(marker, StringComparison.Ordinal);
+            Assert.True(at >= 0, $"docs/client.md has no {name} example");
+            var shown = doc[(at + marker.Length)..doc.IndexOf("\n```", at + marker.Length, StringComparison.Ordinal)];
+            Assert.Equal(Example(source, name), shown);
+        }
+
+        var ws = TestEvents.NewWorkspaceId();
+        using var http = _app.CreateClient();
+        var output = new StringWriter();
+        var sent = await ClientExamples.ProducerAsync(http, ws, await TokenAsync(ws, Roles.Ingest), output, Ct);
+        Assert.Equal(2, sent.Accepted);
+
+        var reading = ClientExamples.ReaderAsync(http, ws, await TokenAsync(ws, Roles.Owner), output, Ct);
+        var poller = _app.Services.GetRequiredService<StandaloneExporter>();
+        while (!reading.IsCompleted)
+        {
+            if (await poller.PollOnceAsync(Ct) == 0)
+            {
+                await Task.WhenAny(reading, Task.Delay(50, Ct));
+            }
+        }
+        var link = await reading;
+        var text = output.ToString();
+        Assert.Contains("2 accepted, 0 duplicates, 0 rejected", text, StringComparison.Ordinal);
+        Assert.Contains("usr_42 Warehouses Disabled warehouse/wh_7", text, StringComparison.Ordinal);
+        Assert.Contains("refused: actorType", text, StringComparison.Ordinal);
+        using var blobs = new HttpClient();
+        Assert.Contains("wh_7", await blobs.GetStringAsync(link, Ct), StringComparison.Ordinal);
+    }
 }
