@@ -167,7 +167,8 @@ internal static class OpenApiConventions
         var key = status.ToString(CultureInfo.InvariantCulture);
         if (operation.Responses!.TryGetValue(key, out var existing))
         {
-            if (existing is OpenApiResponse r && string.IsNullOrEmpty(r.Description) || existing.Description == ReasonPhrase(status))
+            // A route's own ProducesProblem gives only the reason phrase; the convention says which codes.
+            if (string.IsNullOrEmpty(existing.Description) || existing.Description == ReasonPhrase(status))
             {
                 operation.Responses[key] = new OpenApiResponse { Description = description };
             }
