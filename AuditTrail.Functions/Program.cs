@@ -8,6 +8,7 @@ using AuditTrail.Functions.Integrity;
 using AuditTrail.Functions.Page;
 using AuditTrail.Functions.Query;
 using AuditTrail.Functions.Retention;
+using AuditTrail.Functions.Schemas;
 using Microsoft.Extensions.Options;
 
 if (CommandLine.IsHelp(args))
@@ -59,6 +60,7 @@ app.MapRetentionApi();
 app.MapExportApi();
 app.MapForwardingApi();
 app.MapIntegrityApi();
+app.MapSchemaApi();
 app.Run();
 return 0;
 

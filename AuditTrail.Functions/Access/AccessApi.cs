@@ -10,7 +10,7 @@ public static class AccessApi
     {
         app.MapGet("/api/access-token", (Delegate)GetCallerTokenAsync)
             .Produces<AccessTokenView>()
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .WithMetadata(new Hosting.BearerTokenMetadata([]))
             .WithTags("Access")
             .WithName("GetCallerToken")
             .WithSummary("The calling token's workspace, role, name and expiry; never its secret.");

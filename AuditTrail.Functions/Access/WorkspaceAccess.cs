@@ -16,7 +16,7 @@ public static class WorkspaceAccess
 
     /// <summary>Requires a token of the route's workspace with one of <paramref name="roles"/>.</summary>
     public static TBuilder RequireWorkspaceRole<TBuilder>(this TBuilder builder, params string[] roles) where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter(async (context, next) =>
+        builder.WithMetadata(new BearerTokenMetadata(roles)).AddEndpointFilter(async (context, next) =>
         {
             var http = context.HttpContext;
             var workspaceId = http.Request.RouteValues["workspaceId"] as string;

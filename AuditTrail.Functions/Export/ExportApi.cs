@@ -41,13 +41,11 @@ public static class ExportApi
         exports.MapPost("/", CreateAsync)
             .WithName("CreateExport")
             .WithSummary("Queue a CSV export of the filtered trail (same filters as listing); answers 202 with its status address.")
-            .Produces<ExportResponse>(StatusCodes.Status202Accepted)
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .WithQueryParameters(QueryParameters.Filters);
 
         exports.MapGet("/{exportId}", GetAsync)
             .WithName("GetExport")
             .WithSummary("An export's status and rows written so far; once it succeeded, a fresh download link.")
-            .Produces<ExportResponse>()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status410Gone);
 

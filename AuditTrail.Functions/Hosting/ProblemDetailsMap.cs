@@ -99,12 +99,7 @@ public static class HttpServiceCollectionExtensions
             }
         });
         services.AddExceptionHandler<ProblemDetailsMap>();
-        services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Info.Title = "Audit Trail API";
-            document.Info.Description = "Record, filter and read each workspace's audit trail. Workspace routes take 'Authorization: Bearer <token>'.";
-            return Task.CompletedTask;
-        }));
+        services.AddOpenApi(OpenApiConventions.Configure);
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AuditTrailJsonContext.Default));
         return services;
     }

@@ -27,14 +27,19 @@ public static class IngestionApi
 
         workspace.MapPost("/audit-events", PostAuditEventsAsync)
             .WithName("PostAuditEvents")
-            .Accepts<JsonElement>("application/json")
+            .Accepts<IReadOnlyList<AuditEventInput>>("application/json")
             .Produces<IngestResponse>()
-            .WithSummary("Store a batch of audit events (owner or ingest token).")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .WithSummary($"Store a batch of up to {HttpLimits.MaxEventsPerRequest} audit events, at most 4 MiB (owner or ingest token). The event's JSON Schema: GET /api/schemas/audit-event.json.")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .WithRequestExample("""
+                [{"id":"evt_1001","type":"Warehouses Disabled","timestamp":"2026-11-23T09:55:09Z",
+                  "actor":{"type":"user","id":"usr_42","name":"Ada Lovelace"},"resource":{"type":"warehouse","id":"wh_7","name":"Analytics"},
+                  "changes":[{"field":"enabled","before":true,"after":false}]},
+                 {"id":"evt_1002","type":"Source Modified","timestamp":"2026-11-23T10:55:09Z",
+                  "actor":{"type":"token","id":"tok_ci"},"resource":{"type":"source","id":"src_web","name":"Website"}}]
+                """)
+            .WithResponseExample(StatusCodes.Status200OK, """{"received":2,"accepted":2,"duplicates":0,"rejectedCount":0,"rejected":[],"uncatalogedTypes":[]}""");
 
         var hosting = app.ServiceProvider.GetRequiredService<HostingSettings>();
         if (hosting.InvocationEndpoints)
@@ -121,6 +126,15 @@ public static class IngestionApi
     private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<InvocationResponse> Invocation(IReadOnlyList<string> logs, IngestResponse? returnValue) =>
         TypedResults.Json(new InvocationResponse(new Dictionary<string, JsonElement>(), logs, returnValue), AuditTrailJsonContext.Default.InvocationResponse);
 }
+
+/// <summary>
+/// One event as a producer sends it, for the OpenAPI document (the reader,
+/// <see cref="AuditEventReader"/>, reads the JSON itself; schemas/audit-event.json states its rules).
+/// </summary>
+public sealed record AuditEventInput(
+    string Id, string? WorkspaceId, string Type, string Timestamp,
+    Core.Events.AuditActor Actor, Core.Events.AuditResource Resource, Core.Events.AuditContext? Context,
+    IReadOnlyList<Query.AuditChange>? Changes, IReadOnlyDictionary<string, JsonElement>? Properties);
 
 /// <summary>The answer to an ingest request. Every event is counted once: accepted, duplicate or rejected.</summary>
 public sealed record IngestResponse(int Received, int Accepted, int Duplicates, int RejectedCount, IReadOnlyList<IngestRejection> Rejected, IReadOnlyList<string> UncatalogedTypes)

@@ -52,10 +52,8 @@ public static class QueryApi
             .MapGet("/audit-events", GetAuditEventsAsync)
             .WithName("ListAuditEvents")
             .WithSummary("A filtered page of the workspace's audit events, newest first.")
-            .Produces(StatusCodes.Status200OK, contentType: "application/json")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+            .WithQueryParameters([.. QueryParameters.Filters, .. QueryParameters.Paging])
+            .WithResponseExample(StatusCodes.Status200OK, ListExample);
 
         app.MapGet("/api/event-types", () => TypedResults.Ok(new EventTypesResponse(EventCatalog.Areas)))
             .WithTags("Query")
@@ -64,7 +62,17 @@ public static class QueryApi
         return app;
     }
 
-    private static async Task<IResult> GetAuditEventsAsync(
+    /// <summary>The event as docs/api.md shows it, with the nextLink a first page of two carries.</summary>
+    internal const string ListExample = """
+        {"value":[{"id":"evt_1001","workspaceId":"ws_demo","type":"Warehouses Disabled","productArea":"Warehouses",
+         "timestamp":"2026-11-23T09:55:09.0000000Z",
+         "actor":{"type":"user","id":"usr_42","name":"Ada Lovelace"},
+         "resource":{"type":"warehouse","id":"wh_7","name":"Analytics"},
+         "changes":[{"field":"enabled","before":true,"after":false}]}],
+         "nextLink":"/api/workspaces/ws_demo/audit-events?start=2026-08-25T10%3A00%3A00.0000000Z&end=2026-11-23T10%3A05%3A00.0000000Z&limit=1&continuation=eyJ2IjoxfQ"}
+        """;
+
+    private static async Task<EventPageResult> GetAuditEventsAsync(
         string workspaceId, HttpRequest request, TrailQueryService queries, ContinuationTokens continuations, TimeProvider time, CancellationToken cancellationToken)
     {
         try
@@ -157,8 +165,15 @@ public static class QueryApi
     }
 
     /// <summary>Writes <c>{"value":[…],"nextLink":"…"}</c> straight to the response, events in their canonical form.</summary>
-    private sealed class EventPageResult(IReadOnlyList<AuditEvent> events, string? nextLink) : IResult
+    /// <remarks>Declares its shape (<see cref="AuditEventPage"/>) as endpoint metadata, so the OpenAPI document describes it as it describes a typed result.</remarks>
+    private sealed class EventPageResult(IReadOnlyList<AuditEvent> events, string? nextLink) : IResult, Microsoft.AspNetCore.Http.Metadata.IEndpointMetadataProvider
     {
+        public static void PopulateMetadata(System.Reflection.MethodInfo method, EndpointBuilder builder)
+        {
+            ArgumentNullException.ThrowIfNull(builder);
+            builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(AuditEventPage), ["application/json"]));
+        }
+
         public async Task ExecuteAsync(HttpContext httpContext)
         {
             httpContext.Response.ContentType = "application/json; charset=utf-8";
@@ -206,3 +221,14 @@ public sealed record EventTypesResponse(IReadOnlyList<ProductArea> Value);
 public sealed record ActivityResponse(DateTimeOffset Start, DateTimeOffset End, long Total, IReadOnlyList<ActivityDayView> Value);
 
 public sealed record ActivityDayView(DateOnly Day, int Count);
+
+/// <summary>One page of events (the shape <c>EventPageResult</c> writes): <c>nextLink</c> absent on the last page.</summary>
+public sealed record AuditEventPage(IReadOnlyList<AuditEventView> Value, string? NextLink);
+
+/// <summary>A stored event as the API returns it (written by <see cref="AuditEventJson"/>): the catalog's type spelling and its product area.</summary>
+public sealed record AuditEventView(
+    string Id, string WorkspaceId, string Type, string ProductArea, DateTimeOffset Timestamp,
+    AuditActor Actor, AuditResource Resource, AuditContext? Context, IReadOnlyList<AuditChange>? Changes, IReadOnlyDictionary<string, JsonElement>? Properties);
+
+/// <summary>One changed field: its values before and after, any JSON.</summary>
+public sealed record AuditChange(string Field, JsonElement? Before, JsonElement? After);

@@ -11,6 +11,26 @@ namespace AuditTrail.Functions.Query;
 /// </summary>
 public static class QueryParameters
 {
+    /// <summary>The filters as the OpenAPI document describes them, with the limits <see cref="Parse"/> applies.</summary>
+    public static IReadOnlyList<Functions.Hosting.QueryParameterSpec> Filters { get; } =
+    [
+        new("start", "Inclusive start, ISO 8601 with 'Z' or an offset. Default: the start of the 90-day retention window.", 64, Format: "date-time", Example: "2026-11-23T00:00:00Z"),
+        new("end", "Exclusive end, ISO 8601 with 'Z' or an offset. Default and cap: now + 5 minutes.", 64, Format: "date-time"),
+        new("type", $"Event types, comma-separated or repeated (at most {AuditQuery.MaxTypes}); matched case-insensitively against the catalog; each at most {EventLimits.MaxTypeLength} characters.", Example: "Source Modified"),
+        new("productArea", "A product area from GET /api/event-types, or Uncataloged; former names are accepted.", 128, Example: "Source"),
+        new("actorId", "Who acted.", EventLimits.MaxIdLength, Example: "usr_42"),
+        new("actorType", "The kind of actor.", 16, Enum: ActorTypes.All),
+        new("resourceType", "What kind of resource was acted on.", EventLimits.MaxTypeLength, Example: "warehouse"),
+        new("resourceId", "Which resource was acted on.", EventLimits.MaxIdLength, Example: "wh_7"),
+    ];
+
+    /// <summary>A page's size and position, for listing routes.</summary>
+    public static IReadOnlyList<Functions.Hosting.QueryParameterSpec> Paging { get; } =
+    [
+        new("limit", "Page size.", Minimum: 1, Maximum: AuditQuery.MaxLimit, Default: AuditQuery.DefaultLimit),
+        new("continuation", "Only as found in nextLink: it is bound to the filters it was made with."),
+    ];
+
     public static AuditQuery Parse(string workspaceId, IQueryCollection query, DateTimeOffset now, IReadOnlySet<string> known)
     {
         foreach (var key in query.Keys)

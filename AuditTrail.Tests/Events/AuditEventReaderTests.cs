@@ -266,7 +266,7 @@ public sealed class AuditEventReaderTests
     }
 
     /// <summary>"remove:a.b" deletes a field; "a.b=text" sets a string; "a.b=#json" sets raw JSON.</summary>
-    private static void Apply(JsonObject node, string mutation)
+    internal static void Apply(JsonObject node, string mutation)
     {
         if (mutation.StartsWith("remove:", StringComparison.Ordinal))
         {
