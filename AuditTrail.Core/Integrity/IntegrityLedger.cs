@@ -20,6 +20,9 @@ public sealed record LedgerItem(string WorkspaceId, string EventId, byte[] RowHa
 public sealed class IntegrityLedger(IntegrityStore store, TimeProvider time)
 {
     private const int MaxRegisteredCached = 100_000;
+
+    // An entry seen missing, then added by another writer before this one's retry, costs a round.
+    private const int MaxAddRounds = 4;
     private readonly ConcurrentDictionary<(string Hour, string Workspace), byte> _registered = new();
 
     /// <summary>Records the events; returns, per event, the ledger partition it is in.</summary>
@@ -38,28 +41,39 @@ public sealed class IntegrityLedger(IntegrityStore store, TimeProvider time)
         await RegisterAsync(hour, items.Select(i => i.WorkspaceId).Distinct(StringComparer.Ordinal), cancellationToken);
         var placed = items.Select(i => (Item: i, Partition: IntegrityStore.LedgerPartition(i.WorkspaceId, recordedAt))).ToList();
         var chunks = placed.GroupBy(p => p.Partition, StringComparer.Ordinal).SelectMany(g => g.Chunk(TableTransactions.MaxActions)).ToList();
-        await Parallel.ForEachAsync(chunks, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (chunk, ct) =>
+        await Parallel.ForEachAsync(chunks, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            async (chunk, ct) => await AddMissingAsync(chunk.Select(p => Entry(p.Item, p.Partition, recordedAt)).ToList(), ct));
+        return placed;
+    }
+
+    /// <summary>
+    /// Adds one partition's entries; where some are there already (a concurrent delivery of the same
+    /// events, or a retry of this write), reads which in one range query and adds the rest, rather
+    /// than one request an entry: overlapping producers hit this on every batch.
+    /// </summary>
+    private async Task AddMissingAsync(List<TableEntity> entries, CancellationToken cancellationToken)
+    {
+        for (var round = 0; entries.Count > 0; round++)
         {
             try
             {
-                await store.Ledger.SubmitAsync(chunk.Select(p => new TableTransactionAction(TableTransactionActionType.Add, Entry(p.Item, p.Partition, recordedAt))).ToList(), ct);
+                await store.Ledger.SubmitAsync(entries.Select(e => new TableTransactionAction(TableTransactionActionType.Add, e)).ToList(), cancellationToken);
+                return;
             }
-            catch (TableTransactionFailedException ex) when (ex.Status == 409)
+            catch (TableTransactionFailedException ex) when (ex.Status == 409 && round < MaxAddRounds)
             {
-                // Some are there already (a retry of this same write): add the others one by one.
-                foreach (var (item, partition) in chunk)
+                var partition = entries[0].PartitionKey;
+                var low = entries.Select(e => e.RowKey).Min(StringComparer.Ordinal)!;
+                var high = entries.Select(e => e.RowKey).Max(StringComparer.Ordinal)!;
+                var present = new HashSet<string>(StringComparer.Ordinal);
+                var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {low} and RowKey le {high}");
+                await foreach (var row in store.Ledger.QueryAsync<TableEntity>(filter, select: ["RowKey"], cancellationToken: cancellationToken))
                 {
-                    try
-                    {
-                        await store.Ledger.AddEntityAsync(Entry(item, partition, recordedAt), ct);
-                    }
-                    catch (RequestFailedException one) when (one.Status == 409)
-                    {
-                    }
+                    present.Add(row.RowKey);
                 }
+                entries = entries.Where(e => !present.Contains(e.RowKey)).ToList();
             }
-        });
-        return placed;
+        }
     }
 
     private static TableEntity Entry(LedgerItem item, string partition, DateTimeOffset recordedAt) => new(partition, TrailKeys.Encode(item.EventId))

@@ -36,6 +36,7 @@ public static class QueryApi
         workspace.MapGet("/audit-events/activity", GetActivityAsync)
             .WithName("GetAuditActivity")
             .WithSummary("Events per UTC day of the filtered view (same filters as listing), every day of its window.")
+            .WithQueryParameters(QueryParameters.Filters)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden);
@@ -211,7 +212,7 @@ public static class QueryApi
         }
 
         public static void PopulateMetadata(System.Reflection.MethodInfo method, EndpointBuilder builder) =>
-            builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(void), ["application/json"]));
+            builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(AuditEventView), ["application/json"]));
     }
 }
 

@@ -347,6 +347,40 @@ public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : 
     }
 
     [Fact]
+    public async Task Integrity_says_the_range_verified_and_when_sealed_then_names_an_event_edited_in_storage()
+    {
+        var clock = new TestClock(DateTimeOffset.UtcNow);
+        await using var app = await PageApp.StartAsync(azurite, Ct, clock);
+        var events = Enumerable.Range(0, 3).Select(i => TestEvents.Event(app.WorkspaceId, $"evt_sealed_{i}", timestamp: clock.Now.AddMinutes(-5 - i), actorId: "usr_ada")).ToList();
+        await app.IngestAsync(events, Ct);
+        // Past the sealing delay, then seal this workspace as the hourly timer would.
+        clock.Now += new AuditTrail.Core.Integrity.IntegrityOptions().SealDelay + TimeSpan.FromMinutes(1);
+        await app.App.Services.GetRequiredService<AuditTrail.Core.Integrity.DigestSealer>().SealAsync(app.WorkspaceId, Ct);
+
+        var page = await browser.NewPageAsync();
+        await SignInAsync(page, app);
+        var integrity = page.GetByRole(AriaRole.Region, new() { Name = "Integrity" });
+        // The three events and the owner token's own record, in one digest.
+        await Expect(integrity).ToContainTextAsync("verified intact. 4 events received in this range, in 1 signed digest");
+        await Expect(integrity).ToContainTextAsync("Last digest sealed");
+        await Expect(integrity.Locator("time")).ToHaveAttributeAsync("datetime", new Regex("^" + clock.Now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm", CultureInfo.InvariantCulture)));
+
+        // Someone with storage access rewrites who did it; Refresh checks again.
+        using var clients = azurite.CreateClients();
+        var table = clients.Tables.GetTableClient(AuditTrail.Core.Trail.TrailStore.EventsTable);
+        var ws = app.WorkspaceId;
+        var row = await table.QueryAsync<Azure.Data.Tables.TableEntity>(Azure.Data.Tables.TableClient.CreateQueryFilter(
+            $"PartitionKey ge {ws + "_"} and PartitionKey lt {ws + "`"} and EventId eq {"evt_sealed_1"}"), cancellationToken: Ct).FirstAsync(Ct);
+        row["ActorName"] = "Mallory";
+        await table.UpdateEntityAsync(row, row.ETag, Azure.Data.Tables.TableUpdateMode.Replace, Ct);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
+
+        await Expect(integrity).ToContainTextAsync("NOT intact — 1 modified");
+        await Expect(integrity.GetByRole(AriaRole.Listitem)).ToContainTextAsync("Modified: evt_sealed_1");
+        await BrowserFixture.ScreenshotAsync(page, "14-integrity-not-intact", fullPage: false);
+    }
+
+    [Fact]
     public async Task Demo_trail_fills_the_page_on_a_first_run()
     {
         await using var app = await PageApp.StartAsync(azurite, Ct);

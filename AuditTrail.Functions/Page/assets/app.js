@@ -19,6 +19,7 @@ const ui = {
   typeSearch: $('type-search'), typeList: $('type-list'), typeNone: $('type-none'), chips: $('chips'), noFilters: $('no-filters'),
   activity: $('activity'), activityCaption: $('activity-caption'), refresh: $('refresh'), filtersToggle: $('filters-toggle'),
   zoneHelp: $('zone-help'), start: $('start'), end: $('end'),
+  integrity: $('integrity'), integrityText: $('integrity-text'), integrityFindings: $('integrity-findings'),
 };
 
 const state = {
@@ -29,6 +30,8 @@ const state = {
   query: '',
   generation: 0, // answers to superseded searches are dropped
   activityGeneration: 0,
+  integrityGeneration: 0,
+  integrityRange: null, // the start/end last verified: other filters do not change what verification reads
   retry: null,
   types: new Set(), // the chosen event types
   names: new Map(), // 'actor:<id>' / 'resource:<type>:<id>' -> a display name seen in the trail, for the chips
@@ -103,6 +106,7 @@ const SIGNED_OUT_REASONS = {
 function showSignIn(message) {
   state.token = null;
   state.caller = null;
+  state.integrityRange = null;
   sessionStorage.removeItem(TOKEN_KEY);
   ui.trail.hidden = true;
   ui.who.hidden = true;
@@ -369,6 +373,98 @@ function renderChips() {
   ui.noFilters.hidden = chips.length > 0;
 }
 
+// ---- Integrity -----------------------------------------------------------------------------
+
+const MAX_FINDINGS_SHOWN = 5;
+
+/**
+ * Whether the events received in the view's range are as their signed digests say
+ * (docs/integrity.md): the service recomputes each one from the trail. Its range is ingestion
+ * time, the list's is event time; for a trail sent as it happens the two are the same days.
+ */
+async function loadIntegrity(params) {
+  const range = new URLSearchParams();
+  for (const name of ['start', 'end']) {
+    if (params.get(name)) {
+      range.set(name, params.get(name));
+    }
+  }
+  const key = range.toString();
+  if (key === state.integrityRange) {
+    return;
+  }
+  state.integrityRange = key;
+  const generation = ++state.integrityGeneration;
+  ui.integrity.setAttribute('aria-busy', 'true');
+  ui.integrity.dataset.state = 'checking';
+  ui.integrityText.textContent = 'Integrity: checking the events received in this range against their signed digests…';
+  ui.integrityFindings.replaceChildren();
+  try {
+    const report = await api(`/api/workspaces/${encodeURIComponent(state.caller.workspaceId)}/integrity/verification?${range}`);
+    if (generation === state.integrityGeneration) {
+      renderIntegrity(report);
+    }
+  } catch (error) {
+    if (generation === state.integrityGeneration) {
+      state.integrityRange = null; // checked again with the next search
+      ui.integrity.dataset.state = 'unknown';
+      ui.integrityText.textContent = `Integrity: not checked (${error.message}).`;
+    }
+  } finally {
+    if (generation === state.integrityGeneration) {
+      ui.integrity.removeAttribute('aria-busy');
+    }
+  }
+}
+
+function counted(n, one, many = `${one}s`) {
+  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
+}
+
+function renderIntegrity(report) {
+  const parts = [];
+  if (report.intact) {
+    parts.push(report.digests > 0
+      ? `Integrity: verified intact. ${counted(report.events, 'event')} received in this range, in ${counted(report.digests, 'signed digest')}`
+      : `Integrity: nothing wrong found, but no digest covers this range yet (${counted(report.events, 'event')} received in it)`);
+  } else {
+    const wrong = [
+      report.modified.length && `${report.modified.length} modified`,
+      report.missing.length && `${report.missing.length} missing`,
+      report.unrecorded.length && `${report.unrecorded.length} unrecorded`,
+      report.digestProblems.length && counted(report.digestProblems.length, 'digest problem'),
+    ].filter(Boolean);
+    parts.push(`Integrity: NOT intact — ${wrong.join(', ')}${report.truncated ? ' (the first found)' : ''}`);
+  }
+  if (report.pending > 0) {
+    parts.push(`${counted(report.pending, 'event')} await the next seal`);
+  }
+  if (report.purged > 0) {
+    parts.push(`${counted(report.purged, 'event')} purged by retention, as expected`);
+  }
+  ui.integrity.dataset.state = report.intact ? 'intact' : 'broken';
+  ui.integrityText.replaceChildren(`${parts.join('; ')}. `);
+  if (report.lastSealedAt) {
+    ui.integrityText.append('Last digest sealed ', timeElement(report.lastSealedAt), '.');
+  } else {
+    ui.integrityText.append('No digest sealed yet (they are sealed hourly).');
+  }
+  const findings = [
+    ...report.modified.map((f) => ['Modified', f.eventId, f.detail]),
+    ...report.missing.map((f) => ['Missing', f.eventId, f.detail]),
+    ...report.unrecorded.map((f) => ['Unrecorded', f.eventId, f.detail]),
+    ...report.digestProblems.map((f) => [f.code, f.sequence == null ? 'the chain' : `digest ${f.sequence}`, f.detail]),
+  ];
+  ui.integrityFindings.replaceChildren(...findings.slice(0, MAX_FINDINGS_SHOWN).map(([what, subject, detail]) => {
+    const item = document.createElement('li');
+    item.append(text('strong', `${what}: `), text('code', subject), text('span', ` ${detail}`, 'sub'));
+    return item;
+  }));
+  if (findings.length > MAX_FINDINGS_SHOWN) {
+    ui.integrityFindings.append(text('li', `and ${findings.length - MAX_FINDINGS_SHOWN} more: see integrity verify (docs/integrity.md)`));
+  }
+}
+
 // ---- The trail -----------------------------------------------------------------------------
 
 async function search() {
@@ -397,6 +493,10 @@ async function search() {
   // usually one, and the rows are what the owner came for (docs/performance.md, "Activity").
   if (generation === state.activityGeneration && state.caller) {
     await loadActivity(activityParams);
+  }
+  // Verification reads every event received in the range: last, and only when the range changes.
+  if (state.caller) {
+    await loadIntegrity(activityParams);
   }
 }
 
@@ -973,7 +1073,10 @@ ui.filtersToggle.addEventListener('click', () => {
   }
 });
 ui.zoneHelp.textContent = `In your local time (${timeZone}).`;
-ui.refresh.addEventListener('click', () => search());
+ui.refresh.addEventListener('click', () => {
+  state.integrityRange = null;
+  search();
+});
 ui.loadMore.addEventListener('click', loadMore);
 ui.exportButton.addEventListener('click', exportCsv);
 ui.retry.addEventListener('click', () => state.retry?.());
