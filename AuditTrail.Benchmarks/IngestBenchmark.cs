@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Integrity;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using Azure.Data.Tables;
@@ -39,12 +40,14 @@ public static class IngestBenchmark
 
     private sealed record Work(TableClient Table, List<TableTransactionAction> Actions);
 
-    public static async Task<JsonObject> RunAsync(RegisteredStorage clients, int events, int rounds, TextWriter log, CancellationToken ct)
+    /// <param name="ledger">Ingest records each stored event in the integrity ledger, as the app does (docs/integrity.md); the baselines write what they always wrote, so the ratio carries the ledger's cost.</param>
+    public static async Task<JsonObject> RunAsync(RegisteredStorage clients, int events, int rounds, TextWriter log, CancellationToken ct, bool ledger = false)
     {
         ArgumentNullException.ThrowIfNull(clients);
         using var store = new TrailStore(clients.Tables, clients.Blobs);
         await store.EnsureCreatedAsync(ct);
-        var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance);
+        var integrity = ledger ? new IntegrityLedger(new IntegrityStore(clients.Tables, clients.Blobs), TimeProvider.System) : null;
+        var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance, ledger: integrity);
         var results = new JsonArray();
         var pairedOrdered = new List<double>();
         var pairedAtOnce = new List<double>();
@@ -130,6 +133,7 @@ public static class IngestBenchmark
         {
             ["benchmark"] = "ingest-vs-raw-sdk-transactions",
             ["events"] = events,
+            ["ledger"] = ledger,
             ["batchSize"] = BatchSize,
             ["rounds"] = results,
             ["pairedBatches"] = pairedOrdered.Count,

@@ -15,7 +15,7 @@ public static class BenchmarkCommand
         const string Usage = """
             usage: AuditTrail.Benchmarks purge  [--events N] [--workspaces W] [--rounds R] [--out FILE]
                    AuditTrail.Benchmarks export [--sizes 10000,100000] [--writer-sizes 10000,100000,1000000] [--rounds R] [--out FILE]
-                   AuditTrail.Benchmarks ingest [--events N] [--rounds R] [--out FILE]
+                   AuditTrail.Benchmarks ingest [--events N] [--rounds R] [--ledger] [--out FILE]
                    AuditTrail.Benchmarks query  [--events N] [--days D] [--repetitions R] [--latency-ms L] [--out FILE]
                                                 (L > 0: every measured storage request is held L ms, a round trip to a service that answers in index time)
                    AuditTrail.Benchmarks activity [--events N] [--days D] [--repetitions R] [--latency-ms L] [--out FILE]
@@ -48,7 +48,7 @@ public static class BenchmarkCommand
         {
             "purge" => await PurgeBenchmark.RunAsync(clients, Option("--events", 10_000), Option("--workspaces", 4), Option("--rounds", 3), Console.Out, CancellationToken.None),
             "export" => await ExportMemoryBenchmark.RunAsync(clients, Sizes("--sizes", "10000,100000"), Sizes("--writer-sizes", "10000,100000,1000000"), Option("--rounds", 3), Console.Out, CancellationToken.None),
-            "ingest" => await IngestBenchmark.RunAsync(clients, Option("--events", 20_000), Option("--rounds", 3), Console.Out, CancellationToken.None),
+            "ingest" => await IngestBenchmark.RunAsync(clients, Option("--events", 20_000), Option("--rounds", 3), Console.Out, CancellationToken.None, ledger: args.Contains("--ledger")),
             "telemetry" => await TelemetryBenchmark.RunAsync(connection, Option("--events", 5_000), Option("--rounds", 3), Console.Out, CancellationToken.None),
             "query" => await QueryBenchmark.RunAsync(clients, Option("--events", 100_000), Option("--repetitions", 20), Console.Out, CancellationToken.None, Option("--latency-ms", 0), Option("--days", 89)),
             "activity" => await ActivityBenchmark.RunAsync(clients, Option("--events", 20_000), Option("--repetitions", 10), Console.Out, CancellationToken.None, Option("--latency-ms", 0), Option("--days", 89)),
