@@ -32,16 +32,10 @@ public static class IntegrityApi
             .WithTags("Integrity");
         workspace.MapGet("/digests", DigestsAsync)
             .WithName("ListIntegrityDigests")
-            .WithSummary("The workspace's sealed digests whose interval meets [start, end) of ingestion time (default: the last 91 days).")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+            .WithSummary("The workspace's sealed digests whose interval meets [start, end) of ingestion time (default: the last 91 days).");
         workspace.MapGet("/verification", VerifyAsync)
             .WithName("VerifyIntegrity")
-            .WithSummary("Recomputes every event recorded in [start, end) from the trail and checks it against the ledger, the digests and their signatures; intact only when nothing is wrong.")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+            .WithSummary("Recomputes every event recorded in [start, end) from the trail and checks it against the ledger, the digests and their signatures; intact only when nothing is wrong.");
 
         if (app.ServiceProvider.GetRequiredService<HostingSettings>().InvocationEndpoints)
         {

@@ -36,17 +36,11 @@ public static class QueryApi
         workspace.MapGet("/audit-events/activity", GetActivityAsync)
             .WithName("GetAuditActivity")
             .WithSummary("Events per UTC day of the filtered view (same filters as listing), every day of its window.")
-            .WithQueryParameters(QueryParameters.Filters)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+            .WithQueryParameters(QueryParameters.Filters);
 
         workspace.MapGet("/audit-events/{eventId}", GetAuditEventAsync)
             .WithName("GetAuditEvent")
             .WithSummary("One event of the workspace by its id, in the same form as in a listed page.")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         workspace

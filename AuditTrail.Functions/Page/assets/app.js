@@ -417,8 +417,9 @@ async function loadIntegrity(params) {
   }
 }
 
+/** "1 event", "1,234 events": the page's one way to count things in text. */
 function counted(n, one, many = `${one}s`) {
-  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
+  return `${countFormat.format(n)} ${n === 1 ? one : many}`;
 }
 
 function renderIntegrity(report) {
@@ -724,8 +725,7 @@ function renderActivity(answer) {
   chart.append(peak);
   ui.activity.replaceChildren(chart);
   const busiest = days.reduce((a, b) => (b.count > a.count ? b : a));
-  const total = countFormat.format(answer.total);
-  ui.activity.setAttribute('aria-label', `Activity: ${total} event${answer.total === 1 ? '' : 's'} from ${dayLabel(days[0].day)} to ${dayLabel(days[days.length - 1].day)}`
+  ui.activity.setAttribute('aria-label', `Activity: ${counted(answer.total, 'event')} from ${dayLabel(days[0].day)} to ${dayLabel(days[days.length - 1].day)}`
     + (answer.total > 0 ? `; busiest day ${dayLabel(busiest.day)} with ${busiest.count}` : ''));
 }
 
@@ -898,7 +898,7 @@ const countFormat = new Intl.NumberFormat();
 function showExportProgress(file) {
   ui.exportStatus.textContent = file.status === 'queued'
     ? 'Export queued. It runs in the background; this page follows it and downloads the file when it is ready.'
-    : `Exporting… ${countFormat.format(file.rowCount)} event${file.rowCount === 1 ? '' : 's'} written so far.`;
+    : `Exporting… ${counted(file.rowCount, 'event')} written so far.`;
 }
 
 async function exportCsv() {
@@ -932,7 +932,7 @@ async function exportCsv() {
     link.textContent = 'download it again';
     link.rel = 'noopener noreferrer';
     ui.exportStatus.replaceChildren(
-      `Exported ${countFormat.format(file.rowCount)} event${file.rowCount === 1 ? '' : 's'} to ${file.fileName}. Your download has started; `,
+      `Exported ${counted(file.rowCount, 'event')} to ${file.fileName}. Your download has started; `,
       link,
       ` (link valid until ${timeFormat.format(new Date(file.downloadUrlExpiresAt))}).`);
     link.click();
