@@ -28,12 +28,12 @@ public static class ActivityBenchmark
     public static async Task<JsonObject> RunAsync(RegisteredStorage clients, int events, int repetitions, TextWriter log, CancellationToken ct, int latencyMs = 0, int days = 89)
     {
         ArgumentNullException.ThrowIfNull(clients);
-        using var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailStore(clients.Tables, clients.Blobs);
         await store.EnsureCreatedAsync(ct);
         var clock = new QueryBenchmark.NoonClock();
         var ingestion = new IngestionService(store, new DeadLetterStore(store), clock, NullLogger<IngestionService>.Instance);
         using var measured = latencyMs > 0 ? RegisteredStorage.Create(clients.ConnectionString, new QueryBenchmark.RoundTrip(TimeSpan.FromMilliseconds(latencyMs))) : null;
-        using var queryStore = new TrailStore((measured ?? clients).Tables, (measured ?? clients).Blobs);
+        var queryStore = new TrailStore((measured ?? clients).Tables, (measured ?? clients).Blobs);
         var options = Options.Create(new QueryOptions());
         var queries = new TrailQueryService(queryStore, clock, options);
         var activity = new TrailActivityService(queryStore, clock, options);

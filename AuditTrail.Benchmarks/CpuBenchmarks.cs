@@ -153,7 +153,6 @@ public class ContinuationBenchmark : IDisposable
     [GlobalCleanup]
     public void Dispose()
     {
-        _store?.Dispose();
         _clients?.Dispose();
         GC.SuppressFinalize(this);
     }

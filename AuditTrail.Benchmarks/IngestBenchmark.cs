@@ -44,7 +44,7 @@ public static class IngestBenchmark
     public static async Task<JsonObject> RunAsync(RegisteredStorage clients, int events, int rounds, TextWriter log, CancellationToken ct, bool ledger = false)
     {
         ArgumentNullException.ThrowIfNull(clients);
-        using var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailStore(clients.Tables, clients.Blobs);
         await store.EnsureCreatedAsync(ct);
         var integrity = ledger ? new IntegrityLedger(new IntegrityStore(clients.Tables, clients.Blobs), TimeProvider.System) : null;
         var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance, ledger: integrity);

@@ -30,7 +30,7 @@ public static class PurgeBenchmark
         {
             var size = round == 0 ? Math.Max(workspaces * 10, events / 20) : events;
             var clock = new FixedClock(new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-1000 - (10 * round)), TimeSpan.Zero).AddHours(12));
-            using var store = new TrailStore(clients.Tables, clients.Blobs);
+            var store = new TrailStore(clients.Tables, clients.Blobs);
             var ingestion = new IngestionService(store, new DeadLetterStore(store), clock, NullLogger<IngestionService>.Instance);
             var expiredDay = RetentionService.FirstKeptDay(clock.Now).AddDays(-2);
             var run = Guid.NewGuid().ToString("N")[..8];

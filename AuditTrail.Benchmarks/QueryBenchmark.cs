@@ -30,14 +30,14 @@ public static class QueryBenchmark
     public static async Task<JsonObject> RunAsync(RegisteredStorage clients, int events, int repetitions, TextWriter log, CancellationToken ct, int latencyMs = 0, int days = 89)
     {
         ArgumentNullException.ThrowIfNull(clients);
-        using var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailStore(clients.Tables, clients.Blobs);
         await store.EnsureCreatedAsync(ct);
         // A clock at noon UTC: the newest day partition then always holds half a day of events, so
         // whether a page fills from it does not depend on the hour the benchmark happens to run.
         var clock = new NoonClock();
         var ingestion = new IngestionService(store, new DeadLetterStore(store), clock, NullLogger<IngestionService>.Instance);
         using var measured = latencyMs > 0 ? RegisteredStorage.Create(clients.ConnectionString, new RoundTrip(TimeSpan.FromMilliseconds(latencyMs))) : null;
-        using var queryStore = new TrailStore((measured ?? clients).Tables, (measured ?? clients).Blobs);
+        var queryStore = new TrailStore((measured ?? clients).Tables, (measured ?? clients).Blobs);
         var queries = new TrailQueryService(queryStore, clock, Options.Create(new QueryOptions()));
         var oneDayAtATime = new TrailQueryService(queryStore, clock, Options.Create(new QueryOptions { MaxParallelDays = 1 }));
         var (ws, now) = await SeedAsync(ingestion, clock, events, days, log, ct);

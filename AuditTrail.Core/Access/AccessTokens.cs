@@ -50,7 +50,7 @@ public sealed class AccessTokenService(TableServiceClient tables, ActionRecorder
     private static readonly TimeSpan UndoTimeout = TimeSpan.FromSeconds(10);
 
     private readonly TableClient _table = tables.GetTableClient(TableName);
-    private volatile bool _created;
+    private readonly CreateOnce _creation = new();
 
     public async Task<(AccessTokenInfo Info, string Token)> CreateAsync(string workspaceId, string role, DateTimeOffset? expiresAt, string? name, CancellationToken cancellationToken = default)
     {
@@ -212,14 +212,8 @@ public sealed class AccessTokenService(TableServiceClient tables, ActionRecorder
         ["properties"] = new System.Text.Json.Nodes.JsonObject { ["role"] = token.Role, ["expiresAt"] = token.ExpiresAt?.ToString("O") },
     };
 
-    private async Task EnsureTableAsync(CancellationToken cancellationToken)
-    {
-        if (!_created)
-        {
-            await _table.CreateIfNotExistsAsync(cancellationToken);
-            _created = true;
-        }
-    }
+    private Task EnsureTableAsync(CancellationToken cancellationToken) =>
+        _creation.EnsureAsync(ct => _table.CreateIfNotExistsAsync(ct), cancellationToken);
 
     private static AccessTokenInfo ToInfo(TableEntity row) => new(
         row.PartitionKey, row.GetString("WorkspaceId") ?? string.Empty, row.GetString("Role") ?? string.Empty, row.GetString("Name"),

@@ -43,7 +43,7 @@ public sealed class ExportService(
     private readonly TableClient _table = tables.GetTableClient(TableName);
     private readonly QueueClient _queue = queues.GetQueueClient(QueueName);
     private readonly QueueClient _poison = queues.GetQueueClient(PoisonQueueName);
-    private volatile bool _created;
+    private readonly CreateOnce _creation = new();
 
     public BlobContainerClient Container => _container;
 
@@ -158,17 +158,14 @@ public sealed class ExportService(
         }
     }
 
-    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
-    {
-        if (!_created)
+    public Task EnsureCreatedAsync(CancellationToken cancellationToken = default) =>
+        _creation.EnsureAsync(async ct =>
         {
-            await store.EnsureCreatedAsync(cancellationToken);
+            await store.EnsureCreatedAsync(ct);
             await Task.WhenAll(
-                _container.CreateIfNotExistsAsync(cancellationToken: cancellationToken), _table.CreateIfNotExistsAsync(cancellationToken),
-                _queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken), _poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken));
-            _created = true;
-        }
-    }
+                _container.CreateIfNotExistsAsync(cancellationToken: ct), _table.CreateIfNotExistsAsync(ct),
+                _queue.CreateIfNotExistsAsync(cancellationToken: ct), _poison.CreateIfNotExistsAsync(cancellationToken: ct));
+        }, cancellationToken);
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 }

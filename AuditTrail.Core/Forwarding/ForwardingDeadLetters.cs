@@ -29,7 +29,7 @@ public sealed class ForwardingDeadLetters(
     private const string RowPrefix = "deadletter-";
 
     private readonly TableClient _table = tables.GetTableClient(ForwardingSettingsStore.TableName);
-    private volatile bool _created;
+    private readonly CreateOnce _creation = new();
 
     /// <summary>Keeps a refused forward message for a later resend. Idempotent: the same message on the same day is one row.</summary>
     public async Task RecordAsync(ForwardMessage message, string messageText, string deadLetterBlob, ForwardingFailure failure, CancellationToken cancellationToken = default)
@@ -129,12 +129,6 @@ public sealed class ForwardingDeadLetters(
         await recorder.StoreAsync(recorder.Check(e), cancellationToken);
     }
 
-    private async Task EnsureCreatedAsync(CancellationToken cancellationToken)
-    {
-        if (!_created)
-        {
-            await _table.CreateIfNotExistsAsync(cancellationToken);
-            _created = true;
-        }
-    }
+    private Task EnsureCreatedAsync(CancellationToken cancellationToken) =>
+        _creation.EnsureAsync(ct => _table.CreateIfNotExistsAsync(ct), cancellationToken);
 }

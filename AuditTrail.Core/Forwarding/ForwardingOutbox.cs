@@ -35,7 +35,7 @@ public sealed class ForwardingOutbox(QueueServiceClient queues, ForwardingSettin
 
     private readonly QueueClient _queue = queues.GetQueueClient(QueueName);
     private readonly QueueClient _poison = queues.GetQueueClient(PoisonQueueName);
-    private volatile bool _created;
+    private readonly CreateOnce _creation = new();
 
     public QueueClient Queue => _queue;
 
@@ -89,14 +89,8 @@ public sealed class ForwardingOutbox(QueueServiceClient queues, ForwardingSettin
         return moved;
     }
 
-    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
-    {
-        if (!_created)
-        {
-            await Task.WhenAll(_queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken), _poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken));
-            _created = true;
-        }
-    }
+    public Task EnsureCreatedAsync(CancellationToken cancellationToken = default) =>
+        _creation.EnsureAsync(ct => Task.WhenAll(_queue.CreateIfNotExistsAsync(cancellationToken: ct), _poison.CreateIfNotExistsAsync(cancellationToken: ct)), cancellationToken);
 
     /// <summary>Adds a message that never expires (time to live -1): forward work must not vanish unread.</summary>
     public static Task SendAsync(QueueClient queue, string messageText, CancellationToken cancellationToken) =>

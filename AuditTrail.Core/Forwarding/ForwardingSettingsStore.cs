@@ -23,7 +23,7 @@ public sealed class ForwardingSettingsStore(TableServiceClient tables, IOptions<
     private readonly TableClient _table = tables.GetTableClient(TableName);
     private readonly ForwardingOptions _options = options.Value;
     private readonly ConcurrentDictionary<string, (ForwardingSettings Settings, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
-    private volatile bool _created;
+    private readonly CreateOnce _creation = new();
 
     public ForwardingOptions Options => _options;
 
@@ -102,12 +102,6 @@ public sealed class ForwardingSettingsStore(TableServiceClient tables, IOptions<
         ("LastFailureReason", s.LastFailure?.Reason),
         ("LastFailureEvents", s.LastFailure?.EventCount));
 
-    private async Task EnsureCreatedAsync(CancellationToken cancellationToken)
-    {
-        if (!_created)
-        {
-            await _table.CreateIfNotExistsAsync(cancellationToken);
-            _created = true;
-        }
-    }
+    private Task EnsureCreatedAsync(CancellationToken cancellationToken) =>
+        _creation.EnsureAsync(ct => _table.CreateIfNotExistsAsync(ct), cancellationToken);
 }

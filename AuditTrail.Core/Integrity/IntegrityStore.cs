@@ -1,4 +1,5 @@
 using System.Globalization;
+using AuditTrail.Core.Storage;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 
@@ -17,7 +18,7 @@ namespace AuditTrail.Core.Integrity;
 /// </list>
 /// Workspace ids are <c>[A-Za-z0-9_-]</c>, so the <c>~</c> partitions never meet one.
 /// </summary>
-public sealed class IntegrityStore : IDisposable
+public sealed class IntegrityStore
 {
     public const string LedgerTable = "AuditLedger";
     public const string DigestsTable = "AuditDigests";
@@ -28,8 +29,7 @@ public sealed class IntegrityStore : IDisposable
     internal const string PendingPurgesPartition = "~purges";
     internal const string HeadRow = "head";
 
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private volatile bool _initialized;
+    private readonly CreateOnce _creation = new();
 
     public IntegrityStore(TableServiceClient tables, BlobServiceClient blobs)
     {
@@ -56,29 +56,9 @@ public sealed class IntegrityStore : IDisposable
 
     public static string PurgeRow(DateOnly day) => "p" + day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
 
-    public void Dispose() => _gate.Dispose();
-
-    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
-    {
-        if (_initialized)
-        {
-            return;
-        }
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            if (!_initialized)
-            {
-                await Task.WhenAll(
-                    Ledger.CreateIfNotExistsAsync(cancellationToken),
-                    Digests.CreateIfNotExistsAsync(cancellationToken),
-                    DigestBlobs.CreateIfNotExistsAsync(cancellationToken: cancellationToken));
-                _initialized = true;
-            }
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+    public Task EnsureCreatedAsync(CancellationToken cancellationToken = default) =>
+        _creation.EnsureAsync(ct => Task.WhenAll(
+            Ledger.CreateIfNotExistsAsync(ct),
+            Digests.CreateIfNotExistsAsync(ct),
+            DigestBlobs.CreateIfNotExistsAsync(cancellationToken: ct)), cancellationToken);
 }

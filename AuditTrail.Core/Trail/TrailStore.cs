@@ -8,7 +8,7 @@ namespace AuditTrail.Core.Trail;
 /// The trail's tables and containers, created on first use. Creation is retried on the next use
 /// if it fails, so a storage outage at start-up does not leave the app broken afterwards.
 /// </summary>
-public sealed class TrailStore : IDisposable
+public sealed class TrailStore
 {
     public const string EventsTable = "AuditEvents";
     public const string EventIdsTable = "AuditEventIds";
@@ -17,8 +17,7 @@ public sealed class TrailStore : IDisposable
     public const string KeysTable = "AuditTrailKeys";
     public const string DeadLetterContainer = "audit-deadletter";
 
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private volatile bool _initialized;
+    private readonly CreateOnce _creation = new();
 
     public TrailStore(TableServiceClient tables, BlobServiceClient blobs)
     {
@@ -64,33 +63,12 @@ public sealed class TrailStore : IDisposable
         return await Events.FindAsync(partition, row, cancellationToken) is not null;
     }
 
-    public void Dispose() => _gate.Dispose();
-
-    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
-    {
-        if (_initialized)
-        {
-            return;
-        }
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            if (_initialized)
-            {
-                return;
-            }
-            await Task.WhenAll(
-                Events.CreateIfNotExistsAsync(cancellationToken),
-                EventIds.CreateIfNotExistsAsync(cancellationToken),
-                Partitions.CreateIfNotExistsAsync(cancellationToken),
-                WorkspaceDays.CreateIfNotExistsAsync(cancellationToken),
-                Keys.CreateIfNotExistsAsync(cancellationToken),
-                DeadLetters.CreateIfNotExistsAsync(cancellationToken: cancellationToken));
-            _initialized = true;
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+    public Task EnsureCreatedAsync(CancellationToken cancellationToken = default) =>
+        _creation.EnsureAsync(ct => Task.WhenAll(
+            Events.CreateIfNotExistsAsync(ct),
+            EventIds.CreateIfNotExistsAsync(ct),
+            Partitions.CreateIfNotExistsAsync(ct),
+            WorkspaceDays.CreateIfNotExistsAsync(ct),
+            Keys.CreateIfNotExistsAsync(ct),
+            DeadLetters.CreateIfNotExistsAsync(cancellationToken: ct)), cancellationToken);
 }

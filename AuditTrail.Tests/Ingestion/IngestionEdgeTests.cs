@@ -56,7 +56,7 @@ public sealed class IngestionEdgeTests(AzuriteFixture azurite) : IngestionTestBa
         var ws = TestEvents.NewWorkspaceId();
         var refusing = new RefuseEventMarked("evt_refused") { InnerHandler = new SocketsHttpHandler() };
         using var clients = Azurite.CreateClients(refusing);
-        using var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailStore(clients.Tables, clients.Blobs);
         var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance);
         var raw = new[] { "evt_a", "evt_refused", "evt_b" }.Select(id => RawEvent.FromText(TestEvents.Event(ws, id, timestamp: At).ToJsonString())).ToList();
 

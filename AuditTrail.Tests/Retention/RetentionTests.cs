@@ -194,7 +194,7 @@ public sealed class RetentionTests(AzuriteFixture azurite) : IAsyncLifetime
         using var cut = new CancellationTokenSource();
         var counting = new CancelAfterTransactions(6, cut) { InnerHandler = new SocketsHttpHandler() };
         using var clients = azurite.CreateClients(counting);
-        using var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailStore(clients.Tables, clients.Blobs);
         var interrupted = new RetentionService(store, clients.Blobs, _clock, NullLogger<RetentionService>.Instance);
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => interrupted.PurgeAsync(cancellationToken: cut.Token));
