@@ -11,14 +11,15 @@ namespace AuditTrail.Core.Storage;
 public sealed class CreateOnce
 {
     private readonly Lock _lock = new();
-    private Task? _creation;
-    private volatile bool _created;
+
+    // The creation under way or done; a new one replaces it only when it failed or was cancelled.
+    private volatile Task? _creation;
 
     /// <summary>Runs <paramref name="create"/> unless a call before this one has completed it, or joins the run under way.</summary>
     public Task EnsureAsync(Func<CancellationToken, Task> create, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(create);
-        return _created ? Task.CompletedTask : JoinAsync(create, cancellationToken);
+        return _creation is { IsCompletedSuccessfully: true } ? Task.CompletedTask : JoinAsync(create, cancellationToken);
     }
 
     private async Task JoinAsync(Func<CancellationToken, Task> create, CancellationToken cancellationToken)
@@ -32,7 +33,7 @@ public sealed class CreateOnce
                 if (_creation is null || _creation.IsFaulted || _creation.IsCanceled)
                 {
                     // Started outside the lock: the storage calls are not made while holding it.
-                    starting = new Task<Task>(() => CreateAsync(create, cancellationToken));
+                    starting = new Task<Task>(() => create(cancellationToken));
                     _creation = starting.Unwrap();
                 }
                 creation = _creation;
@@ -48,11 +49,5 @@ public sealed class CreateOnce
                 // The caller who started it gave up; this one has not, so it starts another.
             }
         }
-    }
-
-    private async Task CreateAsync(Func<CancellationToken, Task> create, CancellationToken cancellationToken)
-    {
-        await create(cancellationToken);
-        _created = true;
     }
 }
