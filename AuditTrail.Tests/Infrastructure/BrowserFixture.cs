@@ -25,6 +25,9 @@ public sealed class BrowserFixture : IAsyncLifetime
                 $"Page tests need Chromium at {executable}. Run scripts/test (it installs Debian's chromium), " +
                 "or install it yourself ('sudo apt-get install chromium') or set AUDITTRAIL_CHROMIUM to a Chromium or Chrome binary.");
         }
+        // Assertions have their own default (5 s), apart from the context's: the same hang guard
+        // for both, or a page waiting on a slow but healthy answer under a loaded CI run fails.
+        Assertions.SetDefaultExpectTimeout(HangGuardMilliseconds);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
@@ -36,6 +39,9 @@ public sealed class BrowserFixture : IAsyncLifetime
         });
     }
 
+    /// <summary>How long an action or assertion waits: a hang guard on a loaded 2-core machine, not a speed check.</summary>
+    private const float HangGuardMilliseconds = 20_000;
+
     /// <summary>A fresh browser context (its own session storage) with downloads allowed.</summary>
     public async Task<IPage> NewPageAsync(int width = 1280, int height = 860)
     {
@@ -46,7 +52,7 @@ public sealed class BrowserFixture : IAsyncLifetime
             Locale = "en-GB",
             TimezoneId = "UTC",
         });
-        context.SetDefaultTimeout(20_000); // a hang guard on a loaded 2-core machine, not a speed check
+        context.SetDefaultTimeout(HangGuardMilliseconds);
         return await context.NewPageAsync();
     }
 

@@ -247,7 +247,7 @@ public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : 
             const string Bars = "[...document.querySelectorAll('#activity:not([aria-busy]) g.day')].map(g => g.dataset.day + '=' + g.dataset.count)";
             try
             {
-                await page.WaitForFunctionAsync($"expected => JSON.stringify({Bars}) === JSON.stringify(expected)", expected, new() { Timeout = 10_000 });
+                await page.WaitForFunctionAsync($"expected => JSON.stringify({Bars}) === JSON.stringify(expected)", expected);
             }
             catch (TimeoutException)
             {
