@@ -13,7 +13,7 @@ namespace AuditTrail.Tests.Access;
 public sealed class AuthorizationMatrixTests(AzuriteFixture azurite) : IAsyncLifetime
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
-    private readonly TestClock _clock = new(DateTimeOffset.UtcNow);
+    private readonly TestClock _clock = TestClock.AtTestTime();
     private AuditTrailAppFactory _app = null!;
     private HttpClient _http = null!;
     private string _ws = null!;

@@ -8,7 +8,7 @@ namespace AuditTrail.Tests.Demo;
 /// <summary><c>seed-demo</c> (what scripts/run does first) against Azurite: a realistic trail, once.</summary>
 public sealed class SeedDemoTests : IAsyncDisposable
 {
-    private readonly TestClock _clock = new(DateTimeOffset.UtcNow);
+    private readonly TestClock _clock = TestClock.AtTestTime();
     private readonly AuditTrailAppFactory _app;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

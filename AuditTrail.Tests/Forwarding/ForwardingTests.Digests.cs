@@ -14,7 +14,7 @@ public sealed partial class ForwardingTests
     [Fact]
     public async Task Each_sealed_digest_reaches_the_source_as_Audit_Digest_Sealed()
     {
-        var clock = new TestClock(DateTimeOffset.UtcNow);
+        var clock = TestClock.AtTestTime();
         await using var app = new AuditTrailAppFactory(azurite.ConnectionString, clock, settings: new Dictionary<string, string>
         {
             ["AuditTrail:Forwarding:AllowHttpEndpoints"] = "true",

@@ -18,7 +18,7 @@ public sealed class OrphanedClaimTests(AzuriteFixture azurite)
     [Fact]
     public async Task A_claim_left_without_rows_is_taken_over_by_a_later_event_once_it_is_older_than_any_ingest()
     {
-        var clock = new TestClock(DateTimeOffset.UtcNow);
+        var clock = TestClock.AtTestTime();
         await using var storage = new FaultyStorage(azurite.ConnectionString);
         await using var app = new AuditTrailAppFactory(storage.ConnectionString, clock, storageRetries: 1);
         var ws = TestEvents.NewWorkspaceId();
@@ -52,7 +52,7 @@ public sealed class OrphanedClaimTests(AzuriteFixture azurite)
     [Fact]
     public async Task A_stored_event_s_claim_is_never_taken_over_however_old()
     {
-        var clock = new TestClock(DateTimeOffset.UtcNow);
+        var clock = TestClock.AtTestTime();
         await using var app = new AuditTrailAppFactory(azurite.ConnectionString, clock);
         var ws = TestEvents.NewWorkspaceId();
         using var http = await StoredTrail.IngestClientAsync(app, ws);

@@ -22,7 +22,7 @@ public sealed class IntegrityTrail : IAsyncDisposable
 
     private IntegrityTrail(string storageConnectionString, string directConnectionString, IReadOnlyDictionary<string, string>? settings)
     {
-        Clock = new TestClock(DateTimeOffset.UtcNow);
+        Clock = TestClock.AtTestTime();
         var all = new Dictionary<string, string>(settings ?? new Dictionary<string, string>()) { ["AuditTrail:Integrity:SealDelay"] = SealDelay.ToString() };
         App = new AuditTrailAppFactory(storageConnectionString, Clock, storageRetries: 1, settings: all);
         Clients = AzuriteFixture.CreateClients(directConnectionString);

@@ -45,8 +45,8 @@ public sealed class SeededTrail : IAsyncDisposable
 
     public static async Task<SeededTrail> CreateAsync(AzuriteFixture azurite, CancellationToken ct)
     {
-        var now = DateTimeOffset.UtcNow;
-        var clock = new TestClock(now);
+        var clock = TestClock.AtTestTime();
+        var now = clock.Now;
         var app = new AuditTrailAppFactory(azurite.ConnectionString, clock);
         var ws = TestEvents.NewWorkspaceId();
         var seeds = new List<Seed>();
