@@ -16,6 +16,11 @@ if (CommandLine.IsHelp(args))
     Console.Out.WriteLine(CommandLine.Usage);
     return 0;
 }
+if (CommandLine.CommandHelp(args) is { } commandUsage)
+{
+    Console.Out.WriteLine(commandUsage.Trim());
+    return 0;
+}
 if (CommandLine.UnknownCommand(args) is { } unknown)
 {
     Console.Error.WriteLine($"error: unknown command '{unknown}'.");

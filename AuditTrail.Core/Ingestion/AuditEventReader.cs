@@ -23,7 +23,8 @@ namespace AuditTrail.Core.Ingestion;
 public static partial class AuditEventReader
 {
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
+    // \z, not $: $ also matches before a final newline, which would let "ws_a\n" through.
+    [GeneratedRegex(@"^[A-Za-z0-9_-]{1,64}\z", RegexOptions.CultureInvariant)]
     private static partial Regex WorkspaceIdPattern();
 
     public static bool IsValidWorkspaceId(string? workspaceId) => workspaceId is not null && WorkspaceIdPattern().IsMatch(workspaceId);

@@ -13,7 +13,8 @@ namespace AuditTrail.Core.Ingestion;
 /// <summary>
 /// Keeps rejected input in blob container <c>audit-deadletter</c>, one JSON line per event with
 /// its reason and the raw payload, so it can be fixed and replayed. The blob name is derived from
-/// the content, so a retried invocation rewrites the same blob instead of adding a copy.
+/// the content and the workspaces, so a retried invocation rewrites the same blob instead of
+/// adding a copy (<see cref="BlobName"/>).
 /// </summary>
 public sealed class DeadLetterStore(TrailStore store, AuditTrailTelemetry? telemetry = null)
 {
@@ -36,7 +37,8 @@ public sealed class DeadLetterStore(TrailStore store, AuditTrailTelemetry? telem
                 WriteIfSet(writer, "field", rejection.Field);
                 writer.WriteNumber("index", rejection.Index);
                 WriteIfSet(writer, "eventId", rejection.EventId);
-                WriteIfSet(writer, "workspaceId", rejection.WorkspaceId);
+                // Over HTTP the route's workspace is who sent it, even when the event named none.
+                WriteIfSet(writer, "workspaceId", rejection.WorkspaceId ?? context.WorkspaceId);
                 writer.WriteString("door", context.Door);
                 WriteIfSet(writer, "invocationId", context.InvocationId);
                 writer.WriteString("receivedAt", receivedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
@@ -81,17 +83,7 @@ public sealed class DeadLetterStore(TrailStore store, AuditTrailTelemetry? telem
             buffer.WriteByte((byte)'\n');
         }
 
-        // Named by what was refused (door, raw input, reasons), not by when: a retried invocation
-        // on the same day writes the same blob again instead of a second copy.
-        using var identity = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        identity.AppendData(Encoding.UTF8.GetBytes(context.Door));
-        foreach (var (rejection, raw) in items)
-        {
-            identity.AppendData(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"\u001e{rejection.Index}\u001f{rejection.Code}\u001f")));
-            raw.AppendTo(identity);
-        }
-        var hash = Convert.ToHexString(identity.GetHashAndReset(), 0, 16).ToLowerInvariant();
-        var name = $"{receivedAt.UtcDateTime:yyyy/MM/dd}/{context.Door}-{hash}.jsonl";
+        var name = BlobName(items, context, receivedAt);
         // No condition: a retried invocation's dead letters replace the same blob, byte for byte.
         // Uploaded from the buffer itself: a copy of it would double what a large batch holds.
         buffer.Position = 0;
@@ -99,6 +91,30 @@ public sealed class DeadLetterStore(TrailStore store, AuditTrailTelemetry? telem
             new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-ndjson" } }, cancellationToken);
         telemetry?.DeadLettered(context.Door, items.Select(i => i.Rejection.Code));
         return name;
+    }
+
+    /// <summary>
+    /// Named by what was refused (door, workspaces, raw input, reasons), not by when: a retried
+    /// invocation on the same day writes the same blob again instead of a second copy, while the
+    /// same bytes refused for two workspaces are two records, each with its own workspace. Where
+    /// every item names one valid workspace it is in the name too (<c>{door}-{workspace}-{hash}</c>;
+    /// the hash is the fixed-length last part), so an operator finds a workspace's dead letters by
+    /// listing.
+    /// </summary>
+    internal static string BlobName(IReadOnlyList<(IngestRejection Rejection, RawEvent Raw)> items, IngestContext context, DateTimeOffset receivedAt)
+    {
+        using var identity = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        identity.AppendData(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{context.Door}\u001f{context.WorkspaceId}")));
+        foreach (var (rejection, raw) in items)
+        {
+            identity.AppendData(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+                $"\u001e{rejection.Index}\u001f{rejection.Code}\u001f{rejection.WorkspaceId}\u001f")));
+            raw.AppendTo(identity);
+        }
+        var hash = Convert.ToHexString(identity.GetHashAndReset(), 0, 16).ToLowerInvariant();
+        var workspaces = items.Select(i => i.Rejection.WorkspaceId ?? context.WorkspaceId).Distinct(StringComparer.Ordinal).ToList();
+        var workspace = workspaces is [{ } one] && AuditEventReader.IsValidWorkspaceId(one) ? one + "-" : "";
+        return $"{receivedAt.UtcDateTime:yyyy/MM/dd}/{context.Door}-{workspace}{hash}.jsonl";
     }
 
     /// <summary>The longest raw input written as one JSON string; longer ones are written in parts of this size.</summary>

@@ -32,7 +32,25 @@ public static class CommandLine
     public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "tokens" or "retention" or "forwarding" or "seed-demo" or "integrity";
 
     /// <summary>Asking for help, in any of the usual spellings: the server is not started.</summary>
-    public static bool IsHelp(string[] args) => args.Length > 0 && args[0] is "--help" or "-h" or "-?" or "/?" or "help";
+    public static bool IsHelp(string[] args) => args.Length > 0 && IsHelpWord(args[0]);
+
+    /// <summary>
+    /// <c>&lt;command&gt; --help</c> (in any spelling): that command's usage, answered here for every
+    /// command alike, before any storage is reached; otherwise null.
+    /// </summary>
+    public static string? CommandHelp(string[] args) =>
+        args.Length == 2 && IsCommand(args) && IsHelpWord(args[1])
+            ? args[0] switch
+            {
+                "tokens" => TokensCommand.Usage,
+                "forwarding" => ForwardingCommand.Usage,
+                "seed-demo" => SeedDemoCommand.Usage,
+                "integrity" => IntegrityCommand.Usage,
+                _ => RetentionCommand.Usage,
+            }
+            : null;
+
+    private static bool IsHelpWord(string arg) => arg is "--help" or "-h" or "-?" or "/?" or "help";
 
     /// <summary>
     /// A first argument that is neither a command nor a setting (<c>--key=value</c>, <c>--key value</c>,

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Security.Cryptography;
+using AuditTrail.Functions.Hosting;
 using Microsoft.Net.Http.Headers;
 
 namespace AuditTrail.Functions.Page;
@@ -21,6 +22,8 @@ public static class PageApi
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+    private const string StrictTransportSecurity = "max-age=31536000; includeSubDomains";
+
     private static readonly (string Path, string Resource, string ContentType)[] Files =
     [
         (PagePath, "index.html", "text/html; charset=utf-8"),
@@ -36,9 +39,16 @@ public static class PageApi
         {
             var content = Read(resource);
             var etag = new EntityTagHeaderValue($"\"{Convert.ToHexStringLower(SHA256.HashData(content))[..16]}\"");
-            group.MapMethods(path, [HttpMethods.Get, HttpMethods.Head], (HttpContext http) =>
+            group.MapMethods(path, [HttpMethods.Get, HttpMethods.Head], (HttpContext http, HostingSettings hosting) =>
             {
                 var headers = http.Response.Headers;
+                if (hosting.Mode == HostingMode.CustomHandler)
+                {
+                    // In Azure the page is reached over https only; the host forwards it to this
+                    // loopback port over http, so ASP.NET's UseHsts (https requests only) would never
+                    // add it. Standalone runs on plain http, where browsers ignore the header anyway.
+                    headers.StrictTransportSecurity = StrictTransportSecurity;
+                }
                 headers.ContentSecurityPolicy = ContentSecurityPolicy;
                 headers.XContentTypeOptions = "nosniff";
                 headers.XFrameOptions = "DENY";

@@ -25,6 +25,18 @@ namespace AuditTrail.Tests.Deployment;
 public sealed partial class ConsistencyTests(AzuriteFixture azurite)
 {
     [Fact]
+    public void Every_token_the_scripts_hand_out_expires()
+    {
+        foreach (var script in Directory.GetFiles(Path.Combine(AppLayout.Root, "scripts")))
+        {
+            foreach (var line in File.ReadLines(script).Where(l => l.Contains("tokens create", StringComparison.Ordinal) && !l.TrimStart().StartsWith('#')))
+            {
+                Assert.Matches(@"--expires-in-days [1-9]", line);
+            }
+        }
+    }
+
+    [Fact]
     public void The_functions_are_the_ones_the_app_implements()
     {
         Assert.Equal(

@@ -110,6 +110,23 @@ public sealed class StartupTests
         Assert.Equal("", run.Error);
     }
 
+    [Theory]
+    [InlineData("integrity", "--help", "integrity verify --workspace")]
+    [InlineData("integrity", "-h", "integrity seal")]
+    [InlineData("tokens", "--help", "tokens create --workspace")]
+    [InlineData("retention", "help", "retention purge")]
+    [InlineData("forwarding", "--help", "forwarding replay-poison")]
+    [InlineData("seed-demo", "--help", "seed-demo")]
+    public async Task Help_on_a_command_prints_its_usage_and_exits_0(string command, string flag, string expected)
+    {
+        // Storage unusable on purpose: help needs none.
+        var run = await RunAppAsync([command, flag], ("AuditStorage", "not a connection string"));
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains(expected, run.Output, StringComparison.Ordinal);
+        Assert.Equal("", run.Error);
+    }
+
     [Fact]
     public async Task A_mistyped_command_prints_usage_and_exits_2()
     {

@@ -60,6 +60,7 @@ public sealed class IngestionErrorTests(AzuriteFixture azurite) : IngestionTestB
     [InlineData("ws.1")]
     [InlineData("ws%2F1")]
     [InlineData("ws%27%20or%20%271")]
+    [InlineData("ws_a%0A")] // a trailing newline: $ would have let it through
     [InlineData("wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww")]
     public async Task Malformed_workspace_in_the_path_is_a_400_naming_the_parameter(string workspaceSegment)
     {

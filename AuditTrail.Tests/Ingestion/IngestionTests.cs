@@ -190,6 +190,37 @@ public sealed class IngestionTests(AzuriteFixture azurite) : IngestionTestBase(a
     }
 
     [Fact]
+    public async Task Identical_refused_bytes_from_two_workspaces_are_two_dead_letters_each_with_its_workspace()
+    {
+        var (first, second) = (TestEvents.NewWorkspaceId(), TestEvents.NewWorkspaceId());
+        const string Body = """[{"id":"evt_same","type":"Source Disabled"}]""";
+
+        foreach (var ws in new[] { first, second })
+        {
+            var answer = await JsonAsync(await PostEventsAsync(ws, Body));
+            Assert.Equal(1, answer.GetProperty("rejectedCount").GetInt32());
+        }
+
+        foreach (var ws in new[] { first, second })
+        {
+            var line = Assert.Single(await DeadLettersAsync(ws));
+            Assert.Equal("evt_same", line.GetProperty("eventId").GetString());
+        }
+        var container = Clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
+        foreach (var ws in new[] { first, second })
+        {
+            var prefixes = new[] { DateTime.UtcNow, DateTime.UtcNow.AddDays(-1) }
+                .Select(d => d.ToString("yyyy/MM/dd/", System.Globalization.CultureInfo.InvariantCulture) + $"{IngestDoors.Http}-{ws}-");
+            var names = new List<string>();
+            foreach (var prefix in prefixes)
+            {
+                names.AddRange(await container.BlobNamesAsync(prefix, Ct));
+            }
+            Assert.Single(names);
+        }
+    }
+
+    [Fact]
     public async Task Events_on_both_sides_of_UTC_midnight_land_in_two_partitions_and_both_days_are_registered()
     {
         var ws = TestEvents.NewWorkspaceId();

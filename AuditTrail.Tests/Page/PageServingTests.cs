@@ -45,6 +45,21 @@ public sealed class PageServingTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Under_the_Functions_host_the_page_tells_browsers_to_use_https_only()
+    {
+        Assert.False((await _http.GetAsync("/", Ct)).Headers.Contains("Strict-Transport-Security")); // standalone: plain http
+        await using var hosted = new AuditTrailAppFactory(azurite.ConnectionString, settings: new Dictionary<string, string>
+        {
+            [Functions.Hosting.HostingSettings.PortVariable] = "41999",
+        });
+
+        using var response = await hosted.CreateClient().GetAsync("/", Ct);
+
+        var hsts = response.Headers.GetValues("Strict-Transport-Security").Single();
+        Assert.StartsWith("max-age=31536000", hsts, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Page_has_no_inline_script_or_style_so_the_policy_holds()
     {
         var html = await _http.GetStringAsync("/", Ct);
