@@ -41,6 +41,38 @@ ensure_chromium() {
   echo "    $(/usr/bin/chromium --version 2>/dev/null)"
 }
 
+# The clock runs of scripts/test put the tests and their Azurite at another time of day with
+# Debian's libfaketime (LD_PRELOAD). Installs it with apt when missing, as ensure_chromium does.
+ensure_faketime() {
+  if faketime_library >/dev/null; then return; fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      echo "error: the clock runs need libfaketime. Install it ('sudo apt-get install faketime'), or skip them with AUDITTRAIL_CLOCK_RUNS=0, and try again." >&2; exit 1
+    fi
+  fi
+  command -v apt-get >/dev/null 2>&1 || {
+    echo "error: the clock runs need libfaketime and this machine has no apt-get. Install it, or skip them with AUDITTRAIL_CLOCK_RUNS=0." >&2; exit 1; }
+  echo "==> Installing Debian's faketime for the clock runs (apt-get)..."
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq faketime >/dev/null
+  faketime_library >/dev/null || { echo "error: apt-get did not install libfaketime." >&2; exit 1; }
+}
+
+faketime_library() {
+  local lib
+  for lib in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
+    if [ -f "$lib" ]; then echo "$lib"; return 0; fi
+  done
+  return 1
+}
+
+# seconds_until HH:MM: how far the clock must move for it to read HH:MM:00 UTC today (negative
+# when that is past).
+seconds_until() {
+  echo $(( $(date -u -d "$(date -u +%F) $1:00" +%s) - $(date -u +%s) ))
+}
+
 # start_azurite MODE PORTS
 #   MODE:  memory (nothing kept) | disk (kept in .azurite/data)
 #   PORTS: default (10000-10002) | random (free ports chosen by the OS)

@@ -281,7 +281,7 @@ public sealed class IntegrityTests(AzuriteFixture azurite)
 }
 
 /// <summary>
-/// A purge on a clock a day ahead expires every workspace's days older than 89 days, so it runs on
+/// A purge on a clock days ahead expires every workspace's days older than 88 days, so it runs on
 /// an Azurite of its own rather than take other tests' old events (RetentionTests keeps to clocks
 /// 400 days back for the same reason).
 /// </summary>
@@ -296,13 +296,15 @@ public sealed class IntegrityPurgeTests(PrivateAzuriteFixture azurite) : IClassF
         var old = TestEvents.Event(trail.Ws, "evt_old", timestamp: trail.Clock.Now.AddDays(-89.9));
         await trail.IngestAsync(old, trail.Event("evt_new"));
         await trail.SealAsync();
-        trail.Clock.Now += TimeSpan.FromDays(1);
+        // Two days on, evt_old's day is before the first kept day at any hour: after one day it is
+        // the first kept day itself whenever now - 89.9 days falls on the next day (after 21:36 UTC).
+        trail.Clock.Now += TimeSpan.FromDays(2);
         var purge = await trail.App.Services.GetRequiredService<Core.Retention.RetentionService>().PurgeAsync(false, Ct);
         Assert.Contains(purge.Partitions, p => p.WorkspaceId == trail.Ws);
         Assert.Empty(await trail.RowsOfAsync("evt_old"));
         await trail.SealAsync();
 
-        var report = await trail.VerifyAsync($"?start={Uri.EscapeDataString(trail.Clock.Now.AddDays(-2).ToString("O"))}");
+        var report = await trail.VerifyAsync($"?start={Uri.EscapeDataString(trail.Clock.Now.AddDays(-3).ToString("O"))}");
 
         IntegrityTrail.AssertIntact(report);
         Assert.Equal(1, report.GetProperty("purged").GetInt64());

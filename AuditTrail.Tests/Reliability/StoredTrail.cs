@@ -45,10 +45,20 @@ public static class StoredTrail
             .Select(c => c.GetString("EventId")!)
             .ToList();
 
+    /// <summary>
+    /// Today and yesterday (UTC): the days <see cref="Events"/> without a time can have landed on,
+    /// however long ago they were made, so a test that crosses midnight still finds them.
+    /// </summary>
+    public static DateTimeOffset[] RecentDays()
+    {
+        var now = DateTimeOffset.UtcNow;
+        return [now, now.AddDays(-1)];
+    }
+
     /// <summary>Every id in <paramref name="ids"/> has one claim and its four rows, and nothing else is stored.</summary>
     public static async Task AssertStoredExactlyOnceAsync(RegisteredStorage clients, string workspaceId, IReadOnlyCollection<string> ids, params DateTimeOffset[] days)
     {
-        var rows = await RowsPerEventAsync(clients, workspaceId, days.Length == 0 ? [DateTimeOffset.UtcNow.AddMinutes(-1)] : days);
+        var rows = await RowsPerEventAsync(clients, workspaceId, days.Length == 0 ? RecentDays() : days);
         var claims = await ClaimedIdsAsync(clients, workspaceId);
         Assert.Equal(ids.Order(StringComparer.Ordinal), claims.Order(StringComparer.Ordinal));
         Assert.Equal(ids.Order(StringComparer.Ordinal), rows.Keys.Order(StringComparer.Ordinal));
