@@ -136,6 +136,11 @@ public sealed partial class ForwardingTests
         Assert.Contains(ws, await ForwardDeadLettersOfTodayAsync(_app), StringComparison.Ordinal);
         Assert.DoesNotContain(_logs.Lines, l => l.Contains(source.WriteKey, StringComparison.Ordinal));
 
+        // A resend before the key is given again would only be refused again.
+        var early = await _http.SendAsync(Request(HttpMethod.Post, $"/api/workspaces/{ws}/settings/audit-forwarding/resend", token), Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, early.StatusCode);
+        Assert.Equal("write_key_required", (await early.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("code").GetString());
+
         // The owner sends the key with the endpoint it is meant for, and the refused forward is resent there.
         await PutSettingsAsync(ws, token, new { endpoint = source.Endpoint.ToString(), writeKey = source.WriteKey });
         var resend = await _http.SendAsync(Request(HttpMethod.Post, $"/api/workspaces/{ws}/settings/audit-forwarding/resend", token), Ct);
