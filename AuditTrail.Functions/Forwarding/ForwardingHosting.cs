@@ -22,6 +22,9 @@ public static class ForwardingHosting
             services.AddOptions<ForwardingOptions>()
                 .Validate(o => !o.AllowHttpEndpoints,
                     $"Setting '{AllowHttpEndpointsSetting}' is true under the Functions host, where it would let forwarding reach plain-http and internal addresses; remove it or set it to false (it is for standalone local runs only).")
+                // The forwarder would refuse every connection to it (port 443 only, outside development): say so at start.
+                .Validate(o => o.AllowHttpEndpoints || o.DefaultEndpoint.Port == ForwardingAddressGuard.HttpsPort,
+                    $"Setting '{ForwardingOptions.Section}:DefaultEndpoint' names a port other than {ForwardingAddressGuard.HttpsPort}; under the Functions host forwarding reaches only port {ForwardingAddressGuard.HttpsPort}: leave the port out.")
                 .ValidateOnStart();
         }
         return services;

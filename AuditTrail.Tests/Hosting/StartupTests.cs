@@ -86,9 +86,10 @@ public sealed class StartupTests
     }
 
     [Theory]
-    [InlineData("true")]
-    [InlineData("True")]
-    public async Task Under_the_Functions_host_AllowHttpEndpoints_stops_the_app_with_one_line_naming_it(string value)
+    [InlineData("AuditTrail__Forwarding__AllowHttpEndpoints", "true", "'AuditTrail:Forwarding:AllowHttpEndpoints'", "set it to false")]
+    [InlineData("AuditTrail__Forwarding__AllowHttpEndpoints", "True", "'AuditTrail:Forwarding:AllowHttpEndpoints'", "set it to false")]
+    [InlineData("AuditTrail__Forwarding__DefaultEndpoint", "https://api.example.com:8443", "'AuditTrail:Forwarding:DefaultEndpoint'", "leave the port out")]
+    public async Task Under_the_Functions_host_a_setting_that_loosens_the_forwarding_guard_stops_the_app_with_one_line_naming_it(string name, string value, string named, string advice)
     {
         // A free port, so that if the setting were taken the app would listen where nothing else does (and the run would time out).
         using var free = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
@@ -97,13 +98,13 @@ public sealed class StartupTests
         free.Stop();
 
         var run = await RunAppAsync([], ("FUNCTIONS_CUSTOMHANDLER_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("AuditTrail__Forwarding__AllowHttpEndpoints", value));
+            (name, value));
 
         Assert.Equal(1, run.ExitCode);
         var line = Assert.Single(run.ErrorLines);
         Assert.StartsWith("Audit Trail cannot start: ", line, StringComparison.Ordinal);
-        Assert.Contains("'AuditTrail:Forwarding:AllowHttpEndpoints'", line, StringComparison.Ordinal);
-        Assert.Contains("set it to false", line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.Contains(advice, line, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", run.Output + run.Error, StringComparison.Ordinal);
     }
 
