@@ -90,6 +90,8 @@ public static class AuditTrailCoreServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<ForwardingSettingsStore>();
         services.TryAddSingleton<IForwardingHostResolver, DnsForwardingHostResolver>();
+        // Strict unless the host says it is development (AuditTrail.Functions registers it from the hosting mode first).
+        services.TryAddSingleton(ForwardingEnvironment.Production);
         services.AddSingleton<ForwardingAddressGuard>();
         services.AddSingleton<ForwardingSettingsService>();
         services.AddSingleton<ForwardingOutbox>();

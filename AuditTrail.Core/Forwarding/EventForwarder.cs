@@ -78,6 +78,28 @@ public sealed class EventForwarder(
         var suppressed = events.Count - toSend.Count;
         var endpoint = settings.EndpointOf(current);
         var sent = 0;
+
+        // Recorded for the owner, dead-lettered and kept for a resend once the setting is fixed; not retried.
+        async Task<ForwardResult> RefusedAsync(int status, string reason)
+        {
+            var failure = new ForwardingFailure(time.GetUtcNow(), status, reason, toSend.Count - sent);
+            await settings.RecordFailureAsync(workspace, failure, cancellationToken);
+            var blob = await deadLetters.WriteAsync(
+                [(new IngestRejection(0, "forward_rejected", $"{endpoint}: {failure.Reason}"), RawEvent.FromText(messageText))],
+                new IngestContext(Door, workspace), time.GetUtcNow(), cancellationToken);
+            await resendable.RecordAsync(message, messageText, blob, failure, cancellationToken);
+            logger.LogWarning("Source of {WorkspaceId} at {Endpoint} refused {Events} events with {Status} ({Reason}); not retried, dead-lettered to {DeadLetterBlob}",
+                workspace, endpoint, failure.EventCount, failure.Status, failure.Reason, blob);
+            return new ForwardResult(ForwardOutcome.Rejected, sent, suppressed, missing, $"The source refused events with {failure.Status}: {failure.Reason}");
+        }
+
+        // The key goes only to the endpoint it was given for. The settings API keeps the two together;
+        // a row changed any other way (storage written directly, a row older than the binding, a
+        // changed default endpoint) is not trusted with the key.
+        if (toSend.Count > 0 && !settings.KeyIsBound(current))
+        {
+            return await RefusedAsync(0, $"The write key was not given for {ForwardingSettingsStore.Canonical(endpoint)}; nothing was sent. Send the write key again with the endpoint, then resend.");
+        }
         foreach (var (body, calls) in TrackCalls.Batches(toSend.Select(TrackCalls.Serialize)))
         {
             (int Status, string Reason)? refusal;
@@ -93,15 +115,7 @@ public sealed class EventForwarder(
             telemetry?.ForwardCall(refusal is null ? "delivered" : "rejected", refusal?.Status ?? 200);
             if (refusal is not null)
             {
-                var failure = new ForwardingFailure(time.GetUtcNow(), refusal.Value.Status, refusal.Value.Reason, toSend.Count - sent);
-                await settings.RecordFailureAsync(workspace, failure, cancellationToken);
-                var blob = await deadLetters.WriteAsync(
-                    [(new IngestRejection(0, "forward_rejected", $"{endpoint}: {failure.Reason}"), RawEvent.FromText(messageText))],
-                    new IngestContext(Door, workspace), time.GetUtcNow(), cancellationToken);
-                await resendable.RecordAsync(message, messageText, blob, failure, cancellationToken);
-                logger.LogWarning("Source of {WorkspaceId} at {Endpoint} refused {Events} events with {Status} ({Reason}); not retried, dead-lettered to {DeadLetterBlob}",
-                    workspace, endpoint, failure.EventCount, failure.Status, failure.Reason, blob);
-                return new ForwardResult(ForwardOutcome.Rejected, sent, suppressed, missing, $"The source refused events with {failure.Status}: {failure.Reason}");
+                return await RefusedAsync(refusal.Value.Status, refusal.Value.Reason);
             }
             telemetry?.Forwarded(toSend.Skip(sent).Take(calls).Select(e => receivedAt.GetValueOrDefault(e)).ToList(), time.GetUtcNow());
             sent += calls;

@@ -62,6 +62,12 @@ public sealed class ForwardingDeadLetters(
             throw new ForwardingSettingsException("forwarding_off", "enabled",
                 "Forwarding is off for this workspace: turn it on (with the corrected setting) before resending.");
         }
+        // Resent while the key is not bound to the endpoint, every message would be refused again.
+        if (!settings.KeyIsBound(current))
+        {
+            throw new ForwardingSettingsException("write_key_required", "writeKey",
+                "The write key was not given for the endpoint now set: send the write key again with the endpoint before resending.");
+        }
         await EnsureCreatedAsync(cancellationToken);
         var rows = new List<(TableEntity Row, string Text, int Events)>();
         var more = false;

@@ -15,6 +15,14 @@ public sealed record ForwardingSettings(
 {
     public static ForwardingSettings Off(string workspaceId) => new(workspaceId, false, null, null, false, null, null, null);
 
+    /// <summary>
+    /// Which endpoint the key was given for: <see cref="ForwardingSettingsStore.Bind"/> of the key and
+    /// that endpoint, made when an owner sends the key and kept unchanged until the next key. The
+    /// forwarder sends the key only where this matches, so an endpoint that reached the row any
+    /// other way (a storage writer who cannot read the key, a changed default) never receives it.
+    /// </summary>
+    public string? WriteKeyBinding { get; init; }
+
     /// <summary>Shown instead of the key: its last four characters, so an owner can tell which key is set.</summary>
     public string? WriteKeyHint => WriteKey is { Length: > 0 } key ? "…" + key[^Math.Min(4, key.Length / 4)..] : null;
 

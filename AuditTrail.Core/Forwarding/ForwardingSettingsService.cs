@@ -50,6 +50,22 @@ public sealed class ForwardingSettingsService(
         var now = time.GetUtcNow();
         var after = new ForwardingSettings(workspaceId, enabled, writeKey, endpoint, update.SuppressTransientFailures ?? before.SuppressTransientFailures,
             now, $"{actor.Type}:{actor.Id}", before.LastFailure);
+        var (from, to) = (store.EndpointOf(before), store.EndpointOf(after));
+        var moved = ForwardingSettingsStore.Canonical(from) != ForwardingSettingsStore.Canonical(to);
+        if (moved && before.WriteKey is not null && update.WriteKey is null)
+        {
+            // The key was given for the old endpoint. Any move needs it again, a path on the same
+            // origin included: a shared host (a gateway, a request-bin service) gives each tenant a
+            // path, so the origin alone does not say who receives the key.
+            logger.LogWarning("Forwarding endpoint change of {WorkspaceId} by {ActorType} {ActorId} from {From} to {To} refused: no write key with it",
+                workspaceId, actor.Type, actor.Id, from, to);
+            throw new ForwardingSettingsException("write_key_required", "writeKey",
+                $"The endpoint changes from {ForwardingSettingsStore.Canonical(from)} to {ForwardingSettingsStore.Canonical(to)}: send the source's write key again ('writeKey') in the same request. A stored key goes only to the endpoint it was given for.");
+        }
+        // A key sent now is bound to the endpoint it is sent with; otherwise the binding stays as it
+        // was (the endpoint cannot have moved), so a row whose endpoint was changed behind the app's
+        // back stays unbound until its owner sends the key again.
+        after = after with { WriteKeyBinding = update.WriteKey is not null ? ForwardingSettingsStore.Bind(writeKey!, to) : before.WriteKeyBinding };
 
         // Checked before the change is saved, stored after it; a change whose record is not stored is undone.
         var record = recorder.Check(Event(before, after, update.WriteKey is not null && update.WriteKey != before.WriteKey, actor));
@@ -91,6 +107,11 @@ public sealed class ForwardingSettingsService(
         if (!string.IsNullOrEmpty(uri.UserInfo) || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
         {
             throw new ForwardingSettingsException("invalid_endpoint", "endpoint", "The endpoint is a base URL: no user name, password, query or fragment. Events are posted to its /v1/batch.");
+        }
+        if (!addresses.PortAllowed(uri.Port))
+        {
+            throw new ForwardingSettingsException("endpoint_port_not_allowed", "endpoint",
+                $"The endpoint names port {uri.Port}; audit data is forwarded only to port {ForwardingAddressGuard.HttpsPort}. Leave the port out.");
         }
         if (addresses.Enabled)
         {

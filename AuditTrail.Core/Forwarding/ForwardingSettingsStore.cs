@@ -30,6 +30,39 @@ public sealed class ForwardingSettingsStore(TableServiceClient tables, IOptions<
     /// <summary>The endpoint events are posted to: the workspace's own, or the default.</summary>
     public Uri EndpointOf(ForwardingSettings settings) => settings.Endpoint ?? _options.DefaultEndpoint;
 
+    /// <summary>An endpoint as compared and bound: scheme, host, port and path, without a trailing slash.</summary>
+    public static string Canonical(Uri endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        return endpoint.GetLeftPart(UriPartial.Path).TrimEnd('/');
+    }
+
+    /// <summary>
+    /// Ties a key to the endpoint it was given for: HMAC-SHA256 keyed by the write key over the
+    /// canonical endpoint. Made only from the key itself, so whoever can change the row but not read
+    /// the key (a write-only SAS, say) cannot make a binding for an endpoint of their own; whoever can
+    /// read the row has the key already.
+    /// </summary>
+    public static string Bind(string writeKey, Uri endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(writeKey);
+        var mac = System.Security.Cryptography.HMACSHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(writeKey), System.Text.Encoding.UTF8.GetBytes("audit-forwarding-endpoint-v1\n" + Canonical(endpoint)));
+        return Convert.ToBase64String(mac);
+    }
+
+    /// <summary>Whether the settings' key was given for the endpoint they now name (false when there is no key).</summary>
+    public bool KeyIsBound(ForwardingSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.WriteKey is null || settings.WriteKeyBinding is null)
+        {
+            return false;
+        }
+        var expected = System.Text.Encoding.ASCII.GetBytes(Bind(settings.WriteKey, EndpointOf(settings)));
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(expected, System.Text.Encoding.ASCII.GetBytes(settings.WriteKeyBinding));
+    }
+
     /// <summary>The stored settings, read afresh.</summary>
     public async Task<ForwardingSettings> GetAsync(string workspaceId, CancellationToken cancellationToken = default)
     {
@@ -87,12 +120,16 @@ public sealed class ForwardingSettingsStore(TableServiceClient tables, IOptions<
             : null;
         return new ForwardingSettings(workspaceId, row.GetBoolean("Enabled") ?? false, row.GetString("WriteKey"),
             row.GetString("Endpoint") is { } endpoint ? new Uri(endpoint) : null, row.GetBoolean("SuppressTransientFailures") ?? false,
-            row.GetDateTimeOffset("UpdatedAt"), row.GetString("UpdatedBy"), failure);
+            row.GetDateTimeOffset("UpdatedAt"), row.GetString("UpdatedBy"), failure)
+        {
+            WriteKeyBinding = row.GetString("WriteKeyBinding"),
+        };
     }
 
     private static TableEntity ToRow(ForwardingSettings s) => TableRows.Create(s.WorkspaceId, RowKey,
         ("Enabled", s.Enabled),
         ("WriteKey", s.WriteKey),
+        ("WriteKeyBinding", s.WriteKeyBinding),
         ("Endpoint", s.Endpoint?.ToString()),
         ("SuppressTransientFailures", s.SuppressTransientFailures),
         ("UpdatedAt", s.UpdatedAt),

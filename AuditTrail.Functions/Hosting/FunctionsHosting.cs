@@ -1,4 +1,5 @@
 using System.Globalization;
+using AuditTrail.Functions.Forwarding;
 
 namespace AuditTrail.Functions.Hosting;
 
@@ -57,6 +58,7 @@ public static class FunctionsHostingExtensions
         }
         var settings = HostingSettings.Resolve(builder.Configuration);
         builder.Services.AddSingleton(settings);
+        builder.Services.AddForwardingHosting(settings.Mode);
         // An explicit --urls / ASPNETCORE_URLS wins in standalone mode; the host's port always wins under the host.
         if (settings.Mode == HostingMode.CustomHandler || string.IsNullOrEmpty(builder.Configuration["urls"]))
         {

@@ -85,6 +85,36 @@ public sealed class StartupTests
         Assert.DoesNotContain("Exception", run.Output + run.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("AuditTrail__Forwarding__AllowHttpEndpoints", "true", "'AuditTrail:Forwarding:AllowHttpEndpoints'", "set it to false")]
+    [InlineData("AuditTrail__Forwarding__AllowHttpEndpoints", "True", "'AuditTrail:Forwarding:AllowHttpEndpoints'", "set it to false")]
+    [InlineData("AuditTrail__Forwarding__DefaultEndpoint", "https://api.example.com:8443", "'AuditTrail:Forwarding:DefaultEndpoint'", "leave the port out")]
+    public async Task Under_the_Functions_host_a_setting_that_loosens_the_forwarding_guard_stops_the_app_with_one_line_naming_it(string name, string value, string named, string advice)
+    {
+        // A free port, so that if the setting were taken the app would listen where nothing else does (and the run would time out).
+        using var free = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        free.Start();
+        var port = ((System.Net.IPEndPoint)free.LocalEndpoint).Port;
+        free.Stop();
+
+        var run = await RunAppAsync([], ("FUNCTIONS_CUSTOMHANDLER_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            (name, value));
+
+        Assert.Equal(1, run.ExitCode);
+        var line = Assert.Single(run.ErrorLines);
+        Assert.StartsWith("Audit Trail cannot start: ", line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.Contains(advice, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", run.Output + run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_sample_settings_for_the_Functions_host_leave_the_forwarding_guard_on()
+    {
+        // local.settings.sample.json is what `func start` runs with: a value the host refuses would stop it.
+        Assert.Equal("false", Deployment.AppLayout.SampleSettings["AuditTrail__Forwarding__AllowHttpEndpoints"], ignoreCase: true);
+    }
+
     [Fact]
     public async Task A_command_with_a_bad_setting_stops_the_same_way()
     {
