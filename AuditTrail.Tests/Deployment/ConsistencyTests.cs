@@ -25,6 +25,24 @@ namespace AuditTrail.Tests.Deployment;
 public sealed partial class ConsistencyTests(AzuriteFixture azurite)
 {
     [Fact]
+    public void Every_test_the_threat_model_names_exists()
+    {
+        var text = File.ReadAllText(Path.Combine(AppLayout.Root, "docs", "security.md"));
+        var named = TestNamePattern().Matches(text).Select(m => m.Groups["name"].Value).Distinct().ToList();
+        Assert.True(named.Count >= 20, $"docs/security.md names only {named.Count} tests.");
+        var assembly = typeof(ConsistencyTests).Assembly;
+        Assert.All(named, name =>
+        {
+            var split = name.LastIndexOf('.');
+            var type = assembly.GetType("AuditTrail.Tests." + name[..split]);
+            Assert.True(type?.GetMethod(name[(split + 1)..]) is not null, $"docs/security.md names {name}, which is not a test.");
+        });
+    }
+
+    [GeneratedRegex(@"`(?<name>[A-Z][A-Za-z]+\.[A-Z][A-Za-z0-9]+\.[A-Z][A-Za-z0-9_]+)`")]
+    private static partial Regex TestNamePattern();
+
+    [Fact]
     public void Every_token_the_scripts_hand_out_expires()
     {
         foreach (var script in Directory.GetFiles(Path.Combine(AppLayout.Root, "scripts")))
