@@ -10,7 +10,9 @@ using AuditTrail.Tests.Deployment;
 using AuditTrail.Tests.Export;
 using AuditTrail.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace AuditTrail.Tests.Hosting;
 
@@ -299,16 +301,34 @@ public sealed class RateLimitTests(AzuriteFixture azurite)
     [InlineData("MaxConcurrentVerifications", "0", "'AuditTrail:RateLimits:MaxConcurrentVerifications'")]
     [InlineData("MaxRunningExports", "many", "'AuditTrail:RateLimits:MaxRunningExports'")]
     [InlineData("CostlyRate", "500", "'AuditTrail:RateLimits'")]
-    public async Task A_bad_rate_limit_setting_stops_the_app_at_start_naming_it(string name, string value, string named)
+    public void A_bad_rate_limit_setting_fails_the_start_up_checks_naming_it(string name, string value, string named)
     {
-        await using var app = new AuditTrailAppFactory(azurite.ConnectionString, settings: new Dictionary<string, string> { [$"{RateLimitOptions.Section}:{name}"] = value });
+        // The registration the app makes, checked as Program checks it before serving (the app run
+        // as a process with a bad setting: StartupTests).
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { [$"{RateLimitOptions.Section}:{name}"] = value })
+            .Build();
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddLogging();
+        services.AddAuditTrailRateLimits();
+        using var provider = services.BuildServiceProvider();
 
-        var ex = Record.Exception(() => app.CreateClient());
+        var ex = Record.Exception(() => provider.GetRequiredService<IStartupValidator>().Validate());
 
         Assert.NotNull(ex);
         var line = StartupFailure.Describe(ex);
         Assert.True(line is not null, ex.ToString());
         Assert.Contains(named, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_default_rate_limits_pass_the_start_up_checks()
+    {
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(new ConfigurationBuilder().Build()).AddLogging();
+        services.AddAuditTrailRateLimits();
+        using var provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<IStartupValidator>().Validate();
+        Assert.Null(provider.GetRequiredService<IOptions<RateLimitOptions>>().Value.Problem());
     }
 
     [Fact]
