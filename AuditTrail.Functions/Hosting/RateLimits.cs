@@ -205,7 +205,7 @@ public sealed class WorkspaceRateLimits : IDisposable
         var wait = RetryAfter(lease, _options.ReplenishmentPeriod);
         _logger.LogInformation("{Method} {Path} by token {TokenId} of workspace {WorkspaceId} is over the limit of {Limit}; retry after {RetryAfter}",
             http.Request.Method, http.Request.Path, tokenId, workspaceId, what, wait);
-        throw new RateLimitedException(wait, $"Too many requests for {what}. Retry after the time in Retry-After.");
+        throw new RateLimitedException(wait, $"Too many requests for {what}. Wait as long as Retry-After says before sending it again.");
     }
 
     /// <summary>
@@ -223,7 +223,7 @@ public sealed class WorkspaceRateLimits : IDisposable
         }
         lease.Dispose();
         throw new RateLimitedException(_options.BusyRetryAfter,
-            "A verification of this workspace is already running; one runs at a time. Retry after the time in Retry-After.");
+            "A verification of this workspace is already running, and one runs at a time. Wait as long as Retry-After says before asking again.");
     }
 
     /// <summary>
@@ -237,7 +237,7 @@ public sealed class WorkspaceRateLimits : IDisposable
         using var turn = await _exportCreation.AcquireAsync(workspaceId, 1, cancellationToken);
         if (!turn.IsAcquired)
         {
-            throw new RateLimitedException(_options.BusyRetryAfter, "Too many exports of this workspace are being asked for at once. Retry after the time in Retry-After.");
+            throw new RateLimitedException(_options.BusyRetryAfter, "Too many exports of this workspace are being asked for at once. Wait as long as Retry-After says before asking again.");
         }
         var unfinished = await countUnfinished(cancellationToken);
         if (unfinished >= _options.MaxRunningExports)
@@ -318,7 +318,7 @@ public static class RateLimitingExtensions
                     "{Method} {Path} from {ClientAddress} is over the per-address limit; retry after {RetryAfter}",
                     http.Request.Method, http.Request.Path, ClientAddress.Key(http, mode), wait);
                 await ProblemDetailsMap.WriteRateLimitedAsync(http,
-                    new RateLimitedException(wait, "Too many requests from this address. Retry after the time in Retry-After."), cancellationToken);
+                    new RateLimitedException(wait, "Too many requests from this address. Wait as long as Retry-After says before sending more."), cancellationToken);
             };
         });
         return services;

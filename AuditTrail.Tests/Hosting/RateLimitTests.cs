@@ -101,18 +101,44 @@ public sealed class RateLimitTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public async Task A_token_over_its_limit_is_refused_while_another_token_of_the_same_workspace_is_served()
+    public async Task An_ingest_token_over_its_limit_is_refused_while_another_token_of_the_same_workspace_is_served()
     {
         await using var app = new AuditTrailAppFactory(azurite.ConnectionString, settings: Limits(("PerToken", 2)));
         using var http = app.CreateClient();
         var ws = TestEvents.NewWorkspaceId();
-        var (noisy, calm) = (await TokenAsync(app, ws), await TokenAsync(app, ws));
+        var (producer, owner) = (await TokenAsync(app, ws, Roles.Ingest), await TokenAsync(app, ws));
+        Task<HttpResponseMessage> Ingest(string id) => http.SendAsync(new HttpRequestMessage(HttpMethod.Post, List(ws))
+        {
+            Headers = { Authorization = new AuthenticationHeaderValue("Bearer", producer) },
+            Content = new StringContent(TestEvents.Array(TestEvents.Event(ws, id)), Encoding.UTF8, "application/json"),
+        }, Ct);
 
-        Assert.Equal(HttpStatusCode.OK, (await GetAsync(http, List(ws), noisy)).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await GetAsync(http, List(ws), noisy)).StatusCode);
-        await AssertRateLimitedAsync(await GetAsync(http, List(ws), noisy));
+        Assert.Equal(HttpStatusCode.OK, (await Ingest("evt_1")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Ingest("evt_2")).StatusCode);
+        await AssertRateLimitedAsync(await Ingest("evt_3"));
 
-        Assert.Equal(HttpStatusCode.OK, (await GetAsync(http, List(ws), calm)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(http, List(ws), owner)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Requests_without_a_workspace_s_own_token_do_not_spend_its_buckets()
+    {
+        await using var app = new AuditTrailAppFactory(azurite.ConnectionString, settings: Limits(("PerWorkspace", 2), ("Costly", 1)));
+        using var http = app.CreateClient();
+        var (victim, stranger) = (TestEvents.NewWorkspaceId(), TestEvents.NewWorkspaceId());
+        var victimOwner = await TokenAsync(app, victim);
+        var victimIngest = await TokenAsync(app, victim, Roles.Ingest);
+        var strangerOwner = await TokenAsync(app, stranger);
+
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(http, $"/api/workspaces/{victim}/audit-events/activity", "atk_0123456789abcdef_guess")).StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, (await GetAsync(http, $"/api/workspaces/{victim}/audit-events/activity", strangerOwner)).StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, (await GetAsync(http, $"/api/workspaces/{victim}/audit-events/activity", victimIngest)).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(http, $"/api/workspaces/{victim}/audit-events/activity", victimOwner)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(http, List(victim), victimOwner)).StatusCode);
     }
 
     [Fact]
