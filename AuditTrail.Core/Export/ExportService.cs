@@ -84,6 +84,29 @@ public sealed class ExportService(
         return row is null ? null : await InfoAsync(ExportRecord.FromEntity(row), time.GetUtcNow(), cancellationToken);
     }
 
+    /// <summary>
+    /// How many exports of the workspace are accepted and not finished: queued or running, and
+    /// neither stalled nor expired (those a worker may still be running). The rate limits bound it.
+    /// </summary>
+    public async Task<int> CountUnfinishedAsync(string workspaceId, CancellationToken cancellationToken = default)
+    {
+        await EnsureCreatedAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        var count = 0;
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {workspaceId} and (Status eq {ExportStatus.Queued} or Status eq {ExportStatus.Running})");
+        await foreach (var row in _table.QueryAsync<TableEntity>(filter, select: ["Status", "CreatedAt", "UpdatedAt", "ExpiresAt"], cancellationToken: cancellationToken))
+        {
+            var createdAt = row.GetDateTimeOffset("CreatedAt") ?? now;
+            var updatedAt = row.GetDateTimeOffset("UpdatedAt") ?? createdAt;
+            var expiresAt = row.GetDateTimeOffset("ExpiresAt") ?? createdAt.AddDays(KeepDays);
+            if (expiresAt > now && updatedAt + options.Value.StalledAfter >= now)
+            {
+                count++;
+            }
+        }
+        return count;
+    }
+
     private async Task<ExportInfo> InfoAsync(ExportRecord r, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var expired = r.ExpiresAt <= now;

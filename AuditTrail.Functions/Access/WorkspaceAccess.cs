@@ -35,6 +35,9 @@ public static class WorkspaceAccess
                 throw new ProblemException(StatusCodes.Status403Forbidden, "insufficient_role", "Forbidden",
                     $"This requires the {string.Join(" or ", roles)} role; the access token has the {token.Role} role.");
             }
+            // After the checks, so only the workspace's own tokens spend its buckets (the per-address
+            // limit has already counted this request, whatever its token).
+            http.RequestServices.GetRequiredService<WorkspaceRateLimits>().Admit(http, token, workspaceId!);
             http.Items[TokenKey] = token;
             http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("AuditTrail.Access").LogInformation(
                 "{Method} {Path} by token {TokenId} ({Role}) of workspace {WorkspaceId}", http.Request.Method, http.Request.Path, token.Id, token.Role, token.WorkspaceId);

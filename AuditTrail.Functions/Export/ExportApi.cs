@@ -41,7 +41,8 @@ public static class ExportApi
         exports.MapPost("/", CreateAsync)
             .WithName("CreateExport")
             .WithSummary("Queue a CSV export of the filtered trail (same filters as listing); answers 202 with its status address.")
-            .WithQueryParameters(QueryParameters.Filters);
+            .WithQueryParameters(QueryParameters.Filters)
+            .CountsAsCostly();
 
         exports.MapGet("/{exportId}", GetAsync)
             .WithName("GetExport")
@@ -56,7 +57,8 @@ public static class ExportApi
         return app;
     }
 
-    private static async Task<Accepted<ExportResponse>> CreateAsync(string workspaceId, HttpRequest request, ExportService exports, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Accepted<ExportResponse>> CreateAsync(
+        string workspaceId, HttpRequest request, ExportService exports, WorkspaceRateLimits limits, TimeProvider time, CancellationToken cancellationToken)
     {
         AuditQuery query;
         try
@@ -68,7 +70,10 @@ public static class ExportApi
             throw new ProblemException(StatusCodes.Status400BadRequest, ex.Code, "Invalid query parameter", ex.Message, ex.Parameter);
         }
         var token = request.HttpContext.CallerToken()!;
-        var info = await exports.CreateAsync(query, new ExportActor("token", token.Id, token.Name), cancellationToken);
+        // Bounded per workspace: each unfinished export is a worker reading the whole window.
+        var info = await limits.CreateExportAsync(workspaceId,
+            ct => exports.CountUnfinishedAsync(workspaceId, ct),
+            ct => exports.CreateAsync(query, new ExportActor("token", token.Id, token.Name), ct), cancellationToken);
         request.HttpContext.Response.Headers.RetryAfter = PollSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return TypedResults.Accepted($"/api/workspaces/{workspaceId}/exports/{info.Id}", ExportResponse.From(info));
     }

@@ -35,7 +35,8 @@ public static class OpenApiConventionExtensions
 /// error answer is an RFC 7807 problem with its <c>code</c>; every route with
 /// <see cref="BearerTokenMetadata"/> (every workspace route, through
 /// <c>RequireWorkspaceRole</c>) carries the bearer security scheme and the 400/401/403/503 answers
-/// its group's checks and storage deadline give; every route may answer 500. A new route inherits
+/// its group's checks and storage deadline give; every route the rate limits apply to (all but
+/// those <see cref="RateLimitExemptions"/> names) may answer 429; every route may answer 500. A new route inherits
 /// all of it from its group.
 /// </summary>
 internal static class OpenApiConventions
@@ -87,6 +88,12 @@ internal static class OpenApiConventions
                     AddError(operation, StatusCodes.Status403Forbidden, $"The token is for another workspace (forbidden) or lacks the role (insufficient_role): needs {string.Join(" or ", bearer.Roles)}.");
                     AddError(operation, StatusCodes.Status503ServiceUnavailable, "storage_unavailable: nothing was acknowledged; retry after Retry-After.");
                 }
+            }
+            if (!RateLimitExemptions.IsExempt(context.Description.RelativePath))
+            {
+                AddError(operation, StatusCodes.Status429TooManyRequests, metadata.OfType<BearerTokenMetadata>().Any(b => b.Roles.Count > 0)
+                    ? "rate_limited: too many requests from this address, token or workspace, or too many verifications or exports of the workspace at once; retry after Retry-After."
+                    : "rate_limited: too many requests from this address; retry after Retry-After.");
             }
             AddError(operation, StatusCodes.Status500InternalServerError, "internal_error: nothing from the request was acknowledged.");
             foreach (var (status, response) in operation.Responses.ToList())

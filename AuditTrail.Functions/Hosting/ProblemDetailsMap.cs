@@ -33,6 +33,10 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
         {
             httpContext.Response.Headers.RetryAfter = "5";
         }
+        if (exception is RateLimitedException limited)
+        {
+            httpContext.Response.Headers.RetryAfter = RateLimitedException.Seconds(limited.RetryAfter);
+        }
         if (status == StatusCodes.Status401Unauthorized)
         {
             httpContext.Response.Headers.WWWAuthenticate = "Bearer";
@@ -47,9 +51,34 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
 
+    private const string RateLimitedTitle = "Too many requests";
+
+    /// <summary>
+    /// The per-address limiter's answer, written by the rate-limiting middleware without an
+    /// exception (it answers floods): the same problem <see cref="TryHandleAsync"/> writes for a
+    /// <see cref="RateLimitedException"/>, with Retry-After.
+    /// </summary>
+    internal static async ValueTask WriteRateLimitedAsync(HttpContext httpContext, RateLimitedException limited, CancellationToken cancellationToken)
+    {
+        httpContext.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        httpContext.Response.Headers.RetryAfter = RateLimitedException.Seconds(limited.RetryAfter);
+        var problem = new ProblemDetails
+        {
+            Status = StatusCodes.Status429TooManyRequests, Title = RateLimitedTitle, Detail = limited.Message,
+            Type = $"https://httpstatuses.io/{StatusCodes.Status429TooManyRequests}",
+        };
+        problem.Extensions["code"] = RateLimitedException.Code;
+        var problems = httpContext.RequestServices.GetRequiredService<IProblemDetailsService>();
+        if (!await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem }))
+        {
+            await httpContext.Response.WriteAsJsonAsync(problem, cancellationToken);
+        }
+    }
+
     internal static (int Status, string Code, string Title, string Detail, string? Parameter) Map(Exception exception, HttpContext context) => exception switch
     {
         ProblemException p => (p.Status, p.Code, p.Title, p.Message, p.Parameter),
+        RateLimitedException r => (StatusCodes.Status429TooManyRequests, RateLimitedException.Code, RateLimitedTitle, r.Message, null),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (413, "request_too_large", "Request body too large", "The request body is larger than this endpoint accepts.", null),
         BadHttpRequestException b => (b.StatusCode, "bad_request", "Bad request", b.Message, null),
         Core.Ingestion.UnrecordableActionException { BeforeAction: true } u => (400, "unrecordable_action", "Action not recordable",
@@ -71,11 +100,14 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
 
 public static class HttpServiceCollectionExtensions
 {
-    /// <summary>Error handling for the whole app, one storage deadline per API request, and the OpenAPI document at <c>/openapi/v1.json</c>.</summary>
+    /// <summary>Error handling for the whole app, the rate limits, one storage deadline per API request, and the OpenAPI document at <c>/openapi/v1.json</c>.</summary>
     public static WebApplication UseAuditTrailHttp(this WebApplication app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        // After the error handling (its answers are problems too), before the storage deadline and
+        // the endpoints: a refused request costs no storage call and no token check.
+        app.UseRateLimiter();
         app.UseMiddleware<StorageDeadline>();
         app.MapOpenApi();
         return app;
@@ -99,6 +131,7 @@ public static class HttpServiceCollectionExtensions
             }
         });
         services.AddExceptionHandler<ProblemDetailsMap>();
+        services.AddAuditTrailRateLimits();
         services.AddOpenApi(OpenApiConventions.Configure);
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AuditTrailJsonContext.Default));
         return services;

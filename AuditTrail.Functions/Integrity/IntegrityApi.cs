@@ -35,7 +35,9 @@ public static class IntegrityApi
             .WithSummary("The workspace's sealed digests whose interval meets [start, end) of ingestion time (default: the last 91 days).");
         workspace.MapGet("/verification", VerifyAsync)
             .WithName("VerifyIntegrity")
-            .WithSummary("Recomputes every event recorded in [start, end) from the trail and checks it against the ledger, the digests and their signatures; intact only when nothing is wrong.");
+            .WithSummary("Recomputes every event recorded in [start, end) from the trail and checks it against the ledger, the digests and their signatures; intact only when nothing is wrong.")
+            .CountsAsCostly()
+            .OneVerificationAtATime();
 
         if (app.ServiceProvider.GetRequiredService<HostingSettings>().InvocationEndpoints)
         {

@@ -36,7 +36,8 @@ public static class QueryApi
         workspace.MapGet("/audit-events/activity", GetActivityAsync)
             .WithName("GetAuditActivity")
             .WithSummary("Events per UTC day of the filtered view (same filters as listing), every day of its window.")
-            .WithQueryParameters(QueryParameters.Filters);
+            .WithQueryParameters(QueryParameters.Filters)
+            .CountsAsCostly();
 
         workspace.MapGet("/audit-events/{eventId}", GetAuditEventAsync)
             .WithName("GetAuditEvent")
@@ -48,7 +49,8 @@ public static class QueryApi
             .WithName("ListAuditEvents")
             .WithSummary("A filtered page of the workspace's audit events, newest first.")
             .WithQueryParameters([.. QueryParameters.Filters, .. QueryParameters.Paging])
-            .WithResponseExample(StatusCodes.Status200OK, ListExample);
+            .WithResponseExample(StatusCodes.Status200OK, ListExample)
+            .CountsAsCostly(request => QueryParameters.NamesSeveralTypes(request.Query));
 
         app.MapGet("/api/event-types", () => TypedResults.Ok(new EventTypesResponse(EventCatalog.Areas)))
             .WithTags("Query")

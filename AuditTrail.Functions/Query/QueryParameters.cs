@@ -31,6 +31,18 @@ public static class QueryParameters
         new("continuation", "Only as found in nextLink: it is bound to the filters it was made with."),
     ];
 
+    /// <summary>
+    /// Whether the query names more than one event type (repeated or comma-separated, as
+    /// <see cref="Parse"/> reads them): such a list cannot use the type index (TrailQueryService.Plan),
+    /// so it reads every row of each day and filters them in the app; it is rate-limited as a costly request. Counted before validation; an invalid query is refused anyway.
+    /// </summary>
+    public static bool NamesSeveralTypes(IQueryCollection query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return query["type"].SelectMany(v => (v ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            .Distinct(StringComparer.OrdinalIgnoreCase).Skip(1).Any();
+    }
+
     public static AuditQuery Parse(string workspaceId, IQueryCollection query, DateTimeOffset now, IReadOnlySet<string> known)
     {
         foreach (var key in query.Keys)

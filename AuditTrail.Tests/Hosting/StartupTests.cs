@@ -71,6 +71,7 @@ public sealed class StartupTests
     [InlineData("AuditTrail__Integrity__SigningKeyPem", "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----", "'AuditTrail:Integrity'")]
     [InlineData("AuditTrail__Integrity__SigningKeySecretUri", "http://vault.example/secrets/k", "'AuditTrail:Integrity'")]
     [InlineData("AuditTrail__Timers", "sometimes", "'AuditTrail:Timers'")]
+    [InlineData("AuditTrail__RateLimits__PerAddressBurst", "0", "'AuditTrail:RateLimits:PerAddressBurst'")]
     [InlineData("AuditTrail__Url", "not a url", "'AuditTrail:Url'")]
     [InlineData("FUNCTIONS_CUSTOMHANDLER_PORT", "http", "'FUNCTIONS_CUSTOMHANDLER_PORT'")]
     public async Task A_bad_setting_stops_the_app_with_one_line_naming_it_and_exit_code_1(string name, string value, string named)

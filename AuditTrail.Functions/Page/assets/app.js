@@ -90,7 +90,8 @@ async function apiText(path, { method = 'GET', token = state.token } = {}) {
     ? problem.detail
     : `The server answered ${response.status} ${response.statusText}.`;
   const retryAfter = response.headers.get('Retry-After');
-  const suffix = response.status >= 500 && retryAfter ? ` Try again in ${retryAfter} seconds.` : '';
+  // A rate limit (429) says when to come back as a 503 does: the person sees it, in seconds.
+  const suffix = (response.status >= 500 || response.status === 429) && retryAfter ? ` Try again in ${retryAfter} seconds.` : '';
   throw new ApiError(response.status, problem.code ?? 'error', detail + suffix, problem.parameter);
 }
 
@@ -965,8 +966,9 @@ function handleError(error, again) {
       field.focus();
     }
   }
-  const transient = error.status === 0 || error.status >= 500;
-  ui.errorText.textContent = transient ? `Something went wrong on our side. ${error.message}` : error.message;
+  const limited = error.status === 429;
+  const transient = error.status === 0 || error.status >= 500 || limited;
+  ui.errorText.textContent = transient && !limited ? `Something went wrong on our side. ${error.message}` : error.message;
   ui.retry.hidden = !transient;
   state.retry = transient ? again : null;
   ui.error.hidden = false;
