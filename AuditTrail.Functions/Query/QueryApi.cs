@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Query;
@@ -220,10 +221,29 @@ public sealed record ActivityDayView(DateOnly Day, int Count);
 /// <summary>One page of events (the shape <c>EventPageResult</c> writes): <c>nextLink</c> absent on the last page.</summary>
 public sealed record AuditEventPage(IReadOnlyList<AuditEventView> Value, string? NextLink);
 
-/// <summary>A stored event as the API returns it (written by <see cref="AuditEventJson"/>): the catalog's type spelling and its product area.</summary>
+/// <summary>
+/// A stored event as the API returns it (written by <see cref="AuditEventJson"/>): the catalog's type
+/// spelling and its product area, and <see cref="Source"/>, where it came from.
+/// </summary>
+/// <param name="Source">Where the event came from, recorded at ingestion: <c>hub</c> (Event Hubs), <c>api</c> (POST audit-events) or <c>trail</c> (the audit trail's own record of its actions). Absent only for a stored row without a door, which no version has written.</param>
 public sealed record AuditEventView(
     string Id, string WorkspaceId, string Type, string ProductArea, DateTimeOffset Timestamp,
-    AuditActor Actor, AuditResource Resource, AuditContext? Context, IReadOnlyList<AuditChange>? Changes, IReadOnlyDictionary<string, JsonElement>? Properties);
+    AuditActor Actor, AuditResource Resource, AuditContext? Context, IReadOnlyList<AuditChange>? Changes, IReadOnlyDictionary<string, JsonElement>? Properties,
+    EventSource? Source);
+
+/// <summary>Where an event came from (<see cref="EventSources"/>).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<EventSource>))]
+public enum EventSource
+{
+    [JsonStringEnumMemberName(EventSources.Hub)]
+    Hub,
+
+    [JsonStringEnumMemberName(EventSources.Api)]
+    Api,
+
+    [JsonStringEnumMemberName(EventSources.Trail)]
+    Trail,
+}
 
 /// <summary>One changed field: its values before and after, any JSON.</summary>
 public sealed record AuditChange(string Field, JsonElement? Before, JsonElement? After);
