@@ -27,11 +27,6 @@ public sealed class ActionRecorder(IngestionService ingestion, TrailStore store,
     public ActionRecord Check(JsonObject auditEvent)
     {
         ArgumentNullException.ThrowIfNull(auditEvent);
-        if (auditEvent["id"]?.GetValue<string>() is not { } id || !TrailRecordIds.IsReserved(id))
-        {
-            // A programming error, not a request's: a record outside the namespace could be claimed first by a producer.
-            throw new ArgumentException($"The trail's own records take ids made by {nameof(TrailRecordIds)}.", nameof(auditEvent));
-        }
         var raw = RawEvent.FromText(auditEvent.ToJsonString());
         var read = AuditEventReader.Read(raw, 0, null, time.GetUtcNow());
         return read.Rejection is { } rejection
@@ -43,6 +38,11 @@ public sealed class ActionRecorder(IngestionService ingestion, TrailStore store,
     public async Task StoreAsync(ActionRecord record, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(record);
+        if (!TrailRecordIds.IsReserved(record.EventId))
+        {
+            // A programming error, not a request's: a record outside the namespace could be claimed first by a producer.
+            throw new InvalidOperationException($"The trail's own record {record.EventId} must take an id made by {nameof(TrailRecordIds)}.");
+        }
         IngestResult result;
         try
         {

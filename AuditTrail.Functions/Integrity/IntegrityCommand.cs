@@ -32,6 +32,11 @@ public static class IntegrityCommand
                     await error.WriteLineAsync($"error: sealing stopped: a digest was sealed but its audit event was not recorded. {ex.Message}");
                     return Hosting.CommandLine.Failed;
                 }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    await error.WriteLineAsync($"error: sealing stopped: {Hosting.CommandLine.OneLine(ex)} Digests sealed before it stand; run it again to go on.");
+                    return Hosting.CommandLine.Failed;
+                }
                 foreach (var d in report.Digests)
                 {
                     await output.WriteLineAsync($"sealed  {d.Payload.WorkspaceId}  #{d.Payload.Sequence}  {d.Payload.Start} .. {d.Payload.End}  {d.Payload.Count} events");
