@@ -11,13 +11,17 @@ namespace AuditTrail.Core.Trail;
 /// </summary>
 public static class TrailRecordIds
 {
-    /// <summary>The trail's own id namespace; matched case-insensitively, so no spelling of it is left to producers.</summary>
-    public const string Prefix = "@trail-";
+    /// <summary>
+    /// The trail's own id namespace; matched case-insensitively, so no spelling of it is left to
+    /// producers. <c>~</c>: unreserved in URLs (the event's link and route), and not a character a
+    /// spreadsheet starts a formula with, so the CSV export shows the id as stored.
+    /// </summary>
+    public const string Prefix = "~trail-";
 
     /// <summary>Whether a producer's id would fall in the trail's namespace.</summary>
     public static bool IsReserved(string eventId) => eventId.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>A new id: <c>@trail-{kind}-{subject}-{20 random hex digits}</c>.</summary>
+    /// <summary>A new id: <c>~trail-{kind}-{subject}-{20 random hex digits}</c>.</summary>
     public static string New(string kind, string subject) => Of(kind, subject + "-" + Random());
 
     /// <summary>

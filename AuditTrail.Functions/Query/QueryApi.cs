@@ -64,7 +64,7 @@ public static class QueryApi
          "timestamp":"2026-11-23T09:55:09.0000000Z",
          "actor":{"type":"user","id":"usr_42","name":"Ada Lovelace"},
          "resource":{"type":"warehouse","id":"wh_7","name":"Analytics"},
-         "changes":[{"field":"enabled","before":true,"after":false}]}],
+         "changes":[{"field":"enabled","before":true,"after":false}],"source":"api"}],
          "nextLink":"/api/workspaces/ws_demo/audit-events?start=2026-08-25T10%3A00%3A00.0000000Z&end=2026-11-23T10%3A05%3A00.0000000Z&limit=1&continuation=eyJ2IjoxfQ"}
         """;
 
@@ -225,14 +225,19 @@ public sealed record AuditEventPage(IReadOnlyList<AuditEventView> Value, string?
 /// A stored event as the API returns it (written by <see cref="AuditEventJson"/>): the catalog's type
 /// spelling and its product area, and <see cref="Source"/>, where it came from.
 /// </summary>
-/// <param name="Source">Where the event came from, recorded at ingestion: <c>hub</c> (Event Hubs), <c>api</c> (POST audit-events) or <c>trail</c> (the audit trail's own record of its actions). Absent only for a stored row without a door, which no version has written.</param>
 public sealed record AuditEventView(
     string Id, string WorkspaceId, string Type, string ProductArea, DateTimeOffset Timestamp,
     AuditActor Actor, AuditResource Resource, AuditContext? Context, IReadOnlyList<AuditChange>? Changes, IReadOnlyDictionary<string, JsonElement>? Properties,
-    EventSource? Source);
+    [property: System.ComponentModel.Description(AuditEventView.SourceDescription)] EventSource? Source)
+{
+    internal const string SourceDescription =
+        "Where the event came from, recorded at ingestion: hub (Event Hubs), api (POST audit-events) or trail (the audit trail's own record of its actions: " +
+        "tokens, exports, forwarding settings, digests). Producers cannot set it. Absent only for a stored row without a recorded door, which no version has written.";
+}
 
 /// <summary>Where an event came from (<see cref="EventSources"/>).</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<EventSource>))]
+[System.ComponentModel.Description(AuditEventView.SourceDescription)]
 public enum EventSource
 {
     [JsonStringEnumMemberName(EventSources.Hub)]

@@ -206,7 +206,7 @@ public sealed partial class ForwardingTests(AzuriteFixture azurite) : IAsyncLife
 
         await DrainAsync();
 
-        var forwarded = receiver.DistinctByMessageId.Keys.Where(k => !k.StartsWith("audit-forwarding", StringComparison.Ordinal)).Order().ToList();
+        var forwarded = receiver.DistinctByMessageId.Keys.Where(k => !k.StartsWith(TrailRecordIds.Prefix, StringComparison.Ordinal)).Order().ToList();
         string[] expected = suppress
             ? ["run-try-5", "run-unknown", "sync-final", "warehouse"]
             : ["run-try-2", "run-try-5", "run-unknown", "sync-final", "sync-not-final", "try-3-default-max", "warehouse"];

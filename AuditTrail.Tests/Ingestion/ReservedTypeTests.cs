@@ -47,7 +47,7 @@ public sealed class ReservedTypeTests(AzuriteFixture azurite) : IngestionTestBas
         var after = TestEvents.Event(ws, "evt_after", timestamp: at);
         // Any capitalisation of a reserved type, and of the trail's id prefix.
         var forged = reserved.Select((t, i) => (JsonNode)TestEvents.Event(ws, $"forged_{i}", i % 2 == 0 ? t : t.ToLowerInvariant(), at)).ToList();
-        var trailId = TestEvents.Event(ws, "@TRAIL-access-token-revoked-0123456789abcdef-00", timestamp: at);
+        var trailId = TestEvents.Event(ws, "~TRAIL-access-token-revoked-0123456789abcdef-00", timestamp: at);
 
         using var response = await PostEventsAsync(ws, TestEvents.Array([before, ForgedRevocation(ws, "0123456789abcdef"), .. forged, trailId, after]));
 
@@ -72,7 +72,7 @@ public sealed class ReservedTypeTests(AzuriteFixture azurite) : IngestionTestBas
         var at = DateTimeOffset.UtcNow.AddMinutes(-1);
         var valid = TestEvents.Event(ws, "evt_hub_valid", timestamp: at);
         var digest = TestEvents.Event(ws, "audit-digest-0", "Audit Digest Sealed", at);
-        var trailId = TestEvents.Event(ws, "@trail-audit-digest-0-feed", timestamp: at);
+        var trailId = TestEvents.Event(ws, "~trail-audit-digest-0-feed", timestamp: at);
 
         using var response = await InvokeEventHubAsync(TestEvents.EventHubInvocation(
             [ForgedRevocation(ws, "fedcba9876543210").ToJsonString(), valid.ToJsonString(), digest.ToJsonString(), trailId.ToJsonString()]));
@@ -83,7 +83,7 @@ public sealed class ReservedTypeTests(AzuriteFixture azurite) : IngestionTestBas
         var letters = await DeadLettersAsync(ws);
         Assert.All(letters, l => Assert.Equal("eventhub", l.GetProperty("door").GetString()));
         Assert.Equal(
-            [("@trail-audit-digest-0-feed", RejectionCodes.ReservedId), ("access-token-revoked-fedcba9876543210", RejectionCodes.ReservedType), ("audit-digest-0", RejectionCodes.ReservedType)],
+            [("access-token-revoked-fedcba9876543210", RejectionCodes.ReservedType), ("audit-digest-0", RejectionCodes.ReservedType), ("~trail-audit-digest-0-feed", RejectionCodes.ReservedId)],
             letters.Select(l => (l.GetProperty("eventId").GetString()!, l.GetProperty("code").GetString()!)).OrderBy(l => l.Item1, StringComparer.Ordinal));
         Assert.All(letters.Where(l => l.GetProperty("code").GetString() == RejectionCodes.ReservedType),
             l => Assert.Contains("reserved", l.GetProperty("reason").GetString(), StringComparison.Ordinal));
