@@ -3,6 +3,7 @@ using System.Text;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
 using Azure;
 using Azure.Data.Tables;
 
@@ -67,7 +68,7 @@ public sealed class AccessTokenService(TableServiceClient tables, ActionRecorder
         var now = time.GetUtcNow();
         var info = new AccessTokenInfo(id, workspaceId, role, name, now, expiresAt, null);
         // Checked before the token exists: a token whose creation the trail would refuse to record is not made.
-        var record = recorder.Check(Event(info, "Access Token Created", now));
+        var record = recorder.Check(Event(info, "Access Token Created", now, TrailRecordIds.New("access-token-created", id)));
         await EnsureTableAsync(cancellationToken);
         var entity = TableRows.Create(id, RowKey,
             ("WorkspaceId", workspaceId), ("Role", role), ("Name", name), ("SecretHash", Hash(secret)), ("CreatedAt", now), ("ExpiresAt", expiresAt));
@@ -108,7 +109,12 @@ public sealed class AccessTokenService(TableServiceClient tables, ActionRecorder
         return list.OrderBy(t => t.CreatedAt).ToList();
     }
 
-    /// <summary>Revokes a token of the workspace. False if no such token belongs to it.</summary>
+    /// <summary>
+    /// Revokes a token of the workspace. False if no such token belongs to it. Throws
+    /// <see cref="UnrecordableActionException"/> when the revocation stands but its record could not
+    /// be stored (running it again stores it), <see cref="TrailRecordConflictException"/> when its
+    /// record's id was found taken.
+    /// </summary>
     public async Task<bool> RevokeAsync(string workspaceId, string tokenId, CancellationToken cancellationToken = default)
     {
         await EnsureTableAsync(cancellationToken);
@@ -118,35 +124,53 @@ public sealed class AccessTokenService(TableServiceClient tables, ActionRecorder
             return false;
         }
         // Revoked first, recorded after: a revocation must never wait on, or be undone by, its
-        // record. The event's id and time are the revocation's own, so revoking again after a
-        // failed record stores it then, and revoking a revoked token finds its record there.
+        // record. The record's id is made once, at the revocation, and kept on the token's row
+        // with its time, so revoking again after a failed record stores that same record then,
+        // and revoking a revoked token finds its record there.
         var revokedBefore = row.GetDateTimeOffset("RevokedAt");
         var revokedAt = revokedBefore ?? time.GetUtcNow();
+        var recordId = row.GetString(RevokedRecordProperty);
+        if (recordId is null && revokedBefore is not null && await recorder.IsOwnRecordAsync(workspaceId, LegacyRevokedRecordId(tokenId), cancellationToken))
+        {
+            // Revoked, and recorded, by a version that took the id from the token's id; that record is
+            // the trail's own (its claim says so), not one a producer posted under the id first.
+            return true;
+        }
+        var newRecordId = recordId is null;
+        recordId ??= TrailRecordIds.New("access-token-revoked", tokenId);
         row["RevokedAt"] = revokedAt;
+        row[RevokedRecordProperty] = recordId;
         ActionRecord record;
         try
         {
-            record = recorder.Check(Event(ToInfo(row) with { Name = Clamp(row.GetString("Name")) }, "Access Token Revoked", revokedAt));
+            record = recorder.Check(Event(ToInfo(row) with { Name = Clamp(row.GetString("Name")) }, "Access Token Revoked", revokedAt, recordId));
         }
         catch (UnrecordableActionException ex) when (revokedBefore is not null && ex.Rejection.Code == RejectionCodes.OutsideRetention)
         {
             // Revoked so long ago that its record has been forgotten with the rest of that day.
             return true;
         }
-        if (revokedBefore is null)
+        if (newRecordId)
         {
-            await _table.UpsertEntityAsync(row, TableUpdateMode.Replace, cancellationToken);
+            try
+            {
+                // Conditional: of two revocations at once, one id is kept, and the other run records under it.
+                await _table.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, cancellationToken);
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+            {
+                return await RevokeAsync(workspaceId, tokenId, cancellationToken);
+            }
         }
-        try
-        {
-            await recorder.StoreAsync(record, cancellationToken);
-        }
-        catch (UnrecordableActionException ex) when (revokedBefore is not null && ex.Rejection.Code == RejectionCodes.Conflict)
-        {
-            // Recorded when it was revoked, by a version that stamped the record a moment later.
-        }
+        await recorder.StoreAsync(record, cancellationToken);
         return true;
     }
+
+    /// <summary>On the token's row: the id of its revocation's record.</summary>
+    private const string RevokedRecordProperty = "RevokedRecordId";
+
+    /// <summary>The id earlier versions gave a revocation's record, which anyone could post first.</summary>
+    private static string LegacyRevokedRecordId(string tokenId) => "access-token-revoked-" + tokenId;
 
     public async Task<TokenValidation> ValidateAsync(string? presented, CancellationToken cancellationToken = default)
     {
@@ -201,9 +225,9 @@ public sealed class AccessTokenService(TableServiceClient tables, ActionRecorder
             : name;
 
     /// <summary>Token lifecycle is part of the trail: who can act on a workspace is itself audited.</summary>
-    private static System.Text.Json.Nodes.JsonObject Event(AccessTokenInfo token, string type, DateTimeOffset at) => new()
+    private static System.Text.Json.Nodes.JsonObject Event(AccessTokenInfo token, string type, DateTimeOffset at, string recordId) => new()
     {
-        ["id"] = $"{type.Replace(' ', '-').ToLowerInvariant()}-{token.Id}",
+        ["id"] = recordId,
         ["workspaceId"] = token.WorkspaceId,
         ["type"] = type,
         ["timestamp"] = at.ToString("O"),

@@ -6,6 +6,8 @@ namespace AuditTrail.Core.Events;
 /// One recorded action. <see cref="Id"/> is the producer's idempotency key, unique within a
 /// workspace; <see cref="Changes"/> holds before/after values so a change can be understood and
 /// reverted; <see cref="Properties"/> is free-form detail. Both are kept as compact JSON text.
+/// <see cref="Source"/> is set only on an event read back from storage (<see cref="EventSources"/>):
+/// it is never part of what a producer sends, nor of the content hash.
 /// </summary>
 public sealed record AuditEvent(
     string Id,
@@ -18,7 +20,8 @@ public sealed record AuditEvent(
     AuditResource Resource,
     AuditContext? Context,
     string? Changes,
-    string? Properties);
+    string? Properties,
+    string? Source = null);
 
 public sealed record AuditActor(string Type, string Id, string? Name, string? Email);
 
@@ -52,7 +55,7 @@ public static class AuditEventJson
         writer.WriteRawValue(json, skipInputValidation: true);
     }
 
-    public static void Write(Utf8JsonWriter writer, AuditEvent e) => Write(writer, e, e.Type.AsSpan(), e.ProductArea);
+    public static void Write(Utf8JsonWriter writer, AuditEvent e) => Write(writer, e, e.Type.AsSpan(), e.ProductArea, e.Source);
 
     /// <summary>
     /// The form content hashes are taken over: the type in upper case and no product area, so a
@@ -62,10 +65,10 @@ public static class AuditEventJson
     {
         Span<char> upper = e.Type.Length <= 256 ? stackalloc char[e.Type.Length] : new char[e.Type.Length];
         e.Type.AsSpan().ToUpperInvariant(upper);
-        Write(writer, e, upper, string.Empty);
+        Write(writer, e, upper, string.Empty, null);
     }
 
-    private static void Write(Utf8JsonWriter writer, AuditEvent e, ReadOnlySpan<char> type, string productArea)
+    private static void Write(Utf8JsonWriter writer, AuditEvent e, ReadOnlySpan<char> type, string productArea, string? source)
     {
         // Names are encoded once, not for every event: this runs per event on ingest and on every query page.
         writer.WriteStartObject();
@@ -101,6 +104,8 @@ public static class AuditEventJson
         {
             WriteRaw(writer, Names.Properties, e.Properties);
         }
+        // Last, so the fields every earlier reader knew keep their places.
+        WriteOptional(writer, Names.Source, source);
         writer.WriteEndObject();
     }
 
@@ -121,6 +126,7 @@ public static class AuditEventJson
         public static readonly JsonEncodedText RequestId = JsonEncodedText.Encode("requestId");
         public static readonly JsonEncodedText Changes = JsonEncodedText.Encode("changes");
         public static readonly JsonEncodedText Properties = JsonEncodedText.Encode("properties");
+        public static readonly JsonEncodedText Source = JsonEncodedText.Encode("source");
     }
 
     private static void WriteOptional(Utf8JsonWriter writer, JsonEncodedText name, string? value)

@@ -137,6 +137,7 @@ public static partial class EventCatalog
             "Audit Trail Exported",
             "Audit Forwarding Settings Changed",
             "Audit Forwarding Dead Letters Resent",
+            "Audit Digest Sealed",
         ]),
         new("Sources", [], []),
         new("Destinations", [], []),

@@ -9,7 +9,17 @@ public static partial class EventCatalog
     public const string UncatalogedArea = "Uncataloged";
 
 
+    /// <summary>The area of the trail's own records (tokens, exports, forwarding, digests): its types are reserved to the trail.</summary>
+    public const string TrailArea = "Audit Trail";
+
     public static IReadOnlyList<ProductArea> Areas => AreaData;
+
+    /// <summary>
+    /// Whether only the trail may record <paramref name="type"/> (any capitalisation): a producer
+    /// posting one could forge a revocation or a digest, so both doors refuse it.
+    /// </summary>
+    public static bool IsReserved(string type) =>
+        Index.ByType.TryGetValue(type, out var entry) && entry.Area == TrailArea;
 
     /// <summary>
     /// Looks a type up case-insensitively and returns its catalog spelling, so filters see one

@@ -29,6 +29,8 @@ public static class AuditCsv
     [
         "timestamp", "eventType", "productArea", "actorType", "actorId", "actorName", "actorEmail",
         "resourceType", "resourceId", "resourceName", "ip", "eventId", "details",
+        // Added after the others, so a sheet or script that reads columns by position keeps working.
+        "source",
     ];
 
 
@@ -65,6 +67,7 @@ public static class AuditCsv
         csv.WriteField(Neutralize(e.Context?.Ip));
         csv.WriteField(Neutralize(e.Id));
         csv.WriteField(Neutralize(Details(e)));
+        csv.WriteField(e.Source ?? string.Empty);
         csv.NextRecord();
     }
 

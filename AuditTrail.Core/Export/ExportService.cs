@@ -143,7 +143,8 @@ public sealed class ExportService(
     internal static JsonObject AuditEvent(ExportRecord record) =>
         new()
         {
-            ["id"] = "audit-trail-exported-" + record.Id,
+            // The export's id is random and the namespace the trail's own, so nobody can take it first.
+            ["id"] = TrailRecordIds.Of("audit-trail-exported", record.Id),
             ["workspaceId"] = record.WorkspaceId,
             ["type"] = "Audit Trail Exported",
             ["timestamp"] = (record.CompletedAt ?? record.CreatedAt).ToString("O"),

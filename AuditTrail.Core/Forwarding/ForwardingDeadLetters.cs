@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
 using Azure;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
@@ -123,7 +124,7 @@ public sealed class ForwardingDeadLetters(
         var at = time.GetUtcNow();
         var e = new JsonObject
         {
-            ["id"] = $"audit-forwarding-resend-{at.UtcTicks}-{Guid.NewGuid():N}"[..64],
+            ["id"] = TrailRecordIds.New("audit-forwarding-resend", at.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ["workspaceId"] = workspaceId,
             ["type"] = "Audit Forwarding Dead Letters Resent",
             ["timestamp"] = at.ToString("O"),

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -159,7 +160,7 @@ public sealed class ForwardingSettingsService(
         var at = after.UpdatedAt!.Value;
         return new JsonObject
         {
-            ["id"] = $"audit-forwarding-settings-{at.UtcTicks}-{Guid.NewGuid():N}"[..64],
+            ["id"] = TrailRecordIds.New("audit-forwarding-settings", at.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ["workspaceId"] = after.WorkspaceId,
             ["type"] = "Audit Forwarding Settings Changed",
             ["timestamp"] = at.ToString("O"),

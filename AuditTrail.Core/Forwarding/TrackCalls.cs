@@ -119,6 +119,8 @@ public static class TrackCalls
             Optional(writer, "ip", e.Context?.Ip);
             Optional(writer, "userAgent", e.Context?.UserAgent);
             Optional(writer, "requestId", e.Context?.RequestId);
+            // So the source can tell the trail's own records (a revocation, a digest) from a producer's events.
+            Optional(writer, "source", e.Source);
             if (includeDetail)
             {
                 if (e.Changes is not null)

@@ -29,4 +29,10 @@ public static class RejectionCodes
     public const string MalformedInvocation = "malformed_invocation";
     public const string BatchFailed = "batch_failed";
     public const string StorageRejected = "storage_rejected";
+
+    /// <summary>A type only the trail itself records (the catalog's <c>Audit Trail</c> area): a producer's copy would be a forgery.</summary>
+    public const string ReservedType = "reserved_type";
+
+    /// <summary>An id in the trail's own namespace (<c>TrailRecordIds.Prefix</c>, <c>~trail-</c>), so no producer can take a record's id first.</summary>
+    public const string ReservedId = "reserved_id";
 }

@@ -43,10 +43,32 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
 
     private readonly ConcurrentDictionary<(string Day, string Workspace), byte> _registeredPartitions = new();
 
-    public async Task<IngestResult> IngestAsync(IReadOnlyList<RawEvent> batch, IngestContext context, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Ingests producers' events (the HTTP and Event Hubs doors). Events of a reserved type
+    /// (<see cref="EventCatalog.IsReserved"/>) or with an id in the trail's namespace
+    /// (<see cref="TrailRecordIds"/>) are refused one by one; their valid siblings are stored.
+    /// </summary>
+    public Task<IngestResult> IngestAsync(IReadOnlyList<RawEvent> batch, IngestContext context, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(context);
+        // The trail's own door is reached only through RecordOwnAsync: a caller naming it here
+        // would be a way around the reservation.
+        return context.Door == IngestDoors.System
+            ? throw new ArgumentException("The trail's own records are stored through ActionRecorder, not as a producer's batch.", nameof(context))
+            : IngestCoreAsync(batch, context, trailRecord: false, cancellationToken);
+    }
+
+    /// <summary>
+    /// Stores one event the trail records about its own action (<see cref="ActionRecorder"/>): the
+    /// only path on which a reserved type and the trail's id namespace are allowed. Internal, so no
+    /// door can reach it.
+    /// </summary>
+    internal Task<IngestResult> RecordOwnAsync(RawEvent record, CancellationToken cancellationToken) =>
+        IngestCoreAsync([record], new IngestContext(IngestDoors.System), trailRecord: true, cancellationToken);
+
+    private async Task<IngestResult> IngestCoreAsync(IReadOnlyList<RawEvent> batch, IngestContext context, bool trailRecord, CancellationToken cancellationToken)
+    {
         var now = time.GetUtcNow();
         var rejected = new List<(IngestRejection Rejection, RawEvent Raw)>();
         var candidates = new List<Candidate>();
@@ -65,6 +87,11 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
                 continue;
             }
             var e = read.Event!;
+            if (!trailRecord && Reservation(e, i) is { } reserved)
+            {
+                rejected.Add((reserved, batch[i]));
+                continue;
+            }
             var candidate = new Candidate(i, e, EventRows.ContentHash(e), batch[i], claimToken) { ReceivedAt = now, Door = context.Door };
             if (byId.TryGetValue((e.WorkspaceId, e.Id), out var earlier))
             {
@@ -167,6 +194,16 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             context.Door, code, reason, blob, context.InvocationId);
         return blob;
     }
+
+    /// <summary>Why a producer may not post this event, or null: it would pass as the trail's own record.</summary>
+    private static IngestRejection? Reservation(AuditEvent e, int index) =>
+        EventCatalog.IsReserved(e.Type)
+            ? new IngestRejection(index, RejectionCodes.ReservedType,
+                $"Type '{e.Type}' is reserved: only the audit trail records events of its own product area ('{EventCatalog.TrailArea}').", "type", e.Id, e.WorkspaceId)
+            : TrailRecordIds.IsReserved(e.Id)
+                ? new IngestRejection(index, RejectionCodes.ReservedId,
+                    $"Event ids starting with '{TrailRecordIds.Prefix}' are reserved for the audit trail's own records.", "id", e.Id, e.WorkspaceId)
+                : null;
 
     private static IngestRejection ConflictRejection(Candidate c, string where) => new(
         c.Index, RejectionCodes.Conflict,

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using AuditTrail.Core.Forwarding;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
 using Azure;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs.Models;
@@ -195,7 +196,8 @@ public sealed class DigestSealer(
         }
         var e = new JsonObject
         {
-            ["id"] = $"audit-digest-{p.Sequence.ToString(CultureInfo.InvariantCulture)}",
+            // The digest's hash: unknown before it is signed, and the same for this digest every time.
+            ["id"] = TrailRecordIds.Of("audit-digest", $"{p.Sequence.ToString(CultureInfo.InvariantCulture)}-{digest.Hash[..Math.Min(32, digest.Hash.Length)]}"),
             ["workspaceId"] = p.WorkspaceId,
             ["type"] = SealedEventType,
             ["timestamp"] = p.SealedAt,

@@ -26,6 +26,7 @@ public sealed class AuditTrailTelemetry
     public const string CodeTag = "audittrail.code";
     public const string StatusClassTag = "audittrail.status_class";
     public const string KindTag = "audittrail.kind";
+    public const string TypeTag = "audittrail.event_type";
 
     private static readonly double[] LagBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400];
     private static readonly double[] ExportBuckets = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -40,6 +41,7 @@ public sealed class AuditTrailTelemetry
     private readonly Counter<long> _exports;
     private readonly Counter<long> _exportRows;
     private readonly Histogram<double> _exportDuration;
+    private readonly Counter<long> _trailRecordConflicts;
 
     /// <summary>The meter comes from the container's <see cref="IMeterFactory"/>, so each app (and each test's app) has its own.</summary>
     public AuditTrailTelemetry(IMeterFactory meters)
@@ -64,6 +66,8 @@ public sealed class AuditTrailTelemetry
         _exportDuration = meter.CreateHistogram("audittrail.export.duration", "s",
             "From an export's request to its file being ready.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ExportBuckets });
+        _trailRecordConflicts = meter.CreateCounter<long>("audittrail.trail_record.conflicts", "{record}",
+            "The trail's own records (tokens, exports, forwarding, digests) whose id was found taken by other content: an alarm, by event type.");
     }
 
     /// <summary>
@@ -144,6 +148,10 @@ public sealed class AuditTrailTelemetry
         _exportRows.Add(rows);
         _exportDuration.Record(Math.Max(0, sinceRequested.TotalSeconds));
     }
+
+    /// <summary>One of the trail's own records met a stored event with its id and other content: someone planted it.</summary>
+    public void TrailRecordConflict(string eventType) =>
+        _trailRecordConflicts.Add(1, new KeyValuePair<string, object?>(TypeTag, eventType));
 
     public void ExportFailed() => _exports.Add(1, new KeyValuePair<string, object?>(OutcomeTag, "failed"));
 

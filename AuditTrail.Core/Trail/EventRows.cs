@@ -103,6 +103,6 @@ public static class EventRows
             row.GetDateTimeOffset("EventTime")?.ToUniversalTime() ?? default,
             new AuditActor(S("ActorType"), S("ActorId"), row.GetString("ActorName"), row.GetString("ActorEmail")),
             new AuditResource(S("ResourceType"), S("ResourceId"), row.GetString("ResourceName")),
-            context, row.GetString("Changes"), row.GetString("Properties"));
+            context, row.GetString("Changes"), row.GetString("Properties"), EventSources.FromDoor(row.GetString("Door")));
     }
 }

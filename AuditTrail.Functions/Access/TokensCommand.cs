@@ -87,7 +87,24 @@ public static class TokensCommand
         {
             return Fail(error, $"Nothing was changed: the token's audit event would be refused by the trail ({ex.Rejection.Reason}).", showUsage: false);
         }
+        catch (Core.Ingestion.TrailRecordConflictException ex)
+        {
+            error.WriteLine($"error: {Done(args)}, but its audit event was not recorded. {ex.Message}");
+            return Hosting.CommandLine.Failed;
+        }
+        catch (Core.Ingestion.UnrecordableActionException ex)
+        {
+            error.WriteLine($"error: {Done(args)}, but its audit event was not recorded ({ex.Rejection.Reason}); run the command again to record it.");
+            return Hosting.CommandLine.Failed;
+        }
     }
+
+    /// <summary>What a command whose record failed has done all the same (a revocation stands; a creation is undone).</summary>
+    private static string Done(string[] args) => args.ElementAtOrDefault(1) switch
+    {
+        "revoke" => "the token is revoked",
+        _ => "nothing was changed",
+    };
 
     private static int Fail(TextWriter error, string message, bool showUsage = true)
     {

@@ -61,15 +61,43 @@ public static class CommandLine
             ? args[0]
             : null;
 
-    public static Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
-        args[0] switch
+    /// <summary>Exit code of a command that failed for a reason other than its arguments (storage, an alarm).</summary>
+    public const int Failed = 1;
+
+    public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(error);
+        try
         {
-            "tokens" => TokensCommand.RunAsync(services, args, output, error, cancellationToken),
-            "forwarding" => ForwardingCommand.RunAsync(services, args, output, error, cancellationToken),
-            "seed-demo" => SeedDemoCommand.RunAsync(services, args, output, error, cancellationToken),
-            "integrity" => IntegrityCommand.RunAsync(services, args, output, error, cancellationToken),
-            _ => RetentionCommand.RunAsync(services, args, output, error, cancellationToken),
-        };
+            return await (args[0] switch
+            {
+                "tokens" => TokensCommand.RunAsync(services, args, output, error, cancellationToken),
+                "forwarding" => ForwardingCommand.RunAsync(services, args, output, error, cancellationToken),
+                "seed-demo" => SeedDemoCommand.RunAsync(services, args, output, error, cancellationToken),
+                "integrity" => IntegrityCommand.RunAsync(services, args, output, error, cancellationToken),
+                _ => RetentionCommand.RunAsync(services, args, output, error, cancellationToken),
+            });
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // An operator's command ends with a line saying what failed, never a runtime abort (exit 134)
+            // that hides whether the action happened.
+            await error.WriteLineAsync($"error: {args[0]} failed: {OneLine(ex)}");
+            return Failed;
+        }
+    }
+
+    /// <summary>The failure's own message, and its inner ones, on one line.</summary>
+    internal static string OneLine(Exception ex)
+    {
+        var parts = new List<string>();
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            parts.Add(e.Message.ReplaceLineEndings(" "));
+        }
+        return string.Join(" <- ", parts.Distinct(StringComparer.Ordinal));
+    }
 
     private static string Indent(string usage) =>
         string.Join("\n", usage.Split('\n').Where(l => !l.TrimStart().StartsWith("usage:", StringComparison.Ordinal) && l.Trim().Length > 0).Select(l => "  " + l.Trim()));

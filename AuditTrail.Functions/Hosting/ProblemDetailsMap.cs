@@ -83,6 +83,7 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
         BadHttpRequestException b => (b.StatusCode, "bad_request", "Bad request", b.Message, null),
         Core.Ingestion.UnrecordableActionException { BeforeAction: true } u => (400, "unrecordable_action", "Action not recordable",
             $"Nothing was changed: the audit event of this action would be refused by the trail ({u.Rejection.Reason}).", null),
+        Core.Ingestion.TrailRecordConflictException c => (500, "trail_record_conflict", "Audit record conflict", c.Message, null),
         Core.Integrity.IntegrityRangeException r => (400, Core.Integrity.IntegrityRangeException.Code, "Invalid range", r.Message, r.Parameter),
         Core.Forwarding.ForwardingSettingsException f => (400, f.Code, "Invalid forwarding settings", f.Message, f.Field),
         JsonException j => (400, "invalid_json", "Invalid JSON", $"The request body is not valid JSON: {j.Message}", null),

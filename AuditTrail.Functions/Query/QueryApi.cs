@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Query;
@@ -65,7 +66,7 @@ public static class QueryApi
          "timestamp":"2026-11-23T09:55:09.0000000Z",
          "actor":{"type":"user","id":"usr_42","name":"Ada Lovelace"},
          "resource":{"type":"warehouse","id":"wh_7","name":"Analytics"},
-         "changes":[{"field":"enabled","before":true,"after":false}]}],
+         "changes":[{"field":"enabled","before":true,"after":false}],"source":"api"}],
          "nextLink":"/api/workspaces/ws_demo/audit-events?start=2026-08-25T10%3A00%3A00.0000000Z&end=2026-11-23T10%3A05%3A00.0000000Z&limit=1&continuation=eyJ2IjoxfQ"}
         """;
 
@@ -222,10 +223,34 @@ public sealed record ActivityDayView(DateOnly Day, int Count);
 /// <summary>One page of events (the shape <c>EventPageResult</c> writes): <c>nextLink</c> absent on the last page.</summary>
 public sealed record AuditEventPage(IReadOnlyList<AuditEventView> Value, string? NextLink);
 
-/// <summary>A stored event as the API returns it (written by <see cref="AuditEventJson"/>): the catalog's type spelling and its product area.</summary>
+/// <summary>
+/// A stored event as the API returns it (written by <see cref="AuditEventJson"/>): the catalog's type
+/// spelling and its product area, and <see cref="Source"/>, where it came from.
+/// </summary>
 public sealed record AuditEventView(
     string Id, string WorkspaceId, string Type, string ProductArea, DateTimeOffset Timestamp,
-    AuditActor Actor, AuditResource Resource, AuditContext? Context, IReadOnlyList<AuditChange>? Changes, IReadOnlyDictionary<string, JsonElement>? Properties);
+    AuditActor Actor, AuditResource Resource, AuditContext? Context, IReadOnlyList<AuditChange>? Changes, IReadOnlyDictionary<string, JsonElement>? Properties,
+    [property: System.ComponentModel.Description(AuditEventView.SourceDescription)] EventSource? Source)
+{
+    internal const string SourceDescription =
+        "Where the event came from, recorded at ingestion: hub (Event Hubs), api (POST audit-events) or trail (the audit trail's own record of its actions: " +
+        "tokens, exports, forwarding settings, digests). Producers cannot set it. Absent only for a stored row without a recorded door, which no version has written.";
+}
+
+/// <summary>Where an event came from (<see cref="EventSources"/>).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<EventSource>))]
+[System.ComponentModel.Description(AuditEventView.SourceDescription)]
+public enum EventSource
+{
+    [JsonStringEnumMemberName(EventSources.Hub)]
+    Hub,
+
+    [JsonStringEnumMemberName(EventSources.Api)]
+    Api,
+
+    [JsonStringEnumMemberName(EventSources.Trail)]
+    Trail,
+}
 
 /// <summary>One changed field: its values before and after, any JSON.</summary>
 public sealed record AuditChange(string Field, JsonElement? Before, JsonElement? After);

@@ -42,6 +42,21 @@ public sealed class EventSchemaTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public void The_schema_describes_source_as_set_by_the_trail_and_refuses_it_from_producers()
+    {
+        using var schema = JsonDocument.Parse(SchemaApi.AuditEventSchema);
+        var source = schema.RootElement.GetProperty("$defs").GetProperty("source");
+
+        Assert.Equal(Core.Events.EventSources.All, source.GetProperty("enum").EnumerateArray().Select(v => v.GetString()));
+        Assert.True(source.GetProperty("readOnly").GetBoolean());
+        Assert.False(schema.RootElement.GetProperty("properties").TryGetProperty("source", out _));
+        var e = TestEvents.Event("ws_schema");
+        e["source"] = "trail";
+        using var sent = JsonDocument.Parse(e.ToJsonString());
+        Assert.False(Schema.Value.Evaluate(sent.RootElement).IsValid);
+    }
+
+    [Fact]
     public async Task The_served_schema_is_the_repository_file()
     {
         await using var app = new AuditTrailAppFactory(azurite.ConnectionString);

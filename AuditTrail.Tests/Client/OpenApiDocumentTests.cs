@@ -144,5 +144,28 @@ public sealed class OpenApiDocumentTests(AzuriteFixture azurite)
         Assert.Contains("downloadUrl", Resolve(export.Responses!["202"].Content!["application/json"].Schema!).Properties!.Keys);
     }
 
+    [Fact]
+    public async Task Events_are_described_with_their_source_on_the_list_and_the_single_event_route()
+    {
+        await using var app = new AuditTrailAppFactory(azurite.ConnectionString);
+        using var http = app.CreateClient();
+        var (document, _, _) = await ReadAsync(http, Ct);
+
+        var list = document.Paths["/api/workspaces/{workspaceId}/audit-events"].Operations![HttpMethod.Get];
+        var item = Resolve(Resolve(list.Responses!["200"].Content!["application/json"].Schema!).Properties!["value"].Items!);
+        var single = Resolve(document.Paths["/api/workspaces/{workspaceId}/audit-events/{eventId}"].Operations![HttpMethod.Get].Responses!["200"].Content!["application/json"].Schema!);
+        foreach (var e in new[] { item, single })
+        {
+            var source = Resolve(e.Properties!["source"]);
+            var values = source.Enum ?? source.OneOf?.Select(Resolve).SelectMany(s => s.Enum ?? []).ToList();
+            var texts = values!.Select(v => v?.ToJsonString() ?? "null").ToList();
+            Assert.Equal(["\"hub\"", "\"api\"", "\"trail\""], texts.Take(3));
+            // Nullable (a row without a door has no source), which the document states as a null member.
+            Assert.All(texts.Skip(3), t => Assert.Contains("null", t, StringComparison.Ordinal));
+            var described = new[] { e.Properties["source"], source }.Concat(source.OneOf?.Select(Resolve) ?? []).Select(s => s.Description);
+            Assert.Contains(described, d => d?.Contains("the audit trail's own record", StringComparison.Ordinal) == true);
+        }
+    }
+
     private static IOpenApiSchema Resolve(IOpenApiSchema schema) => schema is OpenApiSchemaReference r ? r.Target! : schema;
 }

@@ -31,7 +31,7 @@ public sealed class AuditCsvTests
     [Fact]
     public void Header_is_stable_and_documented()
     {
-        Assert.StartsWith("\"timestamp\",\"eventType\",\"productArea\",\"actorType\",\"actorId\",\"actorName\",\"actorEmail\",\"resourceType\",\"resourceId\",\"resourceName\",\"ip\",\"eventId\",\"details\"\r\n", Write(), StringComparison.Ordinal);
+        Assert.StartsWith("\"timestamp\",\"eventType\",\"productArea\",\"actorType\",\"actorId\",\"actorName\",\"actorEmail\",\"resourceType\",\"resourceId\",\"resourceName\",\"ip\",\"eventId\",\"details\",\"source\"\r\n", Write(), StringComparison.Ordinal);
     }
 
     private static readonly string[] SeparatorCells = ["Web;=HYPERLINK(A1)", "Web,=HYPERLINK(A1)", "a\t=1+1", "a|@SUM(A1)", "x;-2+3;y", "x;+1"];
@@ -85,7 +85,7 @@ public sealed class AuditCsvTests
         var rows = CsvRows.Parse(Write(Event(actorName: value)));
 
         Assert.Equal(value, rows[1][5]);
-        Assert.Equal(13, rows[1].Length);
+        Assert.Equal(14, rows[1].Length);
     }
 
     [Theory]

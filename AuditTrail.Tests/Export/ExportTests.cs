@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AuditTrail.Core.Access;
+using AuditTrail.Core.Events;
 using AuditTrail.Core.Export;
 using AuditTrail.Core.Storage;
 using AuditTrail.Functions.Export;
@@ -66,6 +67,21 @@ public sealed class ExportTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal("attachment", download.Content.Headers.ContentDisposition?.DispositionType);
         Assert.StartsWith($"audit-{_trail.WorkspaceId}-", download.Content.Headers.ContentDisposition?.FileName?.Trim('"'), StringComparison.Ordinal);
         Assert.Equal(response.Headers.Location?.ToString(), $"/api/workspaces/{_trail.WorkspaceId}/exports/{export.GetProperty("id").GetString()}");
+    }
+
+    [Fact]
+    public async Task Export_names_each_events_source_in_its_last_column()
+    {
+        var (export, _) = await ExportAsync("");
+
+        using var anonymous = new HttpClient();
+        var rows = CsvRows.Parse(await anonymous.GetStringAsync(export.GetProperty("downloadUrl").GetString(), Ct));
+        Assert.Equal("source", rows[0][^1]);
+        Assert.Equal(AuditCsv.Header.Count, rows[0].Length);
+        // The seeded events came in by the API; the owner token's creation is the trail's own record.
+        Assert.All(rows.Skip(1), r => Assert.Equal(r[1] == "Access Token Created" ? EventSources.Trail : EventSources.Api, r[^1]));
+        Assert.Contains(rows.Skip(1), r => r[^1] == EventSources.Trail);
+        Assert.Contains(rows.Skip(1), r => r[^1] == EventSources.Api);
     }
 
     [Fact]

@@ -43,7 +43,7 @@ public sealed class LargeExportTests(PrivateAzuriteFixture azurite) : IClassFixt
         var (tokenInfo, token) = await app.Services.GetRequiredService<AccessTokenService>().CreateAsync(ws, Roles.Owner, null, "large export", Ct);
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         // The token's own "Access Token Created" is the newest event of all.
-        newestFirst.Insert(0, $"access-token-created-{tokenInfo.Id}");
+        newestFirst.Insert(0, await TrailRecords.IdAsync(app.Services, ws, "access-token-created", tokenInfo.Id, Ct));
 
         var exporting = Stopwatch.StartNew();
         var accepted = await http.PostAsync($"/api/workspaces/{ws}/exports", null, Ct);

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AuditTrail.Core.Access;
+using AuditTrail.Core.Events;
 using AuditTrail.Core.Forwarding;
 using AuditTrail.Core.Storage;
 using Azure.Storage.Queues.Models;
@@ -205,7 +206,7 @@ public sealed partial class ForwardingTests(AzuriteFixture azurite) : IAsyncLife
 
         await DrainAsync();
 
-        var forwarded = receiver.DistinctByMessageId.Keys.Where(k => !k.StartsWith("audit-forwarding", StringComparison.Ordinal)).Order().ToList();
+        var forwarded = receiver.DistinctByMessageId.Keys.Where(k => !k.StartsWith(TrailRecordIds.Prefix, StringComparison.Ordinal)).Order().ToList();
         string[] expected = suppress
             ? ["run-try-5", "run-unknown", "sync-final", "warehouse"]
             : ["run-try-2", "run-try-5", "run-unknown", "sync-final", "sync-not-final", "try-3-default-max", "warehouse"];
@@ -402,6 +403,22 @@ public sealed partial class ForwardingTests(AzuriteFixture azurite) : IAsyncLife
     {
         var read = Core.Ingestion.AuditEventReader.Read(Core.Ingestion.RawEvent.FromText(e.ToJsonString()), 0, null, DateTimeOffset.UtcNow);
         return read.Event!;
+    }
+
+    [Fact]
+    public async Task Forwarded_calls_say_whether_the_event_came_from_a_producer_or_the_trail()
+    {
+        var (ws, token) = await NewWorkspaceAsync();
+        await using var receiver = await TrackingReceiver.StartAsync("wk_" + Guid.NewGuid().ToString("N"), Ct);
+        await PutSettingsAsync(ws, token, new { enabled = true, writeKey = receiver.WriteKey, endpoint = receiver.Endpoint.ToString() });
+        await IngestAsync(ws, token, [TestEvents.Event(ws, "evt_from_api")]);
+
+        await DrainAsync();
+
+        var ofWorkspace = receiver.DistinctByMessageId.Values.Where(c => c.GetProperty("properties").GetProperty("workspaceId").GetString() == ws).ToList();
+        Assert.Equal(EventSources.Api, Assert.Single(ofWorkspace, c => c.GetProperty("messageId").GetString() == "evt_from_api").GetProperty("properties").GetProperty("source").GetString());
+        var settings = Assert.Single(ofWorkspace, c => c.GetProperty("event").GetString() == "Audit Forwarding Settings Changed");
+        Assert.Equal(EventSources.Trail, settings.GetProperty("properties").GetProperty("source").GetString());
     }
 
     private static string? MessageWorkspace(PeekedMessage m) =>

@@ -26,6 +26,17 @@ public sealed class TrackCallsTests
         Assert.False(doc.RootElement.GetProperty("properties").TryGetProperty("details", out _));
     }
 
+    [Theory]
+    [InlineData(EventSources.Hub)]
+    [InlineData(EventSources.Api)]
+    [InlineData(EventSources.Trail)]
+    public void Forwarded_properties_say_where_the_event_came_from(string source)
+    {
+        using var doc = JsonDocument.Parse(TrackCalls.Serialize(Event("evt_source") with { Source = source }));
+
+        Assert.Equal(source, doc.RootElement.GetProperty("properties").GetProperty("source").GetString());
+    }
+
     [Fact]
     public void Long_ids_get_a_stable_hashed_message_id_under_100_characters()
     {

@@ -319,6 +319,8 @@ public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : 
         await Expect(details.GetByRole(AriaRole.Heading, new() { Name = "Warehouses Modified" })).ToBeVisibleAsync();
         await Expect(details).ToContainTextAsync(id);
         await Expect(details).ToContainTextAsync(HostileName);
+        // Where it came from, as the trail recorded it: posted by a producer, not the trail's own record.
+        await Expect(details.Locator("dt:text-is('Source') + dd")).ToHaveTextAsync("api (posted to the HTTP API)");
         Assert.Equal(0, await details.Locator("img, b").CountAsync());
 
         await details.GetByRole(AriaRole.Button, new() { Name = "Copy JSON" }).ClickAsync();

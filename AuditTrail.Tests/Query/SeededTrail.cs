@@ -71,7 +71,9 @@ public sealed class SeededTrail : IAsyncDisposable
         // Creating the owner token is itself recorded in the trail: one more event, the newest.
         clock.Now = now.AddSeconds(1);
         var (info, owner) = await app.Services.GetRequiredService<AccessTokenService>().CreateAsync(ws, Roles.Owner, null, "tests", ct);
-        seeds.Add(new Seed($"access-token-created-{info.Id}", clock.Now, "Access Token Created", "Audit Trail", "system", "token-admin", "access-token", info.Id));
+        // Its id has a random part (the trail's own ids cannot be guessed): read back from its claim.
+        var recordId = await TrailRecords.IdAsync(app.Services, ws, "access-token-created", info.Id, ct);
+        seeds.Add(new Seed(recordId, clock.Now, "Access Token Created", "Audit Trail", "system", "token-admin", "access-token", info.Id));
         clock.Now = now;
         return new SeededTrail(app, clock, ws, seeds, owner);
     }

@@ -763,6 +763,21 @@ function eventPath(id) {
   return `/api/workspaces/${encodeURIComponent(state.caller.workspaceId)}/audit-events/${encodeURIComponent(id)}`;
 }
 
+/**
+ * Where the event came from, as the trail recorded it at ingestion; a reader must be able to tell
+ * the trail's own records from events a producer sent.
+ * @param {string | undefined} source
+ * @returns {string | undefined}
+ */
+function sourceText(source) {
+  switch (source) {
+    case 'trail': return 'trail (recorded by the audit trail itself)';
+    case 'api': return 'api (posted to the HTTP API)';
+    case 'hub': return 'hub (sent through Event Hubs)';
+    default: return source;
+  }
+}
+
 /** Opens the details of an event known only by its id (the address named it). */
 async function openEventById(id) {
   try {
@@ -788,6 +803,7 @@ function showDetails(event, opener, raw) {
   addField(fields, 'Time', Number.isNaN(at.getTime()) ? event.timestamp : `${timeFormat.format(at)}, ${relative(at)} (${event.timestamp})`);
   addField(fields, 'Product area', event.productArea);
   addField(fields, 'Event id', event.id);
+  addField(fields, 'Source', sourceText(event.source));
   const closeAnd = (action) => () => {
     ui.details.close();
     action();
