@@ -40,6 +40,8 @@ public sealed class AuditTrailTelemetry
     private readonly Counter<long> _exports;
     private readonly Counter<long> _exportRows;
     private readonly Histogram<double> _exportDuration;
+    private readonly Counter<long> _digestConflicts;
+    private readonly Counter<long> _sealFailures;
 
     /// <summary>The meter comes from the container's <see cref="IMeterFactory"/>, so each app (and each test's app) has its own.</summary>
     public AuditTrailTelemetry(IMeterFactory meters)
@@ -64,7 +66,17 @@ public sealed class AuditTrailTelemetry
         _exportDuration = meter.CreateHistogram("audittrail.export.duration", "s",
             "From an export's request to its file being ready.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ExportBuckets });
+        _digestConflicts = meter.CreateCounter<long>("audittrail.integrity.digest_conflicts", "{blob}",
+            "Blobs at a digest's name that the sealer did not adopt (not signed by a trusted key, or not the next link of the chain): someone with storage access wrote them. Alert on any.");
+        _sealFailures = meter.CreateCounter<long>("audittrail.integrity.seal_failures", "{workspace}",
+            "Workspaces a seal run could not seal (the run sealed the others; the next run tries again). Alert on any.");
     }
+
+    /// <summary>A blob at a digest's name that the sealer did not adopt.</summary>
+    public void DigestConflict() => _digestConflicts.Add(1);
+
+    /// <summary>A workspace a seal run failed to seal.</summary>
+    public void SealFailed() => _sealFailures.Add(1);
 
     /// <summary>
     /// A span for one function invocation run in-process (standalone pollers and timers); under the

@@ -20,9 +20,16 @@ public sealed class IntegrityTrail : IAsyncDisposable
 {
     public static readonly TimeSpan SealDelay = TimeSpan.FromMinutes(5);
 
-    private IntegrityTrail(string storageConnectionString, string directConnectionString, IReadOnlyDictionary<string, string>? settings)
+    /// <summary>
+    /// Noon (UTC) of yesterday: a start whose hour of day is always the same, so nothing a test does
+    /// within hours of it crosses midnight whenever the suite runs, and yet recent enough that no
+    /// other test's retention purge (on a clock of today) takes its events.
+    /// </summary>
+    public static DateTimeOffset FixedNoon => new(DateTime.UtcNow.Date.AddDays(-1).AddHours(12), TimeSpan.Zero);
+
+    private IntegrityTrail(string storageConnectionString, string directConnectionString, IReadOnlyDictionary<string, string>? settings, DateTimeOffset? now)
     {
-        Clock = new TestClock(DateTimeOffset.UtcNow);
+        Clock = new TestClock(now ?? DateTimeOffset.UtcNow);
         var all = new Dictionary<string, string>(settings ?? new Dictionary<string, string>()) { ["AuditTrail:Integrity:SealDelay"] = SealDelay.ToString() };
         App = new AuditTrailAppFactory(storageConnectionString, Clock, storageRetries: 1, settings: all);
         Clients = AzuriteFixture.CreateClients(directConnectionString);
@@ -48,9 +55,10 @@ public sealed class IntegrityTrail : IAsyncDisposable
 
     /// <param name="storageConnectionString">What the app talks to (a fault proxy, say).</param>
     /// <param name="directConnectionString">Azurite itself, for the test's own reads and tampering.</param>
-    public static async Task<IntegrityTrail> StartAsync(string storageConnectionString, string? directConnectionString = null, IReadOnlyDictionary<string, string>? settings = null)
+    /// <param name="now">Where the clock starts (default: the real time; <see cref="FixedNoon"/> for a test that must not depend on the hour).</param>
+    public static async Task<IntegrityTrail> StartAsync(string storageConnectionString, string? directConnectionString = null, IReadOnlyDictionary<string, string>? settings = null, DateTimeOffset? now = null)
     {
-        var trail = new IntegrityTrail(storageConnectionString, directConnectionString ?? storageConnectionString, settings);
+        var trail = new IntegrityTrail(storageConnectionString, directConnectionString ?? storageConnectionString, settings, now);
         trail.Owner = await StoredTrail.IngestClientAsync(trail.App, trail.Ws);
         return trail;
     }
