@@ -153,12 +153,15 @@ public sealed class IntegrityService(IntegrityStore integrity, TrailStore trail,
         foreach (var (sequence, candidates) in slots)
         {
             candidates.Sort((a, b) => a.Slot.CompareTo(b.Slot));
-            var chosen = candidates.FirstOrDefault(c => DigestTrust.Problem(texts[c.Name], keySet, workspaceId, sequence) is null);
-            chosen = chosen.Name is null ? candidates[0] : chosen;
+            // As the sealer adopts: trusted, and the next link after the digest before it (when there is one).
+            var previous = digests.Count > 0 && digests[^1].Sequence == sequence - 1 ? digests[^1] : default;
+            var trusted = candidates.Where(c => DigestTrust.Problem(texts[c.Name], keySet, workspaceId, sequence) is null).ToList();
+            var chosen = trusted.FirstOrDefault(c => previous.Jws is null || Links(texts[c.Name], previous.Payload, previous.Jws));
+            chosen = chosen.Name is not null ? chosen : trusted.Count > 0 ? trusted[0] : candidates[0];
             foreach (var (_, other) in candidates.Where(c => c.Name != chosen.Name))
             {
-                problems.Add(new DigestFinding(sequence, "digest_conflict",
-                    $"Blob {other} claims digest {sequence}, but {DigestTrust.Problem(texts[other], keySet, workspaceId, sequence) ?? "another blob holds it"}; digest {sequence} is blob {chosen.Name}."));
+                var why = DigestTrust.Problem(texts[other], keySet, workspaceId, sequence) ?? "it is not the next link of the chain";
+                problems.Add(new DigestFinding(sequence, "digest_conflict", $"Blob {other} claims digest {sequence}, but {why}; digest {sequence} is blob {chosen.Name}."));
             }
             if (CheckDigestBlob(workspaceId, sequence, chosen.Name, texts[chosen.Name], keySet, tableRows, problems) is { } payload)
             {
@@ -167,6 +170,10 @@ public sealed class IntegrityService(IntegrityStore integrity, TrailStore trail,
         }
         return digests;
     }
+
+    /// <summary>Whether the digest names the previous one's hash and starts where it ended.</summary>
+    private static bool Links(string jws, DigestPayload previous, string previousJws) =>
+        DigestJws.Read(jws) is { } read && read.Payload.PreviousDigest == DigestJws.Hash(previousJws) && read.Payload.Start == previous.End;
 
     /// <summary>One sequence's digest checked against the key set, its place and its table row; its payload, or null when it is not a digest of this place.</summary>
     private static DigestPayload? CheckDigestBlob(string workspaceId, long sequence, string name, string text, Dictionary<string, JsonWebKey> keySet, Dictionary<long, TableEntity> tableRows, List<DigestFinding> problems)
