@@ -51,6 +51,25 @@ public sealed class IntegrityService(IntegrityStore integrity, TrailStore trail,
         return new DigestList(workspaceId, s, e, last, list);
     }
 
+    /// <summary>
+    /// Whether the digest container has a time-based retention policy (true), has none (false), or
+    /// could not be asked (null). Without one, anyone who can write the account can rewrite or delete
+    /// digests. Whether the policy is locked is a management-plane fact the storage API does not show;
+    /// docs/deploy.md locks it and checks.
+    /// </summary>
+    public async Task<bool?> DigestRetentionAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return (await integrity.DigestBlobs.GetPropertiesAsync(cancellationToken: cancellationToken)).Value.HasImmutabilityPolicy ?? false;
+        }
+        catch (Azure.RequestFailedException ex)
+        {
+            logger.LogWarning(ex, "Could not read the properties of container {Container}", IntegrityStore.DigestContainer);
+            return null;
+        }
+    }
+
     public async Task<VerificationReport> VerifyAsync(string workspaceId, DateTimeOffset? start, DateTimeOffset? end, CancellationToken cancellationToken = default)
     {
         var (s, e) = Range(start, end);

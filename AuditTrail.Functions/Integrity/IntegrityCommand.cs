@@ -84,6 +84,11 @@ public static class IntegrityCommand
             await error.WriteLineAsync("error: " + ex.Message);
             return 2;
         }
+        // On stderr: what is on stdout is the report, which this does not change.
+        if (await services.GetRequiredService<IntegrityService>().DigestRetentionAsync(cancellationToken) is not true)
+        {
+            await error.WriteLineAsync($"warning: container {IntegrityStore.DigestContainer} has no time-based retention policy (or it could not be read): anyone who can write the storage account can rewrite or delete digests. Set and lock it (docs/deploy.md).");
+        }
         foreach (var f in report.Modified)
         {
             await output.WriteLineAsync($"modified    {f.EventId}  {f.Detail}");
