@@ -110,7 +110,7 @@ public sealed class DigestSealer(
             if (adoptable is not null)
             {
                 // Sealed by another run (concurrent, or one that stopped after the blob): adopt it.
-                await IndexAsync(adoptable, head, cancellationToken);
+                await IndexAsync(adoptable, IntegrityStore.DigestBlobName(ws, sequence, slot), head, cancellationToken);
                 continue;
             }
             var start = head?.GetString("End") is { } previousEnd ? DigestPayload.ParseTime(previousEnd) : firstStart;
@@ -141,7 +141,7 @@ public sealed class DigestSealer(
                 }
                 continue;
             }
-            await IndexAsync(digest, head, cancellationToken);
+            await IndexAsync(digest, IntegrityStore.DigestBlobName(ws, sequence, slot), head, cancellationToken);
             foreach (var p in purged)
             {
                 await store.Digests.UpdateEntityAsync(new TableEntity(ws, p.RowKey) { ["Sequence"] = sequence }, p.ETag, TableUpdateMode.Merge, cancellationToken);
@@ -159,10 +159,10 @@ public sealed class DigestSealer(
     /// <summary>
     /// The blobs already at the sequence's names, lowest slot first: the first that is a trusted
     /// digest of this workspace and sequence and the next link after the head is adopted; any other
-    /// is alarmed and passed over. Otherwise the first free slot. One listing per sequence sealed
+    /// is alarmed and passed over. The adopted digest's slot, or else the first free one. One listing per sequence sealed
     /// (what the existence check before it cost), one download per blob found.
     /// </summary>
-    private async Task<(SealedDigest? Adoptable, int FreeSlot)> ExamineSlotsAsync(
+    private async Task<(SealedDigest? Adoptable, int Slot)> ExamineSlotsAsync(
         string ws, long sequence, TableEntity? head, IReadOnlyDictionary<string, JsonWebKey> trusted, CancellationToken cancellationToken)
     {
         var slots = await store.DigestBlobs.GetBlobsAsync(BlobTraits.None, BlobStates.None, IntegrityStore.DigestBlobPrefix(ws, sequence), cancellationToken)
@@ -176,7 +176,7 @@ public sealed class DigestSealer(
             if (problem is null)
             {
                 var (header, payload) = DigestJws.Read(text)!.Value;
-                return (new SealedDigest(payload, text, header.Kid), -1);
+                return (new SealedDigest(payload, text, header.Kid), slot);
             }
             telemetry.DigestConflict();
             logger.LogError("Digest blob {Blob} of {WorkspaceId} is not adopted as digest {Sequence}: {Problem}. Someone with storage access wrote it; the genuine digest goes to the next free name and verification reports this blob as digest_conflict",
@@ -226,11 +226,13 @@ public sealed class DigestSealer(
             .Select(r => new LedgerLeaf(r.GetString("EventId") ?? string.Empty, Convert.FromHexString(r.GetString("RowHash") ?? string.Empty)))
             .ToListAsync(cancellationToken);
 
-    private async Task IndexAsync(SealedDigest digest, TableEntity? head, CancellationToken cancellationToken)
+    private async Task IndexAsync(SealedDigest digest, string blobName, TableEntity? head, CancellationToken cancellationToken)
     {
         var p = digest.Payload;
         var row = new TableEntity(p.WorkspaceId, IntegrityStore.DigestRow(p.Sequence))
         {
+            // Which slot holds it: the first name may hold a planted blob.
+            ["Blob"] = blobName,
             ["Start"] = p.Start,
             ["End"] = p.End,
             ["Count"] = p.Count,

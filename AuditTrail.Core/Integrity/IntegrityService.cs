@@ -366,7 +366,7 @@ public sealed class IntegrityService(IntegrityStore integrity, TrailStore trail,
         DigestPayload.ParseTime(r.GetString("Start")!), DigestPayload.ParseTime(r.GetString("End")!), r.GetInt64("Count") ?? 0,
         r.GetString("MerkleRoot") ?? string.Empty, r.GetString("PreviousDigest"), DigestPayload.ParseTime(r.GetString("SealedAt")!),
         r.GetString("Kid") ?? string.Empty, r.GetString("DigestHash") ?? string.Empty,
-        IntegrityStore.DigestContainer + "/" + IntegrityStore.DigestBlobName(r.PartitionKey, long.Parse(r.RowKey.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture)),
+        IntegrityStore.DigestContainer + "/" + (r.GetString("Blob") ?? IntegrityStore.DigestBlobName(r.PartitionKey, long.Parse(r.RowKey.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture))),
         r.GetString("Jws") ?? string.Empty);
 
     private static byte[] HashBytes(string hex)

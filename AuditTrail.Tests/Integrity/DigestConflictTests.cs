@@ -70,6 +70,7 @@ public sealed class DigestConflictTests(AzuriteFixture azurite)
         Assert.Equal(first.Hash, sealedNow.Payload.PreviousDigest);
         Assert.NotEqual(FarFuture, sealedNow.Payload.End);
         Assert.True(await trail.DigestBlobs.GetBlobClient(IntegrityStore.DigestBlobName(trail.Ws, 1, 1)).ExistsAsync(Ct));
+        Assert.Equal($"{IntegrityStore.DigestContainer}/{trail.Ws}/0000000001.1.jws", (await trail.DigestsAsync())[1].GetProperty("blob").GetString());
         Assert.True(second.Succeeded);
         Assert.True(Interlocked.Read(ref conflicts) >= 1, "the conflict was not counted");
 
