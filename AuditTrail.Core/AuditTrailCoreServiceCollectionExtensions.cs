@@ -75,6 +75,20 @@ public static class AuditTrailCoreServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Under the Functions host the digest signing key must come from configuration: a key generated
+    /// into the storage account it protects is held by anyone who can read that account. Checked at
+    /// start like every other setting, so the app refuses to start with one line naming the setting.
+    /// </summary>
+    public static IServiceCollection RequireConfiguredSigningKey(this IServiceCollection services)
+    {
+        services.AddOptions<IntegrityOptions>()
+            .Validate(o => o.HasConfiguredKey,
+                $"Setting '{IntegrityOptions.Section}:SigningKeySecretUri' (a Key Vault secret holding the digest signing key; or '{IntegrityOptions.Section}:SigningKeyPem') is required under the Functions host: the app does not generate a signing key into the storage it protects. See docs/deploy.md.")
+            .ValidateOnStart();
+        return services;
+    }
+
+    /// <summary>
     /// Forwarding: settings, the queue ingest feeds, and the forwarder with its own HTTP client: no
     /// automatic retries (the queue retries), no redirects (a source that answers 3xx did not take
     /// the events, and its Location must not receive them), and, unless local development allows

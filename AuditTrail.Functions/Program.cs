@@ -35,6 +35,10 @@ try
     var builder = WebApplication.CreateBuilder(command ? [] : args);
     var hosting = builder.AddFunctionsHosting(command);
     builder.Services.AddAuditTrailCore(builder.Configuration);
+    if (hosting.Mode == HostingMode.CustomHandler)
+    {
+        builder.Services.RequireConfiguredSigningKey();
+    }
     builder.AddAuditTrailTelemetry();
     builder.Services.AddAuditTrailHttp();
     builder.Services.AddStandaloneTimers(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);

@@ -1,4 +1,4 @@
-metadata description = 'Audit Trail on Azure Functions Flex Consumption: storage (tables, containers, queues, lifecycle rules, an immutable digest container), Event Hubs, Log Analytics and Application Insights, and a Linux function app (custom handler) whose user-assigned identity holds data-plane roles. No account keys, no shared access keys. See infra/README.md and docs/deploy.md.'
+metadata description = 'Audit Trail on Azure Functions Flex Consumption: storage (tables, containers, queues, lifecycle rules, an immutable digest container), Event Hubs, Log Analytics and Application Insights, a Key Vault holding the digest signing key, and a Linux function app (custom handler) whose user-assigned identity holds data-plane roles. No account keys, no shared access keys. See infra/README.md and docs/deploy.md.'
 
 @description('Lowercase letters and digits; prefixes every resource name.')
 @minLength(3)
@@ -46,6 +46,10 @@ param deadLetterRetentionDays int = 90
 @maxValue(146000)
 param digestRetentionDays int = 180
 
+@description('The digest signing key: an EC P-256 private key in PEM (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256). Stored as the Key Vault secret the app reads; leave empty to keep the secret already in the vault (docs/deploy.md).')
+@secure()
+param digestSigningKeyPem string = ''
+
 @description('Tracking API used when a workspace names none (EU: https://events.eu1.segmentapis.com).')
 param forwardingDefaultEndpoint string = 'https://api.segment.io'
 
@@ -59,6 +63,9 @@ var planName = '${namePrefix}-plan-${suffix}'
 var appName = '${namePrefix}-fn-${suffix}'
 var logsName = '${namePrefix}-logs-${suffix}'
 var insightsName = '${namePrefix}-ai-${suffix}'
+// Key Vault names: 3-24 letters, digits and hyphens, starting with a letter.
+var vaultName = take('${namePrefix}kv${suffix}', 24)
+var signingKeySecretName = 'digest-signing-key'
 
 // The names the code uses (AuditTrail.Tests/Deployment/ConsistencyTests holds them to the code's constants).
 var tables = [
@@ -95,6 +102,7 @@ var roles = {
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
 }
 var storageRoles = [
   roles.storageBlobDataOwner
@@ -332,6 +340,45 @@ resource insightsRoleAssignment 'Microsoft.Authorization/roleAssignments@2022-04
   }
 }
 
+// The digest signing key lives here, not in the storage account it protects: someone who can write
+// that account (a leaked storage identity, an operator) cannot read or replace it. RBAC only (no
+// access policies), and a deleted vault or secret is kept 90 days and cannot be purged early.
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: vaultName
+  location: location
+  properties: {
+    tenantId: subscription().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: true
+  }
+}
+
+resource signingKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(digestSigningKeyPem)) {
+  parent: vault
+  name: signingKeySecretName
+  properties: {
+    value: digestSigningKeyPem
+    contentType: 'application/x-pem-file'
+  }
+}
+
+// Read the secrets of this vault, and nothing else: the role is on the vault, not the group.
+resource vaultRoleAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, identity.id, roles.keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -358,6 +405,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Key Vault references in app settings resolve with the user-assigned identity (the one with the vault role).
+    keyVaultReferenceIdentity: identity.id
     functionAppConfig: {
       deployment: {
         storage: {
@@ -459,6 +508,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           name: 'AuditTrail__Forwarding__DefaultEndpoint'
           value: forwardingDefaultEndpoint
         }
+        {
+          // A Key Vault reference: the platform resolves it with the identity; the app refuses to start
+          // under the host without a configured key (docs/integrity.md, "Keys").
+          name: 'AuditTrail__Integrity__SigningKeyPem'
+          value: '@Microsoft.KeyVault(VaultName=${vault.name};SecretName=${signingKeySecretName})'
+        }
       ]
     }
   }
@@ -468,6 +523,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     storageRoleAssignments
     eventHubsRoleAssignment
     insightsRoleAssignment
+    vaultRoleAssignment
+    signingKeySecret
     containerResources
     queueResources
     tableResources
@@ -499,3 +556,4 @@ output storageAccountName string = storage.name
 output eventHubNamespace string = '${eventHubNamespace.name}.servicebus.windows.net'
 output eventHubName string = eventHub.name
 output identityClientId string = identity.properties.clientId
+output keyVaultName string = vault.name

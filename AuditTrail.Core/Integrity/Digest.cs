@@ -107,6 +107,32 @@ public static class DigestJws
     }
 }
 
+/// <summary>Whether a blob is a digest to trust: signed ES256 by a trusted key, for the workspace and sequence it sits at.</summary>
+public static class DigestTrust
+{
+    /// <summary>Why <paramref name="jws"/> is not a trusted digest of this workspace and sequence, or null when it is.</summary>
+    public static string? Problem(string jws, IReadOnlyDictionary<string, JsonWebKey> trusted, string workspaceId, long sequence)
+    {
+        ArgumentNullException.ThrowIfNull(trusted);
+        if (DigestJws.Read(jws) is not { } read)
+        {
+            return "it is not a digest";
+        }
+        var (header, payload) = read;
+        if (!trusted.TryGetValue(header.Kid, out var key))
+        {
+            return $"it names key '{header.Kid}', which is not trusted";
+        }
+        if (header.Alg != "ES256" || !DigestJws.Verify(jws, key))
+        {
+            return $"its signature does not verify with key '{header.Kid}'";
+        }
+        return payload.WorkspaceId != workspaceId || payload.Sequence != sequence
+            ? $"it holds digest {payload.Sequence} of workspace '{payload.WorkspaceId}'"
+            : null;
+    }
+}
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(DigestPayload))]
 [JsonSerializable(typeof(JwsHeader))]

@@ -4,6 +4,7 @@ using AuditTrail.Core.Forwarding;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using AuditTrail.Core.Telemetry;
 using Azure;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs.Models;
@@ -12,8 +13,14 @@ using Microsoft.Extensions.Options;
 
 namespace AuditTrail.Core.Integrity;
 
-/// <summary>What one seal run did.</summary>
-public sealed record SealReport(DateTimeOffset SealedThrough, IReadOnlyList<SealedDigest> Digests);
+/// <summary>A workspace a seal run could not seal, and why.</summary>
+public sealed record SealFailure(string WorkspaceId, string Reason);
+
+/// <summary>What one seal run did: the digests it made, and the workspaces it failed to seal (the others were sealed all the same).</summary>
+public sealed record SealReport(DateTimeOffset SealedThrough, IReadOnlyList<SealedDigest> Digests, IReadOnlyList<SealFailure> Failed)
+{
+    public bool Succeeded => Failed.Count == 0;
+}
 
 /// <summary>
 /// Seals, per workspace with new ledger entries (or purges), one digest of the entries recorded
@@ -21,15 +28,23 @@ public sealed record SealReport(DateTimeOffset SealedThrough, IReadOnlyList<Seal
 /// (<see cref="MerkleTree"/>), the previous digest's hash, signed as an ES256 JWS. Written first as
 /// blob <c>audit-digests/{workspace}/{sequence}.jws</c> with If-None-Match, so of two sealers only one
 /// makes a sequence number; the loser, and a run that crashed after the blob, adopt that blob into
-/// the table and go on from it. When forwarding is on, each digest is also stored as event
-/// <c>Audit Digest Sealed</c> and so forwarded to the source.
+/// the table and go on from it — only once it verifies with a trusted key as the next link of the
+/// chain. A blob that does not (planted by someone with storage access) is not adopted: it is
+/// alarmed (error log, <c>audittrail.integrity.digest_conflicts</c>), and the genuine digest goes
+/// to the sequence's next free slot (<see cref="IntegrityStore.DigestBlobName(string, long, int)"/>).
+/// Each workspace is sealed on its own: one that fails is counted and reported, the rest are sealed.
+/// When forwarding is on, each digest is also stored as event <c>Audit Digest Sealed</c> and so
+/// forwarded to the source.
 /// </summary>
 public sealed class DigestSealer(
     IntegrityStore store, IntegrityKeys keys, IOptions<IntegrityOptions> options, TimeProvider time,
-    ForwardingSettingsStore forwarding, ActionRecorder recorder, ILogger<DigestSealer> logger)
+    ForwardingSettingsStore forwarding, ActionRecorder recorder, AuditTrailTelemetry telemetry, ILogger<DigestSealer> logger)
 {
     public const string SealedEventType = "Audit Digest Sealed";
     private const int Parallelism = 4;
+
+    /// <summary>Slots of one sequence lost in a row to another writer before the workspace gives up for this run (a live race with a planter).</summary>
+    private const int MaxLostSlots = 8;
 
     /// <summary>Seals every workspace with something new, or only <paramref name="workspaceId"/> (which leaves the run's state alone).</summary>
     public async Task<SealReport> SealAsync(string? workspaceId = null, CancellationToken cancellationToken = default)
@@ -56,42 +71,54 @@ public sealed class DigestSealer(
             .Select(r => r.RowKey).Where(w => workspaceId is null || w == workspaceId).ToListAsync(cancellationToken);
         var workspaces = registry.Select(r => r.Workspace).Concat(purges).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var sealedNow = new System.Collections.Concurrent.ConcurrentBag<SealedDigest>();
+        var failed = new System.Collections.Concurrent.ConcurrentBag<SealFailure>();
         await Parallel.ForEachAsync(workspaces, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (ws, ct) =>
         {
-            foreach (var d in await SealWorkspaceAsync(ws, firstHours.TryGetValue(ws, out var first) ? first : scanFrom, end, ct))
+            // Each workspace on its own: one that fails (its storage refusing, a row that cannot be
+            // read, a slot race lost too often) is counted and left for the next run; a failure let
+            // out of here would cancel every other workspace's seal.
+            try
             {
-                sealedNow.Add(d);
+                await SealWorkspaceAsync(ws, firstHours.TryGetValue(ws, out var first) ? first : scanFrom, end, sealedNow.Add, ct);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // One line: the reason is printed per workspace by `integrity seal` and answered by the timer.
+                failed.Add(new SealFailure(ws, StorageFailures.Describe(ex)));
+                telemetry.SealFailed();
+                logger.LogError(ex, "Sealing {WorkspaceId} failed; the other workspaces are sealed and the next run tries it again", ws);
             }
         });
-        // Only once every workspace is sealed through it: the next run starts its registry read here.
-        if (workspaceId is null)
+        // Only once every workspace is sealed through it: the next run starts its registry read here
+        // (so a workspace that failed is found again by the next run).
+        if (workspaceId is null && failed.IsEmpty)
         {
             await store.Digests.UpsertEntityAsync(new TableEntity(IntegrityStore.StatePartition, "sealer") { ["SealedThrough"] = end }, TableUpdateMode.Replace, cancellationToken);
         }
-        logger.LogInformation("Sealed {Digests} digests of {Workspaces} workspaces through {SealedThrough:o}", sealedNow.Count, workspaces.Count, end);
-        return new SealReport(end, sealedNow.OrderBy(d => d.Payload.WorkspaceId, StringComparer.Ordinal).ToList());
+        logger.LogInformation("Sealed {Digests} digests of {Workspaces} workspaces through {SealedThrough:o}; {Failed} failed", sealedNow.Count, workspaces.Count, end, failed.Count);
+        return new SealReport(end, sealedNow.OrderBy(d => d.Payload.WorkspaceId, StringComparer.Ordinal).ThenBy(d => d.Payload.Sequence).ToList(),
+            failed.OrderBy(f => f.WorkspaceId, StringComparer.Ordinal).ToList());
     }
 
-    private async Task<List<SealedDigest>> SealWorkspaceAsync(string ws, DateTimeOffset firstStart, DateTimeOffset end, CancellationToken cancellationToken)
+    private async Task SealWorkspaceAsync(string ws, DateTimeOffset firstStart, DateTimeOffset end, Action<SealedDigest> made, CancellationToken cancellationToken)
     {
-        var made = new List<SealedDigest>();
+        var trusted = await keys.TrustedAsync(cancellationToken);
+        var lost = 0;
         while (true)
         {
             var head = await store.Digests.FindAsync(ws, IntegrityStore.HeadRow, cancellationToken);
             var sequence = (head?.GetInt64("Sequence") ?? -1) + 1;
-            var blob = store.DigestBlobs.GetBlobClient(IntegrityStore.DigestBlobName(ws, sequence));
-            if (await blob.ExistsAsync(cancellationToken))
+            var (adoptable, slot) = await ExamineSlotsAsync(ws, sequence, head, trusted, cancellationToken);
+            if (adoptable is not null)
             {
                 // Sealed by another run (concurrent, or one that stopped after the blob): adopt it.
-                var text = (await blob.DownloadContentAsync(cancellationToken)).Value.Content.ToString();
-                var read = DigestJws.Read(text) ?? throw new InvalidOperationException($"Digest blob {blob.Name} is not a digest; verification reports it.");
-                await IndexAsync(new SealedDigest(read.Payload, text, read.Header.Kid), head, cancellationToken);
+                await IndexAsync(adoptable, IntegrityStore.DigestBlobName(ws, sequence, slot), head, cancellationToken);
                 continue;
             }
             var start = head?.GetString("End") is { } previousEnd ? DigestPayload.ParseTime(previousEnd) : firstStart;
             if (start >= end)
             {
-                return made;
+                return;
             }
             var entries = await EntriesAsync(store, ws, start, end, cancellationToken);
             var purged = await store.Digests.QueryAsync<TableEntity>(
@@ -99,28 +126,24 @@ public sealed class DigestSealer(
                 .Where(p => p.GetInt64("Sequence") is null).ToListAsync(cancellationToken);
             if (entries.Count == 0 && purged.Count == 0)
             {
-                return made;
+                return;
             }
             var key = await keys.ActiveAsync(cancellationToken);
             var payload = new DigestPayload(DigestPayload.CurrentVersion, ws, sequence, DigestPayload.Time(start), DigestPayload.Time(end), entries.Count,
                 Convert.ToHexStringLower(MerkleTree.Root(entries)), head?.GetString("DigestHash"),
                 purged.Select(p => DateOnly.ParseExact(p.RowKey[1..], "yyyyMMdd", CultureInfo.InvariantCulture).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).Order(StringComparer.Ordinal).ToList(),
                 DigestPayload.Time(time.GetUtcNow()));
-            var jws = DigestJws.Sign(payload, key);
-            try
+            var digest = new SealedDigest(payload, DigestJws.Sign(payload, key), key.Kid);
+            if (!await TryWriteAsync(IntegrityStore.DigestBlobName(ws, sequence, slot), digest.Jws, cancellationToken))
             {
-                await blob.UploadAsync(BinaryData.FromString(jws), new BlobUploadOptions
+                // Another sealer (or a writer racing this one) took the slot first: look at what it holds on the next pass.
+                if (++lost > MaxLostSlots)
                 {
-                    Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
-                    HttpHeaders = new BlobHttpHeaders { ContentType = "application/jose" },
-                }, cancellationToken);
+                    throw new InvalidOperationException($"Lost {lost} slots of digest {sequence} of {ws} to other writers in one run.");
+                }
+                continue;
             }
-            catch (RequestFailedException ex) when (ex.Status is 409 or 412)
-            {
-                continue; // another sealer made this sequence first: adopt theirs on the next pass
-            }
-            var digest = new SealedDigest(payload, jws, key.Kid);
-            await IndexAsync(digest, head, cancellationToken);
+            await IndexAsync(digest, IntegrityStore.DigestBlobName(ws, sequence, slot), head, cancellationToken);
             foreach (var p in purged)
             {
                 await store.Digests.UpdateEntityAsync(new TableEntity(ws, p.RowKey) { ["Sequence"] = sequence }, p.ETag, TableUpdateMode.Merge, cancellationToken);
@@ -130,8 +153,66 @@ public sealed class DigestSealer(
                 await store.Digests.DeleteEntityAsync(IntegrityStore.PendingPurgesPartition, ws, cancellationToken: cancellationToken);
             }
             logger.LogInformation("Sealed digest {Sequence} of {WorkspaceId}: {Count} events from {Start} to {End}", sequence, ws, entries.Count, payload.Start, payload.End);
-            made.Add(digest);
+            made(digest);
             await ForwardAsync(digest, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The blobs already at the sequence's names, lowest slot first: the first that is a trusted
+    /// digest of this workspace and sequence and the next link after the head is adopted; any other
+    /// is alarmed and passed over. The adopted digest's slot, or else the first free one. One listing per sequence sealed
+    /// (what the existence check before it cost), one download per blob found.
+    /// </summary>
+    private async Task<(SealedDigest? Adoptable, int Slot)> ExamineSlotsAsync(
+        string ws, long sequence, TableEntity? head, IReadOnlyDictionary<string, JsonWebKey> trusted, CancellationToken cancellationToken)
+    {
+        var slots = await store.DigestBlobs.GetBlobsAsync(BlobTraits.None, BlobStates.None, IntegrityStore.DigestBlobPrefix(ws, sequence), cancellationToken)
+            .Select(b => IntegrityStore.TryParseDigestBlobName(b.Name, out var q, out var k) && q == sequence ? k : -1)
+            .Where(k => k >= 0).OrderBy(k => k).ToListAsync(cancellationToken);
+        foreach (var slot in slots)
+        {
+            var name = IntegrityStore.DigestBlobName(ws, sequence, slot);
+            var text = (await store.DigestBlobs.GetBlobClient(name).DownloadContentAsync(cancellationToken)).Value.Content.ToString();
+            var problem = DigestTrust.Problem(text, trusted, ws, sequence) ?? ChainProblem(DigestJws.Read(text)!.Value.Payload, head);
+            if (problem is null)
+            {
+                var (header, payload) = DigestJws.Read(text)!.Value;
+                return (new SealedDigest(payload, text, header.Kid), slot);
+            }
+            telemetry.DigestConflict();
+            logger.LogError("Digest blob {Blob} of {WorkspaceId} is not adopted as digest {Sequence}: {Problem}. Someone with storage access wrote it; the genuine digest goes to the next free name and verification reports this blob as digest_conflict",
+                name, ws, sequence, problem);
+        }
+        return (null, slots.Count == 0 ? 0 : slots[^1] + 1);
+    }
+
+    /// <summary>Why a trusted digest is not the next link after the head (its previous hash, its start), or null.</summary>
+    private static string? ChainProblem(DigestPayload payload, TableEntity? head)
+    {
+        var previous = head?.GetString("DigestHash");
+        if (payload.PreviousDigest != previous)
+        {
+            return $"it names previous digest {payload.PreviousDigest ?? "none"}, not {previous ?? "none"}";
+        }
+        return head?.GetString("End") is { } end && payload.Start != end ? $"it starts at {payload.Start}, not where the previous digest ended ({end})" : null;
+    }
+
+    /// <summary>Writes the digest blob if nothing is at that name; false when something is (another sealer's, or a planted one).</summary>
+    private async Task<bool> TryWriteAsync(string name, string jws, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.DigestBlobs.GetBlobClient(name).UploadAsync(BinaryData.FromString(jws), new BlobUploadOptions
+            {
+                Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
+                HttpHeaders = new BlobHttpHeaders { ContentType = "application/jose" },
+            }, cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status is 409 or 412)
+        {
+            return false;
         }
     }
 
@@ -147,11 +228,13 @@ public sealed class DigestSealer(
             .Select(r => new LedgerLeaf(r.GetString("EventId") ?? string.Empty, Convert.FromHexString(r.GetString("RowHash") ?? string.Empty)))
             .ToListAsync(cancellationToken);
 
-    private async Task IndexAsync(SealedDigest digest, TableEntity? head, CancellationToken cancellationToken)
+    private async Task IndexAsync(SealedDigest digest, string blobName, TableEntity? head, CancellationToken cancellationToken)
     {
         var p = digest.Payload;
         var row = new TableEntity(p.WorkspaceId, IntegrityStore.DigestRow(p.Sequence))
         {
+            // Which slot holds it: the first name may hold a planted blob.
+            ["Blob"] = blobName,
             ["Start"] = p.Start,
             ["End"] = p.End,
             ["Count"] = p.Count,

@@ -23,17 +23,18 @@ public sealed record SigningKey(string Kid, ECDsa Key);
 
 /// <summary>
 /// The digest signing key: <c>SigningKeyPem</c>, else the Key Vault secret <c>SigningKeySecretUri</c>
-/// (a PEM, read with the app's identity), else one generated once and kept in <c>AuditTrailKeys</c> like
+/// (a PEM, read with the app's identity), else — standalone only; under the Functions host the app
+/// does not start without one of the two — one generated once and kept in <c>AuditTrailKeys</c> like
 /// the continuation key (an insert that only one instance can win; the others read the winner's).
-/// Every key that ever signed is listed in <c>AuditTrailKeys</c> partition <c>integrity-public</c>, so
-/// the JWKS keeps retired keys and old digests still verify. The key id is the JWK thumbprint
-/// (RFC 7638) of the public key.
+/// The keys verification and the JWKS trust are the active key (the one this process signs with)
+/// and the retired ones of <c>TrustedPublicKeysPem</c>: all from configuration or held by the
+/// process, never read from a table, where anyone who can write the storage account could add one.
+/// The key id is the JWK thumbprint (RFC 7638) of the public key.
 /// </summary>
 public sealed class IntegrityKeys(TrailStore store, IOptions<IntegrityOptions> options, TokenCredential credential, ILogger<IntegrityKeys> logger) : IDisposable
 {
     private const string PrivatePartition = "integrity-signing";
     private const string PrivateRow = "v1";
-    private const string PublicPartition = "integrity-public";
     private static readonly TimeSpan KeyVaultTimeout = TimeSpan.FromSeconds(30);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -77,9 +78,7 @@ public sealed class IntegrityKeys(TrailStore store, IOptions<IntegrityOptions> o
             {
                 await store.EnsureCreatedAsync(cancellationToken);
                 var key = await LoadAsync(cancellationToken);
-                var signing = new SigningKey(Thumbprint(key.ExportParameters(false)), key);
-                await PublishAsync(signing, cancellationToken);
-                _active = signing;
+                _active = new SigningKey(Thumbprint(key.ExportParameters(false)), key);
             }
             return _active;
         }
@@ -89,15 +88,22 @@ public sealed class IntegrityKeys(TrailStore store, IOptions<IntegrityOptions> o
         }
     }
 
-    /// <summary>Every key that has signed digests, the active one included.</summary>
+    /// <summary>
+    /// The keys digests are trusted from: the active one and the configured retired ones. Nothing
+    /// here is read from storage, so a key row planted in <c>AuditTrailKeys</c> is trusted by no one.
+    /// </summary>
     public async Task<JsonWebKeySet> KeySetAsync(CancellationToken cancellationToken = default)
     {
-        await ActiveAsync(cancellationToken);
-        var keys = await store.Keys.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {PublicPartition}"), cancellationToken: cancellationToken)
-            .Select(r => new JsonWebKey("EC", "P-256", r.GetString("X") ?? string.Empty, r.GetString("Y") ?? string.Empty, r.RowKey, "sig", "ES256"))
-            .ToListAsync(cancellationToken);
+        var active = await ActiveAsync(cancellationToken);
+        var retired = options.Value.TrustedPublicKeys() ?? [];
+        var keys = retired.Select(ToJwk).Prepend(ToJwk(active.Key.ExportParameters(false)))
+            .DistinctBy(k => k.Kid, StringComparer.Ordinal).ToList();
         return new JsonWebKeySet(keys);
     }
+
+    /// <summary><see cref="KeySetAsync"/> by key id.</summary>
+    public async Task<Dictionary<string, JsonWebKey>> TrustedAsync(CancellationToken cancellationToken = default) =>
+        (await KeySetAsync(cancellationToken)).Keys.ToDictionary(k => k.Kid, StringComparer.Ordinal);
 
     public static JsonWebKey ToJwk(ECParameters p) =>
         new("EC", "P-256", Base64Url.EncodeToString(p.Q.X), Base64Url.EncodeToString(p.Q.Y), Thumbprint(p), "sig", "ES256");
@@ -137,7 +143,7 @@ public sealed class IntegrityKeys(TrailStore store, IOptions<IntegrityOptions> o
         try
         {
             await store.Keys.AddEntityAsync(new TableEntity(PrivatePartition, PrivateRow) { ["Pkcs8"] = pkcs8 }, cancellationToken);
-            logger.LogInformation("Generated the digest signing key and kept it in {Table}", TrailStore.KeysTable);
+            logger.LogWarning("Generated the digest signing key and kept it in {Table}: for development only; set {Setting} (a Key Vault secret) in production", TrailStore.KeysTable, IntegrityOptions.Section + ":SigningKeySecretUri");
         }
         catch (RequestFailedException ex) when (ex.Status == 409)
         {
@@ -152,18 +158,5 @@ public sealed class IntegrityKeys(TrailStore store, IOptions<IntegrityOptions> o
         var key = ECDsa.Create();
         key.ImportPkcs8PrivateKey(pkcs8, out _);
         return key;
-    }
-
-    private async Task PublishAsync(SigningKey signing, CancellationToken cancellationToken)
-    {
-        var jwk = ToJwk(signing.Key.ExportParameters(false));
-        try
-        {
-            await store.Keys.AddEntityAsync(new TableEntity(PublicPartition, jwk.Kid) { ["X"] = jwk.X, ["Y"] = jwk.Y }, cancellationToken);
-        }
-        catch (RequestFailedException ex) when (ex.Status == 409)
-        {
-            // Listed already.
-        }
     }
 }

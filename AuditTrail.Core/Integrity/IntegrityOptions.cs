@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Security.Cryptography;
 
 namespace AuditTrail.Core.Integrity;
 
@@ -24,6 +25,44 @@ public sealed class IntegrityOptions
     /// </summary>
     public string? SigningKeySecretUri { get; set; }
 
+    /// <summary>
+    /// Retired signing keys still trusted: one or more EC P-256 public keys in PEM (<c>BEGIN PUBLIC
+    /// KEY</c> blocks, one after another). After a rotation the old key goes here, so its digests
+    /// still verify and it stays in the JWKS. Verification and the JWKS trust only these and the
+    /// active key: never a key found in storage, which anyone who can write the account could add.
+    /// </summary>
+    public string? TrustedPublicKeysPem { get; set; }
+
+    /// <summary>Whether the signing key comes from configuration (a PEM or a Key Vault secret), not generated.</summary>
+    public bool HasConfiguredKey => SigningKeyPem is { Length: > 0 } || SigningKeySecretUri is { Length: > 0 };
+
+    /// <summary>The retired keys of <see cref="TrustedPublicKeysPem"/>, or null when one block is not an EC P-256 public key.</summary>
+    public IReadOnlyList<ECParameters>? TrustedPublicKeys()
+    {
+        var keys = new List<ECParameters>();
+        var text = (TrustedPublicKeysPem ?? string.Empty).AsSpan();
+        while (PemEncoding.TryFind(text, out var fields))
+        {
+            using var key = ECDsa.Create();
+            try
+            {
+                key.ImportFromPem(text[fields.Location]);
+                var p = key.ExportParameters(false);
+                if (key.KeySize != 256 || p.Curve.Oid.Value != ECCurve.NamedCurves.nistP256.Oid.Value)
+                {
+                    return null;
+                }
+                keys.Add(p);
+            }
+            catch (Exception ex) when (ex is ArgumentException or CryptographicException)
+            {
+                return null;
+            }
+            text = text[fields.Location.End..];
+        }
+        return text.Trim().IsEmpty ? keys : null;
+    }
+
     /// <summary>The Key Vault secret's URL, or null when none (or an unusable one) is set.</summary>
     public Uri? SecretUri() =>
         Uri.TryCreate(SigningKeySecretUri, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps
@@ -45,6 +84,10 @@ public sealed class IntegrityOptions
         if (SigningKeyPem is { Length: > 0 } pem && IntegrityKeys.TryImport(pem) is null)
         {
             return $"Setting '{Section}:SigningKeyPem' is not an EC P-256 private key in PEM.";
+        }
+        if (TrustedPublicKeys() is null)
+        {
+            return $"Setting '{Section}:TrustedPublicKeysPem' must be EC P-256 public keys in PEM ('-----BEGIN PUBLIC KEY-----' blocks).";
         }
         return null;
     }

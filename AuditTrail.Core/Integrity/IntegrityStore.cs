@@ -54,6 +54,35 @@ public sealed class IntegrityStore
 
     public static string DigestBlobName(string workspaceId, long sequence) => $"{workspaceId}/{sequence.ToString("D10", CultureInfo.InvariantCulture)}.jws";
 
+    /// <summary>
+    /// Slot 0 is <see cref="DigestBlobName(string, long)"/>; slot k &gt; 0 is <c>{workspace}/{sequence:D10}.{k}.jws</c>.
+    /// Blobs are immutable, so when a blob that is not a trusted digest already sits at a sequence's
+    /// name (planted by someone with storage access), the sealer writes the genuine digest at the next
+    /// free slot instead of stopping for good; verification takes, per sequence, the lowest slot that
+    /// verifies and reports every other as <c>digest_conflict</c> (docs/integrity.md).
+    /// </summary>
+    public static string DigestBlobName(string workspaceId, long sequence, int slot) =>
+        slot == 0 ? DigestBlobName(workspaceId, sequence) : $"{workspaceId}/{sequence.ToString("D10", CultureInfo.InvariantCulture)}.{slot.ToString(CultureInfo.InvariantCulture)}.jws";
+
+    /// <summary>Every blob name of a sequence starts with this (and no other sequence's does).</summary>
+    public static string DigestBlobPrefix(string workspaceId, long sequence) => $"{workspaceId}/{sequence.ToString("D10", CultureInfo.InvariantCulture)}.";
+
+    /// <summary>The sequence and slot a digest blob's name gives, or false when it is not a digest blob's name.</summary>
+    public static bool TryParseDigestBlobName(string name, out long sequence, out int slot)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        (sequence, slot) = (0, 0);
+        var file = name[(name.LastIndexOf('/') + 1)..];
+        if (!file.EndsWith(".jws", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        var parts = file[..^4].Split('.');
+        return parts.Length is 1 or 2
+            && parts[0].Length == 10 && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out sequence)
+            && (parts.Length == 1 || (int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out slot) && slot > 0 && parts[1] == slot.ToString(CultureInfo.InvariantCulture)));
+    }
+
     public static string PurgeRow(DateOnly day) => "p" + day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
 
     public Task EnsureCreatedAsync(CancellationToken cancellationToken = default) =>

@@ -17,6 +17,9 @@ public sealed record DigestList(string WorkspaceId, DateTimeOffset Start, DateTi
 /// Whether the trail of a workspace, for events recorded in [start, end), is as its digests say.
 /// <see cref="Intact"/> only when every list is empty. Events recorded after the last digest
 /// (<see cref="Pending"/>) are checked against the ledger only; events on purged days are expected gone.
+/// <see cref="Misplaced"/>: an event with a row whose keys are not the ones its properties give (a
+/// rekeyed index row hides the event from a filter; a primary row moved to another day), or a row
+/// too many; <see cref="Missing"/> also names an event one of whose four rows is gone.
 /// </summary>
 public sealed record VerificationReport(
     string WorkspaceId,
@@ -30,6 +33,7 @@ public sealed record VerificationReport(
     long Pending,
     long Purged,
     IReadOnlyList<EventFinding> Modified,
+    IReadOnlyList<EventFinding> Misplaced,
     IReadOnlyList<EventFinding> Missing,
     IReadOnlyList<EventFinding> Unrecorded,
     IReadOnlyList<DigestFinding> DigestProblems,

@@ -42,6 +42,8 @@ public sealed class AuditTrailTelemetry
     private readonly Counter<long> _exportRows;
     private readonly Histogram<double> _exportDuration;
     private readonly Counter<long> _trailRecordConflicts;
+    private readonly Counter<long> _digestConflicts;
+    private readonly Counter<long> _sealFailures;
 
     /// <summary>The meter comes from the container's <see cref="IMeterFactory"/>, so each app (and each test's app) has its own.</summary>
     public AuditTrailTelemetry(IMeterFactory meters)
@@ -68,7 +70,17 @@ public sealed class AuditTrailTelemetry
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ExportBuckets });
         _trailRecordConflicts = meter.CreateCounter<long>("audittrail.trail_record.conflicts", "{record}",
             "The trail's own records (tokens, exports, forwarding, digests) whose id was found taken by other content: an alarm, by event type.");
+        _digestConflicts = meter.CreateCounter<long>("audittrail.integrity.digest_conflicts", "{blob}",
+            "Blobs at a digest's name that the sealer did not adopt (not signed by a trusted key, or not the next link of the chain): someone with storage access wrote them. Alert on any.");
+        _sealFailures = meter.CreateCounter<long>("audittrail.integrity.seal_failures", "{workspace}",
+            "Workspaces a seal run could not seal (the run sealed the others; the next run tries again). Alert on any.");
     }
+
+    /// <summary>A blob at a digest's name that the sealer did not adopt.</summary>
+    public void DigestConflict() => _digestConflicts.Add(1);
+
+    /// <summary>A workspace a seal run failed to seal.</summary>
+    public void SealFailed() => _sealFailures.Add(1);
 
     /// <summary>
     /// A span for one function invocation run in-process (standalone pollers and timers); under the

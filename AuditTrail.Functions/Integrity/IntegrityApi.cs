@@ -45,9 +45,11 @@ public static class IntegrityApi
             app.MapPost("/" + TimerFunction, async (DigestSealer sealer, CancellationToken ct) =>
             {
                 var report = await sealer.SealAsync(null, ct);
+                // A run that failed some workspace fails the invocation, so the host's own failure
+                // count and alerts see it; the other workspaces are sealed all the same.
                 return TypedResults.Json(
                     new InvocationResponse(new Dictionary<string, JsonElement>(), [IntegrityCommand.Describe(report)], null),
-                    AuditTrailJsonContext.Default.InvocationResponse);
+                    AuditTrailJsonContext.Default.InvocationResponse, statusCode: report.Succeeded ? StatusCodes.Status200OK : StatusCodes.Status500InternalServerError);
             }).ExcludeFromDescription();
         }
         return app;

@@ -10,11 +10,14 @@ public static class IntegrityCommand
     public const string Usage = """
         usage:
           integrity verify --workspace <id> [--start <ISO 8601>] [--end <ISO 8601>]   exit 0 only when intact, 3 when not
-          integrity seal [--workspace <id>]                                          seal now (every workspace, or one)
+          integrity seal [--workspace <id>]                                          seal now (every workspace, or one); exit 4 when one failed
         """;
 
     /// <summary>Exit code of a verification that found something wrong.</summary>
     public const int NotIntact = 3;
+
+    /// <summary>Exit code of a seal run that could not seal some workspace (the others were sealed).</summary>
+    public const int SealFailed = 4;
 
     public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
@@ -41,8 +44,12 @@ public static class IntegrityCommand
                 {
                     await output.WriteLineAsync($"sealed  {d.Payload.WorkspaceId}  #{d.Payload.Sequence}  {d.Payload.Start} .. {d.Payload.End}  {d.Payload.Count} events");
                 }
+                foreach (var f in report.Failed)
+                {
+                    await error.WriteLineAsync($"failed  {f.WorkspaceId}  {f.Reason}");
+                }
                 await output.WriteLineAsync(Describe(report));
-                return 0;
+                return report.Succeeded ? 0 : SealFailed;
             case "verify":
                 return await VerifyAsync(services, args[2..], output, error, cancellationToken);
             default:
@@ -51,8 +58,10 @@ public static class IntegrityCommand
         }
     }
 
-    public static string Describe(SealReport r) => string.Create(CultureInfo.InvariantCulture,
-        $"Sealed {r.Digests.Count} digests; every workspace is sealed through {DigestPayload.Time(r.SealedThrough)}.");
+    public static string Describe(SealReport r) => r.Succeeded
+        ? string.Create(CultureInfo.InvariantCulture, $"Sealed {r.Digests.Count} digests; every workspace is sealed through {DigestPayload.Time(r.SealedThrough)}.")
+        : string.Create(CultureInfo.InvariantCulture,
+            $"Sealed {r.Digests.Count} digests through {DigestPayload.Time(r.SealedThrough)}; {r.Failed.Count} workspaces FAILED and are left for the next run: {string.Join(", ", r.Failed.Select(f => f.WorkspaceId))}.");
 
     private static async Task<int> VerifyAsync(IServiceProvider services, string[] options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
@@ -90,9 +99,18 @@ public static class IntegrityCommand
             await error.WriteLineAsync("error: " + ex.Message);
             return 2;
         }
+        // On stderr: what is on stdout is the report, which this does not change.
+        if (await services.GetRequiredService<IntegrityService>().DigestRetentionAsync(cancellationToken) is not true)
+        {
+            await error.WriteLineAsync($"warning: container {IntegrityStore.DigestContainer} has no time-based retention policy (or it could not be read): anyone who can write the storage account can rewrite or delete digests. Set and lock it (docs/deploy.md).");
+        }
         foreach (var f in report.Modified)
         {
             await output.WriteLineAsync($"modified    {f.EventId}  {f.Detail}");
+        }
+        foreach (var f in report.Misplaced)
+        {
+            await output.WriteLineAsync($"misplaced   {f.EventId}  {f.Detail}");
         }
         foreach (var f in report.Missing)
         {

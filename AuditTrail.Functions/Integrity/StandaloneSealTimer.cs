@@ -23,7 +23,12 @@ public sealed class StandaloneSealTimer(DigestSealer sealer, TimeProvider time, 
             await Task.Delay(next - now, time, stoppingToken);
             try
             {
-                await sealer.SealAsync(null, stoppingToken);
+                var report = await sealer.SealAsync(null, stoppingToken);
+                if (!report.Succeeded)
+                {
+                    logger.LogError("Digest seal left {Failed} workspaces unsealed ({Workspaces}); the next run tries them again",
+                        report.Failed.Count, string.Join(", ", report.Failed.Select(f => f.WorkspaceId)));
+                }
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {

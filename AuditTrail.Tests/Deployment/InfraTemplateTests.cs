@@ -244,6 +244,7 @@ public sealed class InfraTemplateTests
                 (storage, roles["storageQueueDataContributor"]),
                 (Scope("Microsoft.EventHub/namespaces", "eventHubNamespaceName"), roles["eventHubsDataReceiver"]),
                 (Scope("Microsoft.Insights/components", "insightsName"), roles["monitoringMetricsPublisher"]),
+                (Scope("Microsoft.KeyVault/vaults", "vaultName"), roles["keyVaultSecretsUser"]),
             }.Order(),
             granted.Order());
         // Azure's built-in role ids for those names.
@@ -254,12 +255,45 @@ public sealed class InfraTemplateTests
             ["storageQueueDataContributor"] = "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
             ["eventHubsDataReceiver"] = "a638d3c7-ab3a-418d-83e6-5f17a39d4fde",
             ["monitoringMetricsPublisher"] = "3913510d-42f4-4e42-8a64-420c390055eb",
+            ["keyVaultSecretsUser"] = "4633458b-17de-408a-b874-0445c86b69e6",
         }, roles);
 
         // The app is created after its roles, so the host's first start can reach its storage.
         var dependsOn = AppLayout.Site.GetProperty("dependsOn").EnumerateArray().Select(d => d.GetString()!).ToList();
         Assert.Contains("storageRoleAssignments", dependsOn);
-        Assert.Equal(2, dependsOn.Count(d => d.Contains("Microsoft.Authorization/roleAssignments", StringComparison.Ordinal)));
+        Assert.Equal(3, dependsOn.Count(d => d.Contains("Microsoft.Authorization/roleAssignments", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void The_signing_key_is_a_secret_of_its_own_vault_which_the_identity_reads_and_nothing_else()
+    {
+        // The vault: RBAC only, soft delete with purge protection (a deleted key cannot be destroyed early).
+        var vault = AppLayout.ResourcesOfType("Microsoft.KeyVault/vaults").Single();
+        var properties = Properties(vault);
+        Assert.True(properties.GetProperty("enableRbacAuthorization").GetBoolean());
+        Assert.True(properties.GetProperty("enableSoftDelete").GetBoolean());
+        Assert.True(properties.GetProperty("enablePurgeProtection").GetBoolean());
+        Assert.False(properties.TryGetProperty("accessPolicies", out _));
+
+        // The key is a secure parameter, written as the vault's secret when given (else the guide stores it).
+        var parameter = AppLayout.Template.GetProperty("parameters").GetProperty("digestSigningKeyPem");
+        Assert.Equal("securestring", parameter.GetProperty("type").GetString());
+        var secret = AppLayout.ResourcesOfType("Microsoft.KeyVault/vaults/secrets").Single();
+        Assert.Equal("[parameters('digestSigningKeyPem')]", Properties(secret).GetProperty("value").GetString());
+        Assert.Equal("digest-signing-key", Variable("signingKeySecretName").GetString());
+
+        // Key Vault Secrets User for the app's identity, scoped to this vault alone.
+        var assignment = Assert.Single(AppLayout.ResourcesOfType("Microsoft.Authorization/roleAssignments"),
+            a => Properties(a).GetProperty("roleDefinitionId").GetString()!.Contains("keyVaultSecretsUser", StringComparison.Ordinal));
+        Assert.Equal("[resourceId('Microsoft.KeyVault/vaults', variables('vaultName'))]", assignment.GetProperty("scope").GetString());
+        Assert.Equal("4633458b-17de-408a-b874-0445c86b69e6", Variable("roles").GetProperty("keyVaultSecretsUser").GetString());
+
+        // The app's key setting is a Key Vault reference to that secret, resolved with the user-assigned identity.
+        Assert.Equal("[format('@Microsoft.KeyVault(VaultName={0};SecretName={1})', variables('vaultName'), variables('signingKeySecretName'))]",
+            AppLayout.TemplateAppSettings["AuditTrail__Integrity__SigningKeyPem"]);
+        Assert.Equal("[resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('identityName'))]",
+            Properties(AppLayout.Site).GetProperty("keyVaultReferenceIdentity").GetString());
+        Assert.DoesNotContain("AuditTrail__Integrity__TrustedPublicKeysPem", AppLayout.TemplateAppSettings.Keys);
     }
 
     [Fact]

@@ -242,10 +242,8 @@ public sealed partial class ForwardingTests
     {
         var dns = new PlayedDns();
         dns.Answers["source.example"] = [IPAddress.Parse("8.8.8.8")];
-        await using var hosted = new AuditTrailAppFactory(azurite.ConnectionString, settings: new Dictionary<string, string>
-        {
-            ["FUNCTIONS_CUSTOMHANDLER_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-        }, services: s => s.Replace(ServiceDescriptor.Singleton<IForwardingHostResolver>(dns)));
+        await using var hosted = new AuditTrailAppFactory(azurite.ConnectionString, settings: AuditTrailAppFactory.UnderFunctionsHost(),
+            services: s => s.Replace(ServiceDescriptor.Singleton<IForwardingHostResolver>(dns)));
         using var http = hosted.CreateClient();
         Assert.Equal("CustomHandler", (await http.GetFromJsonAsync<JsonElement>("/api/status", Ct)).GetProperty("mode").GetString());
         var ws = TestEvents.NewWorkspaceId();
@@ -301,13 +299,6 @@ public sealed partial class ForwardingTests
         {
             yield return x;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private async Task<HttpResponseMessage> SendSettingsAsync(string ws, string token, object settings)

@@ -88,6 +88,11 @@ public sealed class HostingTests(AzuriteFixture azurite)
         };
         start.Environment["FUNCTIONS_CUSTOMHANDLER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["AuditStorage"] = azurite.ConnectionString;
+        // Under the host the app starts only with a configured signing key (StartupTests).
+        using (var signingKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256))
+        {
+            start.Environment["AuditTrail__Integrity__SigningKeyPem"] = signingKey.ExportPkcs8PrivateKeyPem();
+        }
         start.Environment.Remove("ASPNETCORE_URLS");
         using var process = Process.Start(start)!;
         var output = new StringBuilder();

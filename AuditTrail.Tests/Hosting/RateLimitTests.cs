@@ -194,9 +194,7 @@ public sealed class RateLimitTests(AzuriteFixture azurite)
     [Fact]
     public async Task Under_the_Functions_host_the_client_is_the_last_X_Forwarded_For_entry_and_entries_the_client_wrote_do_not_escape()
     {
-        var settings = Limits(("PerAddress", 3));
-        settings[HostingSettings.PortVariable] = "7399"; // custom-handler mode; the test server listens nowhere
-        await using var app = new AuditTrailAppFactory(azurite.ConnectionString, settings: settings);
+        await using var app = new AuditTrailAppFactory(azurite.ConnectionString, settings: AuditTrailAppFactory.UnderFunctionsHost(Limits(("PerAddress", 3))));
         using var host = ClientFrom(app, "127.0.0.1"); // every request reaches the handler from the host on loopback
         var ws = TestEvents.NewWorkspaceId();
         Task<HttpResponseMessage> From(string forwardedFor)

@@ -117,6 +117,19 @@ public sealed class StartupTests
     }
 
     [Fact]
+    public async Task Under_the_Functions_host_the_app_refuses_to_start_without_a_configured_signing_key()
+    {
+        // Standalone it would generate one into the storage it protects; under the host it must be given one.
+        var run = await RunAppAsync([], ("FUNCTIONS_CUSTOMHANDLER_PORT", "47123"), ("AuditStorage", "UseDevelopmentStorage=true"));
+
+        Assert.Equal(1, run.ExitCode);
+        var line = Assert.Single(run.ErrorLines);
+        Assert.StartsWith("Audit Trail cannot start: ", line, StringComparison.Ordinal);
+        Assert.Contains("'AuditTrail:Integrity:SigningKeySecretUri'", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", run.Output + run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_command_with_a_bad_setting_stops_the_same_way()
     {
         var run = await RunAppAsync(["tokens", "list", "--workspace", "ws_startup"], ("AuditStorage", "not a connection string"));

@@ -11,6 +11,20 @@ public sealed class AuditTrailAppFactory(
     string storageConnectionString, TimeProvider? time = null, int storageRetries = 2,
     IReadOnlyDictionary<string, string>? settings = null, ILoggerProvider? logs = null, Action<IServiceCollection>? services = null) : WebApplicationFactory<Program>
 {
+    /// <summary>
+    /// Settings that put the app in custom-handler mode, as under the Functions host (the test server
+    /// listens on no port), with what that mode requires: a configured digest signing key.
+    /// </summary>
+    public static Dictionary<string, string> UnderFunctionsHost(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        return new Dictionary<string, string>(settings ?? new Dictionary<string, string>())
+        {
+            [Functions.Hosting.HostingSettings.PortVariable] = "7399",
+            ["AuditTrail:Integrity:SigningKeyPem"] = key.ExportPkcs8PrivateKeyPem(),
+        };
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("AuditStorage", storageConnectionString);

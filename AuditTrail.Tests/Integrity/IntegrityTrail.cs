@@ -20,9 +20,9 @@ public sealed class IntegrityTrail : IAsyncDisposable
 {
     public static readonly TimeSpan SealDelay = TimeSpan.FromMinutes(5);
 
-    private IntegrityTrail(string storageConnectionString, string directConnectionString, IReadOnlyDictionary<string, string>? settings)
+    private IntegrityTrail(string storageConnectionString, string directConnectionString, IReadOnlyDictionary<string, string>? settings, DateTimeOffset? now)
     {
-        Clock = TestClock.AtTestTime();
+        Clock = now is { } at ? new TestClock(at) : TestClock.AtTestTime();
         var all = new Dictionary<string, string>(settings ?? new Dictionary<string, string>()) { ["AuditTrail:Integrity:SealDelay"] = SealDelay.ToString() };
         App = new AuditTrailAppFactory(storageConnectionString, Clock, storageRetries: 1, settings: all);
         Clients = AzuriteFixture.CreateClients(directConnectionString);
@@ -48,9 +48,10 @@ public sealed class IntegrityTrail : IAsyncDisposable
 
     /// <param name="storageConnectionString">What the app talks to (a fault proxy, say).</param>
     /// <param name="directConnectionString">Azurite itself, for the test's own reads and tampering.</param>
-    public static async Task<IntegrityTrail> StartAsync(string storageConnectionString, string? directConnectionString = null, IReadOnlyDictionary<string, string>? settings = null)
+    /// <param name="now">Where the clock starts (default: <see cref="TestClock.AtTestTime"/>, the run's fixed time of day).</param>
+    public static async Task<IntegrityTrail> StartAsync(string storageConnectionString, string? directConnectionString = null, IReadOnlyDictionary<string, string>? settings = null, DateTimeOffset? now = null)
     {
-        var trail = new IntegrityTrail(storageConnectionString, directConnectionString ?? storageConnectionString, settings);
+        var trail = new IntegrityTrail(storageConnectionString, directConnectionString ?? storageConnectionString, settings, now);
         trail.Owner = await StoredTrail.IngestClientAsync(trail.App, trail.Ws);
         return trail;
     }

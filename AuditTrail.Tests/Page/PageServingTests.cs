@@ -48,10 +48,7 @@ public sealed class PageServingTests(AzuriteFixture azurite) : IAsyncLifetime
     public async Task Under_the_Functions_host_the_page_tells_browsers_to_use_https_only()
     {
         Assert.False((await _http.GetAsync("/", Ct)).Headers.Contains("Strict-Transport-Security")); // standalone: plain http
-        await using var hosted = new AuditTrailAppFactory(azurite.ConnectionString, settings: new Dictionary<string, string>
-        {
-            [Functions.Hosting.HostingSettings.PortVariable] = "41999",
-        });
+        await using var hosted = new AuditTrailAppFactory(azurite.ConnectionString, settings: AuditTrailAppFactory.UnderFunctionsHost());
 
         using var response = await hosted.CreateClient().GetAsync("/", Ct);
 

@@ -432,6 +432,7 @@ function renderIntegrity(report) {
   } else {
     const wrong = [
       report.modified.length && `${report.modified.length} modified`,
+      report.misplaced.length && `${report.misplaced.length} misplaced`,
       report.missing.length && `${report.missing.length} missing`,
       report.unrecorded.length && `${report.unrecorded.length} unrecorded`,
       report.digestProblems.length && counted(report.digestProblems.length, 'digest problem'),
@@ -453,6 +454,7 @@ function renderIntegrity(report) {
   }
   const findings = [
     ...report.modified.map((f) => ['Modified', f.eventId, f.detail]),
+    ...report.misplaced.map((f) => ['Misplaced', f.eventId, f.detail]),
     ...report.missing.map((f) => ['Missing', f.eventId, f.detail]),
     ...report.unrecorded.map((f) => ['Unrecorded', f.eventId, f.detail]),
     ...report.digestProblems.map((f) => [f.code, f.sequence == null ? 'the chain' : `digest ${f.sequence}`, f.detail]),
