@@ -17,45 +17,40 @@ ensure_azurite_installed() {
   fi
 }
 
+# apt_install PACKAGE PURPOSE ALTERNATIVE: installs a Debian package with apt-get when this user may
+# (root, or password-less sudo); otherwise stops, saying what it is for and what else to do.
+apt_install() {
+  local package=$1 purpose=$2 alternative=$3 sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      echo "error: $purpose need $package. Install it ('sudo apt-get install $package') or $alternative, and try again." >&2; exit 1
+    fi
+  fi
+  command -v apt-get >/dev/null 2>&1 || {
+    echo "error: $purpose need $package and this machine has no apt-get. Install it, or $alternative." >&2; exit 1; }
+  echo "==> Installing Debian's $package for $purpose (apt-get; a minute or two the first time)..."
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$package" >/dev/null
+}
+
 # The page tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
-# Installs it with apt when missing and this user may; otherwise says how. AUDITTRAIL_CHROMIUM
-# points the tests at another Chromium or Chrome binary.
+# AUDITTRAIL_CHROMIUM points the tests at another Chromium or Chrome binary.
 ensure_chromium() {
   local browser=${AUDITTRAIL_CHROMIUM:-/usr/bin/chromium}
   if [ -x "$browser" ]; then return; fi
   if [ -n "${AUDITTRAIL_CHROMIUM:-}" ]; then
     echo "error: AUDITTRAIL_CHROMIUM is '$AUDITTRAIL_CHROMIUM', which is not an executable." >&2; exit 1
   fi
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    if sudo -n true 2>/dev/null; then sudo="sudo -n"; else
-      echo "error: the page tests need Chromium. Install it ('sudo apt-get install chromium') or set AUDITTRAIL_CHROMIUM, and try again." >&2; exit 1
-    fi
-  fi
-  command -v apt-get >/dev/null 2>&1 || {
-    echo "error: the page tests need Chromium and this machine has no apt-get. Install Chromium and set AUDITTRAIL_CHROMIUM to it." >&2; exit 1; }
-  echo "==> Installing Debian's chromium for the page tests (apt-get; a minute or two the first time)..."
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  apt_install chromium "the page tests" "set AUDITTRAIL_CHROMIUM to a Chromium or Chrome"
   [ -x /usr/bin/chromium ] || { echo "error: apt-get did not install /usr/bin/chromium." >&2; exit 1; }
   echo "    $(/usr/bin/chromium --version 2>/dev/null)"
 }
 
 # The clock runs of scripts/test put the tests and their Azurite at another time of day with
-# Debian's libfaketime (LD_PRELOAD). Installs it with apt when missing, as ensure_chromium does.
+# Debian's libfaketime (LD_PRELOAD).
 ensure_faketime() {
   if faketime_library >/dev/null; then return; fi
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    if sudo -n true 2>/dev/null; then sudo="sudo -n"; else
-      echo "error: the clock runs need libfaketime. Install it ('sudo apt-get install faketime'), or skip them with AUDITTRAIL_CLOCK_RUNS=0, and try again." >&2; exit 1
-    fi
-  fi
-  command -v apt-get >/dev/null 2>&1 || {
-    echo "error: the clock runs need libfaketime and this machine has no apt-get. Install it, or skip them with AUDITTRAIL_CLOCK_RUNS=0." >&2; exit 1; }
-  echo "==> Installing Debian's faketime for the clock runs (apt-get)..."
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq faketime >/dev/null
+  apt_install faketime "the clock runs" "skip them with AUDITTRAIL_CLOCK_RUNS=0"
   faketime_library >/dev/null || { echo "error: apt-get did not install libfaketime." >&2; exit 1; }
 }
 
