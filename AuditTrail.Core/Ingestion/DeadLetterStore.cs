@@ -37,8 +37,7 @@ public sealed class DeadLetterStore(TrailStore store, AuditTrailTelemetry? telem
                 WriteIfSet(writer, "field", rejection.Field);
                 writer.WriteNumber("index", rejection.Index);
                 WriteIfSet(writer, "eventId", rejection.EventId);
-                // Over HTTP the route's workspace is who sent it, even when the event named none.
-                WriteIfSet(writer, "workspaceId", rejection.WorkspaceId ?? context.WorkspaceId);
+                WriteIfSet(writer, "workspaceId", rejection.WorkspaceId);
                 writer.WriteString("door", context.Door);
                 WriteIfSet(writer, "invocationId", context.InvocationId);
                 writer.WriteString("receivedAt", receivedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));

@@ -87,8 +87,12 @@ public sealed class IntegrityPlacementTests(AzuriteFixture azurite)
         await using var trail = await SealedTrailAsync();
         var primary = (await trail.RowsOfAsync("evt_p3"))[0];
         Assert.StartsWith(TrailKeys.PrimaryPrefix, primary.RowKey, StringComparison.Ordinal);
-        // Same row key and properties, the partition of the day before (one verification reads).
-        var moved = new TableEntity(primary) { PartitionKey = TrailKeys.PartitionKey(trail.Ws, trail.Clock.Now.AddDays(-1)) };
+        // Same row key and properties, the partition of the day before (one verification reads):
+        // evt_yesterday's, not "now minus a day", which after the seal's clock move is the event's own
+        // day when the test starts just before midnight.
+        var dayBefore = (await trail.RowsOfAsync("evt_yesterday"))[0].PartitionKey;
+        Assert.NotEqual(primary.PartitionKey, dayBefore);
+        var moved = new TableEntity(primary) { PartitionKey = dayBefore };
         await trail.Events.AddEntityAsync(moved, Ct);
         await trail.Events.DeleteEntityAsync(primary.PartitionKey, primary.RowKey, cancellationToken: Ct);
 

@@ -45,8 +45,10 @@ public sealed class SeededTrail : IAsyncDisposable
 
     public static async Task<SeededTrail> CreateAsync(AzuriteFixture azurite, CancellationToken ct)
     {
-        var clock = TestClock.AtTestTime();
-        var now = clock.Now;
+        // The real time, not AtTestTime: exports of this trail hand out SAS links that Azurite judges
+        // by its own clock. The clock runs of scripts/test put both at 23:59 and 00:01 instead.
+        var now = DateTimeOffset.UtcNow;
+        var clock = new TestClock(now);
         var app = new AuditTrailAppFactory(azurite.ConnectionString, clock);
         var ws = TestEvents.NewWorkspaceId();
         var seeds = new List<Seed>();
