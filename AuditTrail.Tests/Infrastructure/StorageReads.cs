@@ -16,6 +16,21 @@ public static class StorageReads
     public static async Task<List<string>> BlobNamesAsync(this BlobContainerClient container, string prefix, CancellationToken cancellationToken) =>
         await container.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = prefix }, cancellationToken).Select(b => b.Name).ToListAsync(cancellationToken);
 
+    /// <summary>
+    /// Names of the day-dated blobs (dead letters: <c>yyyy/MM/dd/{prefix}…</c>) of today and yesterday
+    /// (UTC): what a test wrote moments ago, even when midnight passed in between.
+    /// </summary>
+    public static async Task<List<string>> RecentBlobNamesAsync(this BlobContainerClient container, string prefix, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var names = new List<string>();
+        foreach (var day in new[] { now, now.AddDays(-1) })
+        {
+            names.AddRange(await container.BlobNamesAsync(day.ToString("yyyy/MM/dd/", System.Globalization.CultureInfo.InvariantCulture) + prefix, cancellationToken));
+        }
+        return names;
+    }
+
     /// <summary>A blob's content as UTF-8 text; null when there is no such blob.</summary>
     public static async Task<string?> ReadTextAsync(this BlobContainerClient container, string name, CancellationToken cancellationToken)
     {

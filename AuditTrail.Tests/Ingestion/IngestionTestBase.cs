@@ -79,18 +79,15 @@ public abstract class IngestionTestBase : IAsyncDisposable
     {
         var container = Clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
         var lines = new List<JsonElement>();
-        foreach (var day in new[] { DateTime.UtcNow, DateTime.UtcNow.AddDays(-1) })
+        foreach (var name in await container.RecentBlobNamesAsync("", Ct))
         {
-            foreach (var name in await container.BlobNamesAsync(day.ToString("yyyy/MM/dd/", System.Globalization.CultureInfo.InvariantCulture), Ct))
+            var text = (await container.ReadTextAsync(name, Ct))!;
+            foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
-                var text = (await container.ReadTextAsync(name, Ct))!;
-                foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                using var doc = JsonDocument.Parse(line);
+                if (doc.RootElement.TryGetProperty("workspaceId", out var ws) && ws.GetString() == workspaceId)
                 {
-                    using var doc = JsonDocument.Parse(line);
-                    if (doc.RootElement.TryGetProperty("workspaceId", out var ws) && ws.GetString() == workspaceId)
-                    {
-                        lines.Add(doc.RootElement.Clone());
-                    }
+                    lines.Add(doc.RootElement.Clone());
                 }
             }
         }
