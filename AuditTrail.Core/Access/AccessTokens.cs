@@ -55,9 +55,9 @@ public sealed class AccessTokenService(TableServiceClient tables, ActionRecorder
 
     public async Task<(AccessTokenInfo Info, string Token)> CreateAsync(string workspaceId, string role, DateTimeOffset? expiresAt, string? name, CancellationToken cancellationToken = default)
     {
-        if (!AuditEventReader.IsValidWorkspaceId(workspaceId))
+        if (!WorkspaceIds.IsValid(workspaceId))
         {
-            throw new ArgumentException($"'{workspaceId}' is not a valid workspace id. {AuditEventReader.WorkspaceIdRule}", nameof(workspaceId));
+            throw new ArgumentException($"'{workspaceId}' is not a valid workspace id. {WorkspaceIds.Rule}", nameof(workspaceId));
         }
         if (!Roles.All.Contains(role))
         {

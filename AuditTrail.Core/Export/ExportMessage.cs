@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Events;
 
 namespace AuditTrail.Core.Export;
 
@@ -21,7 +21,7 @@ public sealed record ExportMessage(
         try
         {
             var m = JsonSerializer.Deserialize(text, ExportMessageJson.Default.ExportMessage);
-            return m is not null && AuditEventReader.IsValidWorkspaceId(m.WorkspaceId) && IsExportId(m.ExportId) ? m : null;
+            return m is not null && WorkspaceIds.IsValid(m.WorkspaceId) && IsExportId(m.ExportId) ? m : null;
         }
         catch (JsonException)
         {

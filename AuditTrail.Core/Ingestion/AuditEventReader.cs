@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using AuditTrail.Core.Events;
 
 namespace AuditTrail.Core.Ingestion;
@@ -20,18 +19,8 @@ namespace AuditTrail.Core.Ingestion;
 /// <c>invalid_json</c>), collecting each allowed field; then the fields are checked in one fixed
 /// order and the first problem wins.
 /// </remarks>
-public static partial class AuditEventReader
+public static class AuditEventReader
 {
-
-    // \z, not $: $ also matches before a final newline, which would let "ws_a\n" through.
-    [GeneratedRegex(@"^[A-Za-z0-9_-]{1,64}\z", RegexOptions.CultureInvariant)]
-    private static partial Regex WorkspaceIdPattern();
-
-    public static bool IsValidWorkspaceId(string? workspaceId) => workspaceId is not null && WorkspaceIdPattern().IsMatch(workspaceId);
-
-    /// <summary>The workspace id rule, as every refusal states it.</summary>
-    public const string WorkspaceIdRule = "A workspace id is 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.";
-
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
 
     // An element was parsed (and its depth limited) by whoever made it; reading it again must not
@@ -417,9 +406,9 @@ public static partial class AuditEventReader
                 }
                 return _routeWorkspaceId;
             }
-            if (!IsValidWorkspaceId(value))
+            if (!WorkspaceIds.IsValid(value))
             {
-                Error(RejectionCodes.InvalidWorkspaceId, "workspaceId", "Field 'workspaceId' is not a valid workspace id. " + WorkspaceIdRule);
+                Error(RejectionCodes.InvalidWorkspaceId, "workspaceId", "Field 'workspaceId' is not a valid workspace id. " + WorkspaceIds.Rule);
                 return null;
             }
             if (_routeWorkspaceId is not null && !string.Equals(value, _routeWorkspaceId, StringComparison.Ordinal))

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Unicode;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using AuditTrail.Core.Events;
 using AuditTrail.Core.Telemetry;
 using AuditTrail.Core.Trail;
 using Azure.Storage.Blobs.Models;
@@ -112,7 +113,7 @@ public sealed class DeadLetterStore(TrailStore store, AuditTrailTelemetry? telem
         }
         var hash = Convert.ToHexString(identity.GetHashAndReset(), 0, 16).ToLowerInvariant();
         var workspaces = items.Select(i => i.Rejection.WorkspaceId ?? context.WorkspaceId).Distinct(StringComparer.Ordinal).ToList();
-        var workspace = workspaces is [{ } one] && AuditEventReader.IsValidWorkspaceId(one) ? one + "-" : "";
+        var workspace = workspaces is [{ } one] && WorkspaceIds.IsValid(one) ? one + "-" : "";
         return $"{receivedAt.UtcDateTime:yyyy/MM/dd}/{context.Door}-{workspace}{hash}.jsonl";
     }
 

@@ -1,5 +1,5 @@
 using AuditTrail.Core.Access;
-using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Events;
 using AuditTrail.Functions.Hosting;
 
 namespace AuditTrail.Functions.Access;
@@ -20,10 +20,10 @@ public static class WorkspaceAccess
         {
             var http = context.HttpContext;
             var workspaceId = http.Request.RouteValues["workspaceId"] as string;
-            if (!AuditEventReader.IsValidWorkspaceId(workspaceId))
+            if (!WorkspaceIds.IsValid(workspaceId))
             {
                 throw new ProblemException(StatusCodes.Status400BadRequest, "invalid_workspace_id", "Invalid workspace id",
-                    "The workspace id in the path is not valid. " + AuditEventReader.WorkspaceIdRule, "workspaceId");
+                    "The workspace id in the path is not valid. " + WorkspaceIds.Rule, "workspaceId");
             }
             var token = await AuthenticateAsync(http);
             if (!string.Equals(token.WorkspaceId, workspaceId, StringComparison.Ordinal))

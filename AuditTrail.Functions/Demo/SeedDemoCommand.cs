@@ -1,5 +1,5 @@
 using AuditTrail.Core.Demo;
-using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Events;
 
 namespace AuditTrail.Functions.Demo;
 
@@ -26,9 +26,9 @@ public static class SeedDemoCommand
             await error.WriteLineAsync(Usage);
             return 2;
         }
-        if (!AuditEventReader.IsValidWorkspaceId(workspace))
+        if (!WorkspaceIds.IsValid(workspace))
         {
-            await error.WriteLineAsync($"error: {AuditEventReader.WorkspaceIdRule}");
+            await error.WriteLineAsync($"error: {WorkspaceIds.Rule}");
             return 2;
         }
         var result = await services.GetRequiredService<DemoTrailSeeder>().SeedAsync(workspace, cancellationToken);

@@ -1,6 +1,6 @@
 using System.Globalization;
+using AuditTrail.Core.Events;
 using AuditTrail.Core.Forwarding;
-using AuditTrail.Core.Ingestion;
 
 namespace AuditTrail.Functions.Forwarding;
 
@@ -23,7 +23,7 @@ public static class ForwardingCommand
         ArgumentNullException.ThrowIfNull(error);
         if (args.ElementAtOrDefault(1) == "resend-dead-letters")
         {
-            if (args.Length != 4 || args[2] != "--workspace" || !AuditEventReader.IsValidWorkspaceId(args[3]))
+            if (args.Length != 4 || args[2] != "--workspace" || !WorkspaceIds.IsValid(args[3]))
             {
                 await error.WriteLineAsync("error: resend-dead-letters needs --workspace <a workspace id>.\n" + Usage);
                 return 2;

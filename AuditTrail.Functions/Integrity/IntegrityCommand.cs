@@ -23,7 +23,7 @@ public static class IntegrityCommand
     {
         switch (args.ElementAtOrDefault(1))
         {
-            case "seal" when args.Length == 2 || (args.Length == 4 && args[2] == "--workspace" && Core.Ingestion.AuditEventReader.IsValidWorkspaceId(args[3])):
+            case "seal" when args.Length == 2 || (args.Length == 4 && args[2] == "--workspace" && Core.Events.WorkspaceIds.IsValid(args[3])):
                 SealReport report;
                 try
                 {
@@ -84,9 +84,9 @@ public static class IntegrityCommand
                 return 2;
             }
         }
-        if (!Core.Ingestion.AuditEventReader.IsValidWorkspaceId(workspace))
+        if (!Core.Events.WorkspaceIds.IsValid(workspace))
         {
-            await error.WriteLineAsync("error: --workspace <id> is required. " + Core.Ingestion.AuditEventReader.WorkspaceIdRule);
+            await error.WriteLineAsync("error: --workspace <id> is required. " + Core.Events.WorkspaceIds.Rule);
             return 2;
         }
         VerificationReport report;
