@@ -24,22 +24,9 @@ public static class IntegrityCommand
         switch (args.ElementAtOrDefault(1))
         {
             case "seal" when args.Length == 2 || (args.Length == 4 && args[2] == "--workspace" && Core.Events.WorkspaceIds.IsValid(args[3])):
-                SealReport report;
-                try
-                {
-                    report = await services.GetRequiredService<DigestSealer>().SealAsync(args.ElementAtOrDefault(3), cancellationToken);
-                }
-                catch (Core.Ingestion.UnrecordableActionException ex)
-                {
-                    // The digest itself is sealed (its blob and row are written before its record); what failed is the event forwarded for it.
-                    await error.WriteLineAsync($"error: sealing stopped: a digest was sealed but its audit event was not recorded. {ex.Message}");
-                    return Hosting.CommandLine.Failed;
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    await error.WriteLineAsync($"error: sealing stopped: {Hosting.CommandLine.OneLine(ex)} Digests sealed before it stand; run it again to go on.");
-                    return Hosting.CommandLine.Failed;
-                }
+                // A workspace's failure (its digest's record not stored included) is in report.Failed;
+                // anything else (the registry unreadable) is CommandLine's one-line error and exit 1.
+                var report = await services.GetRequiredService<DigestSealer>().SealAsync(args.ElementAtOrDefault(3), cancellationToken);
                 foreach (var d in report.Digests)
                 {
                     await output.WriteLineAsync($"sealed  {d.Payload.WorkspaceId}  #{d.Payload.Sequence}  {d.Payload.Start} .. {d.Payload.End}  {d.Payload.Count} events");
