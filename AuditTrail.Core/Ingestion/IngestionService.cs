@@ -56,7 +56,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         // would be a way around the reservation.
         return context.Door == IngestDoors.System
             ? throw new ArgumentException("The trail's own records are stored through ActionRecorder, not as a producer's batch.", nameof(context))
-            : IngestCoreAsync(batch, context, trailRecord: false, cancellationToken);
+            : IngestCoreAsync(batch, context, cancellationToken);
     }
 
     /// <summary>
@@ -65,9 +65,9 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     /// door can reach it.
     /// </summary>
     internal Task<IngestResult> RecordOwnAsync(RawEvent record, CancellationToken cancellationToken) =>
-        IngestCoreAsync([record], new IngestContext(IngestDoors.System), trailRecord: true, cancellationToken);
+        IngestCoreAsync([record], new IngestContext(IngestDoors.System), cancellationToken);
 
-    private async Task<IngestResult> IngestCoreAsync(IReadOnlyList<RawEvent> batch, IngestContext context, bool trailRecord, CancellationToken cancellationToken)
+    private async Task<IngestResult> IngestCoreAsync(IReadOnlyList<RawEvent> batch, IngestContext context, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var rejected = new List<(IngestRejection Rejection, RawEvent Raw)>();
@@ -87,7 +87,8 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
                 continue;
             }
             var e = read.Event!;
-            if (!trailRecord && Reservation(e, i) is { } reserved)
+            // Only the trail's own door (RecordOwnAsync; IngestAsync refuses it) may store reserved events.
+            if (context.Door != IngestDoors.System && Reservation(e, i) is { } reserved)
             {
                 rejected.Add((reserved, batch[i]));
                 continue;
