@@ -24,18 +24,32 @@ public static class PageApi
 
     private const string StrictTransportSecurity = "max-age=31536000; includeSubDomains";
 
-    private static readonly (string Path, string Resource, string ContentType)[] Files =
-    [
-        (PagePath, "index.html", "text/html; charset=utf-8"),
-        (AssetsPrefix + "app.js", "app.js", "text/javascript; charset=utf-8"),
-        (AssetsPrefix + "app.css", "app.css", "text/css; charset=utf-8"),
-        (AssetsPrefix + "favicon.svg", "favicon.svg", "image/svg+xml"),
-    ];
+    private const string ResourcePrefix = "AuditTrail.Page.";
+
+    // Every file in Page/assets is embedded (the project's glob): index.html is the page at "/", the
+    // rest (the script's modules among them) are served under /assets/ by name. A file of another
+    // kind fails at start-up rather than being served as something it is not.
+    private static readonly Dictionary<string, string> ContentTypes = new(StringComparer.Ordinal)
+    {
+        [".html"] = "text/html; charset=utf-8",
+        [".js"] = "text/javascript; charset=utf-8",
+        [".css"] = "text/css; charset=utf-8",
+        [".svg"] = "image/svg+xml",
+    };
+
+    private static IEnumerable<(string Path, string Resource, string ContentType)> Files() =>
+        Assembly.GetExecutingAssembly().GetManifestResourceNames()
+            .Where(name => name.StartsWith(ResourcePrefix, StringComparison.Ordinal))
+            .Select(name => name[ResourcePrefix.Length..])
+            .Select(file => (file == "index.html" ? PagePath : AssetsPrefix + file, file,
+                ContentTypes.TryGetValue(Path.GetExtension(file), out var type)
+                    ? type
+                    : throw new InvalidOperationException($"The page file '{file}' is of no kind the page serves.")));
 
     public static IEndpointRouteBuilder MapAuditTrailPage(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("").ExcludeFromDescription();
-        foreach (var (path, resource, contentType) in Files)
+        foreach (var (path, resource, contentType) in Files())
         {
             var content = Read(resource);
             var etag = new EntityTagHeaderValue($"\"{Convert.ToHexStringLower(SHA256.HashData(content))[..16]}\"");

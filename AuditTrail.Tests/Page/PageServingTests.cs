@@ -24,6 +24,7 @@ public sealed class PageServingTests(AzuriteFixture azurite) : IAsyncLifetime
     [Theory]
     [InlineData("/", "text/html")]
     [InlineData("/assets/app.js", "text/javascript")]
+    [InlineData("/assets/view.js", "text/javascript")] // a module app.js imports
     [InlineData("/assets/app.css", "text/css")]
     [InlineData("/assets/favicon.svg", "image/svg+xml")]
     public async Task Page_files_are_served_without_a_token_under_a_strict_content_policy(string path, string mediaType)
