@@ -7,12 +7,16 @@ need() {
   command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' is not installed. $2" >&2; exit 1; }
 }
 
-# Installs the pinned Azurite from package-lock.json unless it is already there.
+# Installs the pinned npm tools (Azurite; TypeScript and axe-core for the page's checks and tests)
+# from package-lock.json, as npm ci does, when node_modules is missing one of them or is older than
+# the lock file (a pull that changed the lock installs again).
 ensure_azurite_installed() {
   need node "Install Node.js 20 or later (https://nodejs.org) and try again."
   need npm "Install npm (it comes with Node.js) and try again."
-  if [ ! -x node_modules/.bin/azurite ]; then
-    echo "==> Installing Azurite from package-lock.json (npm ci; about a minute the first time)..."
+  local installed=node_modules/.package-lock.json # npm writes it on every install
+  if [ ! -x node_modules/.bin/azurite ] || [ ! -x node_modules/.bin/tsc ] || [ ! -f node_modules/axe-core/axe.min.js ] \
+     || [ ! -f "$installed" ] || [ package-lock.json -nt "$installed" ]; then
+    echo "==> Installing Azurite, TypeScript and axe-core from package-lock.json (npm ci; about a minute the first time)..."
     npm ci --no-audit --no-fund --loglevel=error
   fi
 }
