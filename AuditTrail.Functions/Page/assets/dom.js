@@ -86,7 +86,7 @@ export function cell(...children) {
 export function filterButton(kind, shown, onClick, label = shown) {
   const button = text('button', label, 'filter-link');
   button.type = 'button';
-  button.setAttribute('aria-label', label === shown ? `Filter by ${kind} ${shown}` : `${label}: ${shown}`);
+  button.setAttribute('aria-label', label === shown ? `Filter by ${kind} ${shown}` : `${label} (${shown})`);
   button.title = `Show only this ${kind}'s events`;
   button.addEventListener('click', onClick);
   return button;
