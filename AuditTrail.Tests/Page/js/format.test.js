@@ -5,8 +5,14 @@ import { afterEach, describe, test } from 'node:test';
 import { counted, dayLabel, pretty, relativeParts, shownTime, sourceText, toIso, toLocalInput } from '../../../AuditTrail.Functions/Page/assets/format.js';
 
 const zone = process.env.TZ;
+// The page's formats are made as the module loads, in the zone of that moment: each test that
+// moves the zone puts it back (an unset TZ must be deleted: assigning undefined sets "undefined").
 afterEach(() => {
-  process.env.TZ = zone;
+  if (zone === undefined) {
+    delete process.env.TZ;
+  } else {
+    process.env.TZ = zone;
+  }
 });
 
 describe('relativeParts', () => {

@@ -41,3 +41,9 @@ test('modules import only modules of the page, and none imports itself back', ()
     visit(name, []);
   }
 });
+
+test('the page preloads every module, so the browser fetches them at once and not import by import', () => {
+  const html = readFileSync(new URL('index.html', assets), 'utf8');
+  const preloaded = [...html.matchAll(/<link rel="modulepreload" href="\/assets\/([\w-]+\.js)">/g)].map((m) => m[1]).sort();
+  assert.deepEqual(preloaded, [...modules.keys()].filter((name) => name !== 'app.js').sort());
+});
