@@ -47,7 +47,7 @@ public static class IngestBenchmark
         var store = new TrailStore(clients.Tables, clients.Blobs);
         await store.EnsureCreatedAsync(ct);
         var integrity = ledger ? new IntegrityLedger(new IntegrityStore(clients.Tables, clients.Blobs), TimeProvider.System) : null;
-        var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance, ledger: integrity);
+        var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance, afterStore: integrity is null ? [] : [integrity]);
         var results = new JsonArray();
         var pairedOrdered = new List<double>();
         var pairedAtOnce = new List<double>();

@@ -55,6 +55,10 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddSingleton<ExportWorker>();
         services.AddAuditForwarding(configuration);
         services.AddAuditIntegrity(configuration);
+        // Ingest's after-store steps, run in this order: the ledger first, so a batch whose ledger
+        // write fails queues nothing, and every event a source receives is one the ledger has.
+        services.AddSingleton<IAfterStoreStep>(sp => sp.GetRequiredService<IntegrityLedger>());
+        services.AddSingleton<IAfterStoreStep>(sp => sp.GetRequiredService<ForwardingOutbox>());
         return services;
     }
 

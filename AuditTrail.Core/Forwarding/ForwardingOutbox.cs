@@ -1,5 +1,6 @@
 using System.Text;
 using AuditTrail.Core.Events;
+using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using Azure.Storage.Queues;
@@ -11,7 +12,8 @@ namespace AuditTrail.Core.Forwarding;
 /// Queue <c>audit-forward</c> and its poison queue. Ingest puts work here for workspaces with
 /// forwarding on, after their rows are stored and before the batch is acknowledged, so a stored
 /// event is either queued or its batch is retried (and queued then). A replayed batch is queued
-/// again; the receiver drops the repeat by <c>messageId</c>.
+/// again; the receiver drops the repeat by <c>messageId</c>. Ingest runs it as an after-store step
+/// (<see cref="IAfterStoreStep"/>) without a claim mark: a repeat is harmless.
 /// <para>
 /// Message text is base64 of the UTF-8 JSON, the queue trigger's <c>messageEncoding</c>, written
 /// and read here rather than by the client's own encoding option: a message that is not base64
@@ -19,7 +21,7 @@ namespace AuditTrail.Core.Forwarding;
 /// decoding client cannot do.
 /// </para>
 /// </summary>
-public sealed class ForwardingOutbox(QueueServiceClient queues, ForwardingSettingsStore settings, ILogger<ForwardingOutbox> logger)
+public sealed class ForwardingOutbox(QueueServiceClient queues, ForwardingSettingsStore settings, ILogger<ForwardingOutbox> logger) : IAfterStoreStep
 {
     public const string QueueName = "audit-forward";
     public const string PoisonQueueName = QueueName + "-poison";
@@ -40,6 +42,14 @@ public sealed class ForwardingOutbox(QueueServiceClient queues, ForwardingSettin
     public QueueClient Queue => _queue;
 
     public QueueClient PoisonQueue => _poison;
+
+    string? IAfterStoreStep.ClaimMark => null;
+
+    async Task<IReadOnlyList<ClaimMark>> IAfterStoreStep.RunAsync(IReadOnlyList<StoredEvent> stored, CancellationToken cancellationToken)
+    {
+        await EnqueueAsync(stored.Select(s => s.Event).ToList(), cancellationToken);
+        return [];
+    }
 
     /// <summary>Queues forward work for the events of workspaces that have forwarding on; returns the number of messages.</summary>
     public async Task<int> EnqueueAsync(IReadOnlyList<AuditEvent> stored, CancellationToken cancellationToken = default)

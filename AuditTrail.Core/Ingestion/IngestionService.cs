@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using AuditTrail.Core.Events;
-using AuditTrail.Core.Forwarding;
-using AuditTrail.Core.Integrity;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Telemetry;
 using AuditTrail.Core.Trail;
@@ -19,16 +18,16 @@ namespace AuditTrail.Core.Ingestion;
 /// <item>claims each (workspace, event id) in <c>AuditEventIds</c> with an insert: a claim that exists with the same
 /// content hash is a duplicate, with another hash a conflict (dead-lettered; the stored event is untouched);</item>
 /// <item>writes each claimed event's primary and index rows in entity-group transactions per partition;</item>
-/// <item>records each stored event not yet recorded in the integrity ledger (<see cref="IntegrityLedger"/>) and marks its claim so;</item>
-/// <item>queues forward work for stored events of workspaces with forwarding on (<see cref="ForwardingOutbox"/>).</item>
+/// <item>runs the registered after-store steps over the stored events, in registration order (<see cref="IAfterStoreStep"/>:
+/// the integrity ledger, then the forwarding outbox).</item>
 /// </list>
 /// Rows are written only for claimed ids with the claim's own content, receive time and door, so a
 /// replay after a crash between steps 2 and 3 completes the event with identical rows and can
 /// never alter one. Rejected events go to the dead-letter container. Storage failures propagate:
 /// the caller must not acknowledge the batch.
 /// </summary>
-public sealed class IngestionService(TrailStore store, DeadLetterStore deadLetters, TimeProvider time, ILogger<IngestionService> logger, ForwardingOutbox? forwarding = null,
-    AuditTrailTelemetry? telemetry = null, IntegrityLedger? ledger = null)
+public sealed class IngestionService(TrailStore store, DeadLetterStore deadLetters, TimeProvider time, ILogger<IngestionService> logger,
+    IEnumerable<IAfterStoreStep>? afterStore = null, AuditTrailTelemetry? telemetry = null)
 {
     private const int Parallelism = 8;
     private const int TransactionByteBudget = TableTransactions.MaxBytes - (256 * 1024);
@@ -42,6 +41,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     public static readonly TimeSpan OrphanAfter = TimeSpan.FromMinutes(15);
 
     private readonly ConcurrentDictionary<(string Day, string Workspace), byte> _registeredPartitions = new();
+    private readonly IAfterStoreStep[] _afterStore = afterStore?.ToArray() ?? [];
 
     /// <summary>
     /// Ingests producers' events (the HTTP and Event Hubs doors). Events of a reserved type
@@ -126,16 +126,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
                 rows = PackRows(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known).Select(c => (c, c.ReceivedAt, c.Door)), store.Events.Uri);
             }
             await WriteRowsAsync(rows, cancellationToken);
-            if (ledger is not null)
-            {
-                // Known events too: their first delivery may have failed between the rows and the ledger.
-                await RecordInLedgerAsync(ledger, candidates, cancellationToken);
-            }
-            if (forwarding is not null)
-            {
-                // Known events too: their first delivery may have failed between the rows and the queue.
-                await forwarding.EnqueueAsync(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known).Select(c => c.Event).ToList(), cancellationToken);
-            }
+            await RunAfterStoreStepsAsync(candidates, cancellationToken);
             foreach (var c in candidates)
             {
                 switch (c.Outcome)
@@ -293,7 +284,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
                 c.Outcome = ours ? ClaimOutcome.Claimed : same ? ClaimOutcome.Known : ClaimOutcome.Conflict;
                 if (same)
                 {
-                    c.Ledgered = existing.GetString("Ledger") is not null;
+                    c.Marks = _afterStore.Select(s => s.ClaimMark).OfType<string>().Where(m => existing.GetString(m) is not null).ToHashSet(StringComparer.Ordinal);
                     // Repair rows exactly as first written.
                     c.ReceivedAt = existing.GetDateTimeOffset("ReceivedAt") ?? c.ReceivedAt;
                     c.Door = existing.GetString("Door") ?? c.Door;
@@ -370,24 +361,39 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     }
 
     /// <summary>
-    /// Records the stored events whose claim says they are not in the ledger yet, then says so on
-    /// their claims. A crash between the two records an event twice, in two intervals, with the
-    /// same hash: verification takes that as one event (docs/integrity.md).
+    /// Runs each after-store step over the events in the trail, known ones too: their first
+    /// delivery may have failed between the rows and the steps. A step with a claim mark gets the
+    /// events whose claim lacks it, and its marks are written before the next step runs; a crash
+    /// between a step and its marks repeats the step on the replay (for the ledger: the event is
+    /// recorded twice, in two intervals, with the same hash, which verification takes as one event,
+    /// docs/integrity.md).
     /// </summary>
-    private async Task RecordInLedgerAsync(IntegrityLedger ledger, List<Candidate> candidates, CancellationToken cancellationToken)
+    private async Task RunAfterStoreStepsAsync(List<Candidate> candidates, CancellationToken cancellationToken)
     {
-        var toRecord = candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known && !c.Ledgered && c.PrimaryRow is not null).ToList();
-        if (toRecord.Count == 0)
+        var inTrail = candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known && c.PrimaryRow is not null).ToList();
+        foreach (var step in _afterStore)
         {
-            return;
+            var mark = step.ClaimMark;
+            var due = mark is null ? inTrail : inTrail.Where(c => !c.Marks.Contains(mark)).ToList();
+            if (due.Count == 0)
+            {
+                continue;
+            }
+            var marks = await step.RunAsync(due.Select(c => new StoredEvent(c.Event, c.PrimaryRow!)).ToList(), cancellationToken);
+            if (mark is not null)
+            {
+                await MarkClaimsAsync(mark, marks, cancellationToken);
+            }
         }
-        var placed = await ledger.RecordAsync(toRecord.Select(c => new LedgerItem(
-            c.Event.WorkspaceId, c.Event.Id, RowHash.Compute(c.PrimaryRow!), c.PrimaryRow!.PartitionKey, c.PrimaryRow.RowKey)).ToList(), cancellationToken);
-        var marks = placed.GroupBy(p => p.Item.WorkspaceId, StringComparer.Ordinal).SelectMany(g => g.Chunk(TableTransactions.MaxActions)).ToList();
-        await Parallel.ForEachAsync(marks, Options(cancellationToken), async (chunk, ct) =>
+    }
+
+    private async Task MarkClaimsAsync(string mark, IReadOnlyList<ClaimMark> marks, CancellationToken cancellationToken)
+    {
+        var chunks = marks.GroupBy(m => m.Stored.Event.WorkspaceId, StringComparer.Ordinal).SelectMany(g => g.Chunk(TableTransactions.MaxActions)).ToList();
+        await Parallel.ForEachAsync(chunks, Options(cancellationToken), async (chunk, ct) =>
         {
-            var actions = chunk.Select(p => new TableTransactionAction(TableTransactionActionType.UpdateMerge,
-                new TableEntity(p.Item.WorkspaceId, TrailKeys.Encode(p.Item.EventId)) { ["Ledger"] = p.Partition }, ETag.All)).ToList();
+            var actions = chunk.Select(m => new TableTransactionAction(TableTransactionActionType.UpdateMerge,
+                new TableEntity(m.Stored.Event.WorkspaceId, TrailKeys.Encode(m.Stored.Event.Id)) { [mark] = m.Value }, ETag.All)).ToList();
             await store.EventIds.SubmitAsync(actions, ct);
         });
     }
@@ -477,8 +483,8 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
 
         public IngestRejection? StorageRejection { get; set; }
 
-        /// <summary>The claim says the event is in the integrity ledger already.</summary>
-        public bool Ledgered { get; set; }
+        /// <summary>The after-store steps' claim marks the claim has: those steps are done for the event.</summary>
+        public IReadOnlySet<string> Marks { get; set; } = ImmutableHashSet<string>.Empty;
 
         /// <summary>The primary row as written (the last packing's), whose hash the ledger records.</summary>
         public EventRow? PrimaryRow { get; set; }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using Azure;
@@ -15,17 +16,32 @@ public sealed record LedgerItem(string WorkspaceId, string EventId, byte[] RowHa
 /// recorded. Ingest records an event after its rows are written and before the batch is
 /// acknowledged, then marks the event's claim (<c>Ledger</c> = the partition), so a replay of a
 /// complete event records nothing; one that failed between rows and ledger is recorded by the replay.
-/// Entries are inserted, never replaced: a sealed entry cannot move.
+/// Entries are inserted, never replaced: a sealed entry cannot move. Ingest runs it as its first
+/// after-store step (<see cref="IAfterStoreStep"/>), whose claim mark is that partition.
 /// </summary>
-public sealed class IntegrityLedger(IntegrityStore store, TimeProvider time)
+public sealed class IntegrityLedger(IntegrityStore store, TimeProvider time) : IAfterStoreStep
 {
+    /// <summary>The claim column that says the event is in the ledger: the ledger partition it is in.</summary>
+    public const string ClaimMarkColumn = "Ledger";
+
     private const int MaxRegisteredCached = 100_000;
 
     // An entry seen missing, then added by another writer before this one's retry, costs a round.
     private const int MaxAddRounds = 4;
     private readonly ConcurrentDictionary<(string Hour, string Workspace), byte> _registered = new();
 
-    /// <summary>Records the events; returns, per event, the ledger partition it is in.</summary>
+    string? IAfterStoreStep.ClaimMark => ClaimMarkColumn;
+
+    /// <summary>Records the stored events not yet in the ledger, each with the hash of its primary row as written.</summary>
+    async Task<IReadOnlyList<ClaimMark>> IAfterStoreStep.RunAsync(IReadOnlyList<StoredEvent> stored, CancellationToken cancellationToken)
+    {
+        var placed = await RecordAsync(stored.Select(s => new LedgerItem(
+            s.Event.WorkspaceId, s.Event.Id, RowHash.Compute(s.PrimaryRow), s.PrimaryRow.PartitionKey, s.PrimaryRow.RowKey)).ToList(), cancellationToken);
+        // RecordAsync answers in the order it was given.
+        return placed.Select((p, i) => new ClaimMark(stored[i], p.Partition)).ToList();
+    }
+
+    /// <summary>Records the events; returns, per event in the order given, the ledger partition it is in.</summary>
     public async Task<IReadOnlyList<(LedgerItem Item, string Partition)>> RecordAsync(IReadOnlyList<LedgerItem> items, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(items);
