@@ -128,7 +128,7 @@ public static class AuditCsv
             return string.Empty;
         }
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed))
+        using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.Events.JsonDefaults.Relaxed))
         {
             writer.WriteStartObject();
             if (e.Changes is not null)

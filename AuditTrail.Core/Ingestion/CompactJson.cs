@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using AuditTrail.Core.Events;
 
 namespace AuditTrail.Core.Ingestion;
 

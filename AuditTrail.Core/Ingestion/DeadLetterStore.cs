@@ -30,7 +30,7 @@ public sealed class DeadLetterStore(TrailStore store, AuditTrailTelemetry? telem
         for (var n = 0; n < items.Count; n++)
         {
             var (rejection, raw) = items[n];
-            using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed))
+            using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.Events.JsonDefaults.Relaxed))
             {
                 writer.WriteStartObject();
                 writer.WriteString("code", rejection.Code);

@@ -160,7 +160,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         var accepted = candidates.Count(c => c.Outcome == ClaimOutcome.Claimed);
         var uncataloged = candidates.Where(c => c.Outcome == ClaimOutcome.Claimed && !c.Event.Cataloged)
             .Select(c => c.Event.Type).Distinct(StringComparer.Ordinal).ToList();
-        telemetry?.Ingested(context.Door, accepted, duplicates, rejected.Select(r => r.Rejection));
+        telemetry?.Ingested(context.Door, accepted, duplicates, rejected.Select(r => r.Rejection.Code));
         logger.LogInformation(
             "Ingested {Received} events via {Door}: {Accepted} accepted, {Duplicates} duplicates, {Rejected} rejected (dead letters {DeadLetterBlob}); invocation {InvocationId}",
             batch.Count, context.Door, accepted, duplicates, rejected.Count, deadLetterBlob, context.InvocationId);

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using AuditTrail.Core.Ingestion;
-using AuditTrail.Core.Retention;
 
 namespace AuditTrail.Core.Telemetry;
 
@@ -94,9 +92,10 @@ public sealed class AuditTrailTelemetry
         return activity;
     }
 
-    public void Ingested(string door, int accepted, int duplicates, IEnumerable<IngestRejection> rejected)
+    /// <summary>One ingested batch: its accepted and duplicate events, and the code of each rejected one.</summary>
+    public void Ingested(string door, int accepted, int duplicates, IEnumerable<string> rejectedCodes)
     {
-        ArgumentNullException.ThrowIfNull(rejected);
+        ArgumentNullException.ThrowIfNull(rejectedCodes);
         var doorTag = new KeyValuePair<string, object?>(DoorTag, door);
         if (accepted > 0)
         {
@@ -106,7 +105,7 @@ public sealed class AuditTrailTelemetry
         {
             _events.Add(duplicates, doorTag, new(OutcomeTag, "duplicate"));
         }
-        foreach (var byCode in rejected.GroupBy(r => r.Code, StringComparer.Ordinal))
+        foreach (var byCode in rejectedCodes.GroupBy(c => c, StringComparer.Ordinal))
         {
             _events.Add(byCode.Count(), doorTag, new(OutcomeTag, "rejected"), new(CodeTag, byCode.Key));
         }
@@ -139,19 +138,15 @@ public sealed class AuditTrailTelemetry
         }
     }
 
-    public void Purged(PurgeReport report)
+    /// <summary>A purge that ran to the end and removed these (a dry run removes nothing and is not counted).</summary>
+    public void Purged(long eventRows, long idClaims, int deadLetterBlobs, int exportBlobs)
     {
-        ArgumentNullException.ThrowIfNull(report);
-        if (report.DryRun)
-        {
-            return; // nothing was removed
-        }
         _purgeRuns.Add(1);
         // Zeros too: a series that reports 0 says the purge ran and found nothing, which an alert on "no data" can tell from not running.
-        _purged.Add(report.EventRows, new KeyValuePair<string, object?>(KindTag, "event_rows"));
-        _purged.Add(report.IdClaims, new KeyValuePair<string, object?>(KindTag, "id_claims"));
-        _purged.Add(report.DeadLetterBlobs, new KeyValuePair<string, object?>(KindTag, "deadletter_blobs"));
-        _purged.Add(report.ExportBlobs, new KeyValuePair<string, object?>(KindTag, "export_blobs"));
+        _purged.Add(eventRows, new KeyValuePair<string, object?>(KindTag, "event_rows"));
+        _purged.Add(idClaims, new KeyValuePair<string, object?>(KindTag, "id_claims"));
+        _purged.Add(deadLetterBlobs, new KeyValuePair<string, object?>(KindTag, "deadletter_blobs"));
+        _purged.Add(exportBlobs, new KeyValuePair<string, object?>(KindTag, "export_blobs"));
     }
 
     public void ExportSucceeded(long rows, TimeSpan sinceRequested)

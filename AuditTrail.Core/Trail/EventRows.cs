@@ -20,7 +20,7 @@ public static class EventRows
     {
         // One buffer and writer per thread: this runs once per ingested event, on the hot path.
         var buffer = t_hashBuffer ??= new System.Buffers.ArrayBufferWriter<byte>(4096);
-        var writer = t_hashWriter ??= new Utf8JsonWriter(buffer, AuditTrail.Core.JsonDefaults.Relaxed);
+        var writer = t_hashWriter ??= new Utf8JsonWriter(buffer, AuditTrail.Core.Events.JsonDefaults.Relaxed);
         buffer.ResetWrittenCount();
         writer.Reset(buffer);
         AuditEventJson.WriteCanonical(writer, e);

@@ -175,7 +175,7 @@ public static class QueryApi
         public async Task ExecuteAsync(HttpContext httpContext)
         {
             httpContext.Response.ContentType = "application/json; charset=utf-8";
-            await using var writer = new Utf8JsonWriter(httpContext.Response.Body, AuditTrail.Core.JsonDefaults.Relaxed);
+            await using var writer = new Utf8JsonWriter(httpContext.Response.Body, AuditTrail.Core.Events.JsonDefaults.Relaxed);
             writer.WriteStartObject();
             writer.WriteStartArray("value");
             for (var i = 0; i < events.Count; i++)
@@ -203,7 +203,7 @@ public static class QueryApi
         public async Task ExecuteAsync(HttpContext httpContext)
         {
             httpContext.Response.ContentType = "application/json; charset=utf-8";
-            await using var writer = new Utf8JsonWriter(httpContext.Response.Body, AuditTrail.Core.JsonDefaults.Relaxed);
+            await using var writer = new Utf8JsonWriter(httpContext.Response.Body, AuditTrail.Core.Events.JsonDefaults.Relaxed);
             AuditEventJson.Write(writer, e);
             await writer.FlushAsync(httpContext.RequestAborted);
         }

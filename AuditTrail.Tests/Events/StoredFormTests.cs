@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using AuditTrail.Core;
+using AuditTrail.Core.Events;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Trail;
 

@@ -1,7 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
-namespace AuditTrail.Core;
+namespace AuditTrail.Core.Events;
 
 public static class JsonDefaults
 {
