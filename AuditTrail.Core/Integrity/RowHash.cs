@@ -32,58 +32,64 @@ public static class RowHash
         foreach (var (name, value) in ordered)
         {
             AppendText(hash, name, number);
-            switch (value)
-            {
-                case string s:
-                    hash.AppendData("S"u8);
-                    AppendText(hash, s, number);
-                    break;
-                case bool b:
-                    hash.AppendData("B"u8);
-                    hash.AppendData(b ? [1] : [0]);
-                    break;
-                case DateTimeOffset d:
-                    AppendLong(hash, "D"u8, d.UtcTicks, number);
-                    break;
-                case DateTime d:
-                    AppendLong(hash, "D"u8, d.ToUniversalTime().Ticks, number);
-                    break;
-                case int i:
-                    hash.AppendData("I"u8);
-                    BinaryPrimitives.WriteInt32BigEndian(number, i);
-                    hash.AppendData(number[..4]);
-                    break;
-                case long l:
-                    AppendLong(hash, "L"u8, l, number);
-                    break;
-                case double f:
-                    AppendLong(hash, "F"u8, BitConverter.DoubleToInt64Bits(f), number);
-                    break;
-                case Guid g:
-                    hash.AppendData("G"u8);
-                    hash.AppendData(g.ToByteArray());
-                    break;
-                case byte[] x:
-                    hash.AppendData("X"u8);
-                    BinaryPrimitives.WriteUInt32BigEndian(number, (uint)x.Length);
-                    hash.AppendData(number[..4]);
-                    hash.AppendData(x);
-                    break;
-                case BinaryData x:
-                    hash.AppendData("X"u8);
-                    var bytes = x.ToArray();
-                    BinaryPrimitives.WriteUInt32BigEndian(number, (uint)bytes.Length);
-                    hash.AppendData(number[..4]);
-                    hash.AppendData(bytes);
-                    break;
-                default:
-                    // Anything else the table could hold is spelled out, so it still changes the hash.
-                    hash.AppendData("S"u8);
-                    AppendText(hash, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty, number);
-                    break;
-            }
+            AppendValue(hash, value, number);
         }
         return hash.GetHashAndReset();
+    }
+
+    /// <summary>The value's type byte and its bytes, as the class comment spells them.</summary>
+    private static void AppendValue(IncrementalHash hash, object value, Span<byte> number)
+    {
+        switch (value)
+        {
+            case string s:
+                hash.AppendData("S"u8);
+                AppendText(hash, s, number);
+                break;
+            case bool b:
+                hash.AppendData("B"u8);
+                hash.AppendData(b ? [1] : [0]);
+                break;
+            case DateTimeOffset d:
+                AppendLong(hash, "D"u8, d.UtcTicks, number);
+                break;
+            case DateTime d:
+                AppendLong(hash, "D"u8, d.ToUniversalTime().Ticks, number);
+                break;
+            case int i:
+                hash.AppendData("I"u8);
+                BinaryPrimitives.WriteInt32BigEndian(number, i);
+                hash.AppendData(number[..4]);
+                break;
+            case long l:
+                AppendLong(hash, "L"u8, l, number);
+                break;
+            case double f:
+                AppendLong(hash, "F"u8, BitConverter.DoubleToInt64Bits(f), number);
+                break;
+            case Guid g:
+                hash.AppendData("G"u8);
+                hash.AppendData(g.ToByteArray());
+                break;
+            case byte[] x:
+                hash.AppendData("X"u8);
+                BinaryPrimitives.WriteUInt32BigEndian(number, (uint)x.Length);
+                hash.AppendData(number[..4]);
+                hash.AppendData(x);
+                break;
+            case BinaryData x:
+                hash.AppendData("X"u8);
+                var bytes = x.ToArray();
+                BinaryPrimitives.WriteUInt32BigEndian(number, (uint)bytes.Length);
+                hash.AppendData(number[..4]);
+                hash.AppendData(bytes);
+                break;
+            default:
+                // Anything else the table could hold is spelled out, so it still changes the hash.
+                hash.AppendData("S"u8);
+                AppendText(hash, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty, number);
+                break;
+        }
     }
 
     private static void AppendLong(IncrementalHash hash, ReadOnlySpan<byte> tag, long value, Span<byte> number)
