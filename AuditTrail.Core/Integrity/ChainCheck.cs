@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Azure.Data.Tables;
 
 namespace AuditTrail.Core.Integrity;
 
@@ -37,7 +36,7 @@ internal sealed class ChainCheck(IntegrityStore integrity, IntegrityKeys keys)
     {
         var problems = new List<DigestFinding>();
         var keySet = await keys.TrustedAsync(cancellationToken);
-        var tableRows = await IntegrityService.DigestRowsAsync(integrity, workspaceId, cancellationToken);
+        var tableRows = await integrity.Digests.ListAsync(workspaceId, cancellationToken);
         var digests = await ReadDigestsAsync(workspaceId, keySet, tableRows, problems, cancellationToken);
         foreach (var sequence in tableRows.Keys.Where(q => !digests.Any(d => d.Sequence == q)).Order())
         {
@@ -54,7 +53,7 @@ internal sealed class ChainCheck(IntegrityStore integrity, IntegrityKeys keys)
     /// sequence is a <c>digest_conflict</c>: one a storage writer planted, which the sealer did not adopt.
     /// </summary>
     private async Task<List<ChainedDigest>> ReadDigestsAsync(
-        string workspaceId, Dictionary<string, JsonWebKey> keySet, Dictionary<long, TableEntity> tableRows, List<DigestFinding> problems, CancellationToken cancellationToken)
+        string workspaceId, Dictionary<string, JsonWebKey> keySet, Dictionary<long, DigestRecord> tableRows, List<DigestFinding> problems, CancellationToken cancellationToken)
     {
         var blobNames = await integrity.DigestBlobs.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, workspaceId + "/", cancellationToken).Select(b => b.Name).ToListAsync(cancellationToken);
         var texts = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
@@ -104,7 +103,7 @@ internal sealed class ChainCheck(IntegrityStore integrity, IntegrityKeys keys)
         DigestJws.Read(jws) is { } read && read.Payload.PreviousDigest == DigestJws.Hash(previous.Jws) && read.Payload.Start == previous.Payload.End;
 
     /// <summary>One sequence's digest checked against the key set, its place and its table row; its payload, or null when it is not a digest of this place.</summary>
-    private static DigestPayload? CheckDigestBlob(string workspaceId, long sequence, string name, string text, Dictionary<string, JsonWebKey> keySet, Dictionary<long, TableEntity> tableRows, List<DigestFinding> problems)
+    private static DigestPayload? CheckDigestBlob(string workspaceId, long sequence, string name, string text, Dictionary<string, JsonWebKey> keySet, Dictionary<long, DigestRecord> tableRows, List<DigestFinding> problems)
     {
         if (DigestJws.Read(text) is not { } read)
         {
@@ -125,7 +124,7 @@ internal sealed class ChainCheck(IntegrityStore integrity, IntegrityKeys keys)
             problems.Add(new DigestFinding(sequence, "misplaced_digest", $"Blob {name} holds digest {payload.Sequence} of workspace '{payload.WorkspaceId}'."));
             return null;
         }
-        if (tableRows.TryGetValue(sequence, out var row) && row.GetString("Jws") != text)
+        if (tableRows.TryGetValue(sequence, out var row) && row.Jws != text)
         {
             problems.Add(new DigestFinding(sequence, "digest_differs", $"Digest {sequence}'s blob and its table row differ."));
         }

@@ -6,7 +6,6 @@ using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
 using AuditTrail.Core.Telemetry;
 using Azure;
-using Azure.Data.Tables;
 using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -51,24 +50,17 @@ public sealed class DigestSealer(
     {
         await store.EnsureCreatedAsync(cancellationToken);
         var end = time.GetUtcNow() - options.Value.SealDelay;
-        var state = workspaceId is null ? await store.Digests.FindAsync(IntegrityStore.StatePartition, "sealer", cancellationToken) : null;
+        var state = workspaceId is null ? await store.Digests.SealerStateAsync(cancellationToken) : null;
         // The registry from the hour before the last run's end (or before this run's, whichever is
         // earlier: a clock set back must not hide entries), so every workspace that recorded since is found.
         // The first run ever reads back the whole retention period.
         var from = state is null ? end.AddDays(-(Events.EventLimits.RetentionDays + 1))
-            : state.GetDateTimeOffset("SealedThrough") is { } through && through < end ? through : end;
+            : state.SealedThrough is { } through && through < end ? through : end;
         var scanFrom = from.AddHours(-1);
-        var registry = await store.Ledger.QueryAsync<TableEntity>(
-                workspaceId is null
-                    ? TableClient.CreateQueryFilter($"PartitionKey ge {IntegrityStore.RegistryPrefix + IntegrityStore.Hour(scanFrom)} and PartitionKey le {IntegrityStore.RegistryPrefix + IntegrityStore.Hour(end)}")
-                    : TableClient.CreateQueryFilter($"PartitionKey ge {IntegrityStore.RegistryPrefix + IntegrityStore.Hour(scanFrom)} and PartitionKey le {IntegrityStore.RegistryPrefix + IntegrityStore.Hour(end)} and RowKey eq {workspaceId}"),
-                select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken)
-            .Select(r => (Workspace: r.RowKey, Hour: r.PartitionKey[IntegrityStore.RegistryPrefix.Length..])).ToListAsync(cancellationToken);
+        var registry = await store.Ledger.RegisteredAsync(IntegrityStore.Hour(scanFrom), IntegrityStore.Hour(end), workspaceId, cancellationToken);
         var firstHours = registry.GroupBy(r => r.Workspace, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => DateTimeOffset.ParseExact(g.Min(r => r.Hour)!, "yyyyMMddHH", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal), StringComparer.Ordinal);
-        var purges = await store.Digests.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {IntegrityStore.PendingPurgesPartition}"),
-                select: ["RowKey"], cancellationToken: cancellationToken)
-            .Select(r => r.RowKey).Where(w => workspaceId is null || w == workspaceId).ToListAsync(cancellationToken);
+        var purges = (await store.Digests.PendingPurgeWorkspacesAsync(cancellationToken)).Where(w => workspaceId is null || w == workspaceId).ToList();
         var workspaces = registry.Select(r => r.Workspace).Concat(purges).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var sealedNow = new System.Collections.Concurrent.ConcurrentBag<SealedDigest>();
         var failed = new System.Collections.Concurrent.ConcurrentBag<SealFailure>();
@@ -93,7 +85,7 @@ public sealed class DigestSealer(
         // (so a workspace that failed is found again by the next run).
         if (workspaceId is null && failed.IsEmpty)
         {
-            await store.Digests.UpsertEntityAsync(new TableEntity(IntegrityStore.StatePartition, "sealer") { ["SealedThrough"] = end }, TableUpdateMode.Replace, cancellationToken);
+            await store.Digests.SaveSealedThroughAsync(end, cancellationToken);
         }
         logger.LogInformation("Sealed {Digests} digests of {Workspaces} workspaces through {SealedThrough:o}; {Failed} failed", sealedNow.Count, workspaces.Count, end, failed.Count);
         return new SealReport(end, sealedNow.OrderBy(d => d.Payload.WorkspaceId, StringComparer.Ordinal).ThenBy(d => d.Payload.Sequence).ToList(),
@@ -106,32 +98,30 @@ public sealed class DigestSealer(
         var lost = 0;
         while (true)
         {
-            var head = await store.Digests.FindAsync(ws, IntegrityStore.HeadRow, cancellationToken);
-            var sequence = (head?.GetInt64("Sequence") ?? -1) + 1;
+            var head = await store.Digests.HeadAsync(ws, cancellationToken);
+            var sequence = (head?.Sequence ?? -1) + 1;
             var (adoptable, slot) = await ExamineSlotsAsync(ws, sequence, head, trusted, cancellationToken);
             if (adoptable is not null)
             {
                 // Sealed by another run (concurrent, or one that stopped after the blob): adopt it.
-                await IndexAsync(adoptable, IntegrityStore.DigestBlobName(ws, sequence, slot), head, cancellationToken);
+                await store.Digests.IndexAsync(adoptable, IntegrityStore.DigestBlobName(ws, sequence, slot), head, cancellationToken);
                 continue;
             }
-            var start = head?.GetString("End") is { } previousEnd ? DigestPayload.ParseTime(previousEnd) : firstStart;
+            var start = head?.End is { } previousEnd ? DigestPayload.ParseTime(previousEnd) : firstStart;
             if (start >= end)
             {
                 return;
             }
             var entries = await EntriesAsync(store, ws, start, end, cancellationToken);
-            var purged = await store.Digests.QueryAsync<TableEntity>(
-                    TableClient.CreateQueryFilter($"PartitionKey eq {ws} and RowKey ge 'p' and RowKey lt 'q'"), cancellationToken: cancellationToken)
-                .Where(p => p.GetInt64("Sequence") is null).ToListAsync(cancellationToken);
+            var purged = await store.Digests.UnsealedPurgesAsync(ws, cancellationToken);
             if (entries.Count == 0 && purged.Count == 0)
             {
                 return;
             }
             var key = await keys.ActiveAsync(cancellationToken);
             var payload = new DigestPayload(DigestPayload.CurrentVersion, ws, sequence, DigestPayload.Time(start), DigestPayload.Time(end), entries.Count,
-                Convert.ToHexStringLower(MerkleTree.Root(entries)), head?.GetString("DigestHash"),
-                purged.Select(p => DateOnly.ParseExact(p.RowKey[1..], "yyyyMMdd", CultureInfo.InvariantCulture).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).Order(StringComparer.Ordinal).ToList(),
+                Convert.ToHexStringLower(MerkleTree.Root(entries)), head?.DigestHash,
+                purged.Select(p => DateOnly.ParseExact(p.Day, "yyyyMMdd", CultureInfo.InvariantCulture).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).Order(StringComparer.Ordinal).ToList(),
                 DigestPayload.Time(time.GetUtcNow()));
             var digest = new SealedDigest(payload, DigestJws.Sign(payload, key), key.Kid);
             if (!await TryWriteAsync(IntegrityStore.DigestBlobName(ws, sequence, slot), digest.Jws, cancellationToken))
@@ -143,15 +133,8 @@ public sealed class DigestSealer(
                 }
                 continue;
             }
-            await IndexAsync(digest, IntegrityStore.DigestBlobName(ws, sequence, slot), head, cancellationToken);
-            foreach (var p in purged)
-            {
-                await store.Digests.UpdateEntityAsync(new TableEntity(ws, p.RowKey) { ["Sequence"] = sequence }, p.ETag, TableUpdateMode.Merge, cancellationToken);
-            }
-            if (purged.Count > 0)
-            {
-                await store.Digests.DeleteEntityAsync(IntegrityStore.PendingPurgesPartition, ws, cancellationToken: cancellationToken);
-            }
+            await store.Digests.IndexAsync(digest, IntegrityStore.DigestBlobName(ws, sequence, slot), head, cancellationToken);
+            await store.Digests.SealPurgesAsync(ws, purged, sequence, cancellationToken);
             logger.LogInformation("Sealed digest {Sequence} of {WorkspaceId}: {Count} events from {Start} to {End}", sequence, ws, entries.Count, payload.Start, payload.End);
             made(digest);
             await ForwardAsync(digest, cancellationToken);
@@ -165,7 +148,7 @@ public sealed class DigestSealer(
     /// (what the existence check before it cost), one download per blob found.
     /// </summary>
     private async Task<(SealedDigest? Adoptable, int Slot)> ExamineSlotsAsync(
-        string ws, long sequence, TableEntity? head, IReadOnlyDictionary<string, JsonWebKey> trusted, CancellationToken cancellationToken)
+        string ws, long sequence, ChainHead? head, IReadOnlyDictionary<string, JsonWebKey> trusted, CancellationToken cancellationToken)
     {
         var slots = await store.DigestBlobs.GetBlobsAsync(BlobTraits.None, BlobStates.None, IntegrityStore.DigestBlobPrefix(ws, sequence), cancellationToken)
             .Select(b => IntegrityStore.TryParseDigestBlobName(b.Name, out var q, out var k) && q == sequence ? k : -1)
@@ -188,14 +171,14 @@ public sealed class DigestSealer(
     }
 
     /// <summary>Why a trusted digest is not the next link after the head (its previous hash, its start), or null.</summary>
-    private static string? ChainProblem(DigestPayload payload, TableEntity? head)
+    private static string? ChainProblem(DigestPayload payload, ChainHead? head)
     {
-        var previous = head?.GetString("DigestHash");
+        var previous = head?.DigestHash;
         if (payload.PreviousDigest != previous)
         {
             return $"it names previous digest {payload.PreviousDigest ?? "none"}, not {previous ?? "none"}";
         }
-        return head?.GetString("End") is { } end && payload.Start != end ? $"it starts at {payload.Start}, not where the previous digest ended ({end})" : null;
+        return head?.End is { } end && payload.Start != end ? $"it starts at {payload.Start}, not where the previous digest ended ({end})" : null;
     }
 
     /// <summary>Writes the digest blob if nothing is at that name; false when something is (another sealer's, or a planted one).</summary>
@@ -222,53 +205,8 @@ public sealed class DigestSealer(
     /// so sort its partitions into the range).
     /// </summary>
     internal static async Task<List<LedgerLeaf>> EntriesAsync(IntegrityStore store, string ws, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken) =>
-        await store.Ledger.QueryAsync<TableEntity>(
-                TableClient.CreateQueryFilter($"PartitionKey ge {IntegrityStore.LedgerPartition(ws, start)} and PartitionKey le {IntegrityStore.LedgerPartition(ws, end)} and WorkspaceId eq {ws} and RecordedAt ge {start} and RecordedAt lt {end}"),
-                select: ["EventId", "RowHash"], cancellationToken: cancellationToken)
-            .Select(r => new LedgerLeaf(r.GetString("EventId") ?? string.Empty, Convert.FromHexString(r.GetString("RowHash") ?? string.Empty)))
-            .ToListAsync(cancellationToken);
-
-    private async Task IndexAsync(SealedDigest digest, string blobName, TableEntity? head, CancellationToken cancellationToken)
-    {
-        var p = digest.Payload;
-        var row = new TableEntity(p.WorkspaceId, IntegrityStore.DigestRow(p.Sequence))
-        {
-            // Which slot holds it: the first name may hold a planted blob.
-            ["Blob"] = blobName,
-            ["Start"] = p.Start,
-            ["End"] = p.End,
-            ["Count"] = p.Count,
-            ["MerkleRoot"] = p.MerkleRoot,
-            ["PreviousDigest"] = p.PreviousDigest,
-            ["SealedAt"] = p.SealedAt,
-            ["Kid"] = digest.Kid,
-            ["DigestHash"] = digest.Hash,
-            ["Jws"] = digest.Jws,
-        };
-        await store.Digests.UpsertEntityAsync(row, TableUpdateMode.Replace, cancellationToken);
-        var next = new TableEntity(p.WorkspaceId, IntegrityStore.HeadRow)
-        {
-            ["Sequence"] = p.Sequence,
-            ["End"] = p.End,
-            ["DigestHash"] = digest.Hash,
-            ["SealedAt"] = p.SealedAt,
-        };
-        try
-        {
-            if (head is null)
-            {
-                await store.Digests.AddEntityAsync(next, cancellationToken);
-            }
-            else
-            {
-                await store.Digests.UpdateEntityAsync(next, head.ETag, TableUpdateMode.Replace, cancellationToken);
-            }
-        }
-        catch (RequestFailedException ex) when (ex.Status is 409 or 412)
-        {
-            // Another sealer moved the head meanwhile; the loop reads it again.
-        }
-    }
+        (await store.Ledger.ReadAsync(ws, start, end, leavesOnly: true, cancellationToken))
+            .Select(r => new LedgerLeaf(r.EventId, Convert.FromHexString(r.RowHash))).ToList();
 
     private async Task ForwardAsync(SealedDigest digest, CancellationToken cancellationToken)
     {

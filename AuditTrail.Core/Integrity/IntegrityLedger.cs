@@ -1,9 +1,6 @@
 using System.Collections.Concurrent;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Storage;
-using AuditTrail.Core.Trail;
-using Azure;
-using Azure.Data.Tables;
 
 namespace AuditTrail.Core.Integrity;
 
@@ -58,57 +55,14 @@ public sealed class IntegrityLedger(IntegrityStore store, TimeProvider time) : I
         var placed = items.Select(i => (Item: i, Partition: IntegrityStore.LedgerPartition(i.WorkspaceId, recordedAt))).ToList();
         var chunks = placed.GroupBy(p => p.Partition, StringComparer.Ordinal).SelectMany(g => g.Chunk(TableTransactions.MaxActions)).ToList();
         await Parallel.ForEachAsync(chunks, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
-            async (chunk, ct) => await AddMissingAsync(chunk.Select(p => Entry(p.Item, p.Partition, recordedAt)).ToList(), ct));
+            async (chunk, ct) => await store.Ledger.AddMissingAsync(chunk.Select(p => LedgerEntries.Entry(p.Item, p.Partition, recordedAt)).ToList(), MaxAddRounds, ct));
         return placed;
     }
-
-    /// <summary>
-    /// Adds one partition's entries; where some are there already (a concurrent delivery of the same
-    /// events, or a retry of this write), reads which in one range query and adds the rest, rather
-    /// than one request an entry: overlapping producers hit this on every batch.
-    /// </summary>
-    private async Task AddMissingAsync(List<TableEntity> entries, CancellationToken cancellationToken)
-    {
-        for (var round = 0; entries.Count > 0; round++)
-        {
-            try
-            {
-                await store.Ledger.SubmitAsync(entries.Select(e => new TableTransactionAction(TableTransactionActionType.Add, e)).ToList(), cancellationToken);
-                return;
-            }
-            catch (TableTransactionFailedException ex) when (ex.Status == 409 && round < MaxAddRounds)
-            {
-                var partition = entries[0].PartitionKey;
-                var low = entries.Select(e => e.RowKey).Min(StringComparer.Ordinal)!;
-                var high = entries.Select(e => e.RowKey).Max(StringComparer.Ordinal)!;
-                var present = new HashSet<string>(StringComparer.Ordinal);
-                var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {low} and RowKey le {high}");
-                await foreach (var row in store.Ledger.QueryAsync<TableEntity>(filter, select: ["RowKey"], cancellationToken: cancellationToken))
-                {
-                    present.Add(row.RowKey);
-                }
-                entries = entries.Where(e => !present.Contains(e.RowKey)).ToList();
-            }
-        }
-    }
-
-    private static TableEntity Entry(LedgerItem item, string partition, DateTimeOffset recordedAt) => new(partition, TrailKeys.Encode(item.EventId))
-    {
-        ["EventId"] = item.EventId,
-        ["WorkspaceId"] = item.WorkspaceId,
-        ["RowHash"] = Convert.ToHexStringLower(item.RowHash),
-        ["RecordedAt"] = recordedAt,
-        ["EventPartition"] = item.EventPartition,
-        ["EventRow"] = item.EventRow,
-    };
 
     private async Task RegisterAsync(string hour, IEnumerable<string> workspaces, CancellationToken cancellationToken)
     {
         var missing = workspaces.Where(w => !_registered.ContainsKey((hour, w))).ToList();
-        foreach (var chunk in missing.Chunk(TableTransactions.MaxActions))
-        {
-            await store.Ledger.SubmitAsync(chunk.Select(w => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(IntegrityStore.RegistryPrefix + hour, w))).ToList(), cancellationToken);
-        }
+        await store.Ledger.RegisterAsync(hour, missing, cancellationToken);
         if (_registered.Count > MaxRegisteredCached)
         {
             _registered.Clear();

@@ -1,7 +1,5 @@
-using System.Globalization;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Trail;
-using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
 
 namespace AuditTrail.Core.Integrity;
@@ -44,9 +42,9 @@ public sealed class IntegrityService(IntegrityStore integrity, TrailStore trail,
     {
         var (s, e) = Range(start, end);
         await integrity.EnsureCreatedAsync(cancellationToken);
-        var rows = await DigestRowsAsync(integrity, workspaceId, cancellationToken);
-        var list = rows.Values.Select(Summary).Where(d => d.End > s && d.Start < e).OrderBy(d => d.Sequence).ToList();
-        var last = rows.Count == 0 ? null : (DateTimeOffset?)rows.Values.Max(r => DigestPayload.ParseTime(r.GetString("SealedAt")!));
+        var rows = await integrity.Digests.ListAsync(workspaceId, cancellationToken);
+        var list = rows.Values.Select(r => r.ToSummary()).Where(d => d.End > s && d.Start < e).OrderBy(d => d.Sequence).ToList();
+        var last = rows.Count == 0 ? null : (DateTimeOffset?)rows.Values.Max(r => DigestPayload.ParseTime(r.SealedAt!));
         return new DigestList(workspaceId, s, e, last, list);
     }
 
@@ -99,18 +97,4 @@ public sealed class IntegrityService(IntegrityStore integrity, TrailStore trail,
             rows.Modified.Take(MaxFindings).ToList(), rows.Misplaced.Take(MaxFindings).ToList(), rows.Missing.Take(MaxFindings).ToList(),
             rows.Unrecorded.Take(MaxFindings).ToList(), problems.Take(MaxFindings).ToList(), truncated);
     }
-
-    /// <summary>The workspace's digest rows by sequence.</summary>
-    internal static async Task<Dictionary<long, TableEntity>> DigestRowsAsync(IntegrityStore integrity, string workspaceId, CancellationToken cancellationToken) =>
-        await integrity.Digests.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {workspaceId} and RowKey ge 'd' and RowKey lt 'e'"), cancellationToken: cancellationToken)
-            .Where(r => long.TryParse(r.RowKey.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out _))
-            .ToDictionaryAsync(r => long.Parse(r.RowKey.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture), cancellationToken: cancellationToken);
-
-    private static DigestSummary Summary(TableEntity r) => new(
-        long.Parse(r.RowKey.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture),
-        DigestPayload.ParseTime(r.GetString("Start")!), DigestPayload.ParseTime(r.GetString("End")!), r.GetInt64("Count") ?? 0,
-        r.GetString("MerkleRoot") ?? string.Empty, r.GetString("PreviousDigest"), DigestPayload.ParseTime(r.GetString("SealedAt")!),
-        r.GetString("Kid") ?? string.Empty, r.GetString("DigestHash") ?? string.Empty,
-        IntegrityStore.DigestContainer + "/" + (r.GetString("Blob") ?? IntegrityStore.DigestBlobName(r.PartitionKey, long.Parse(r.RowKey.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture))),
-        r.GetString("Jws") ?? string.Empty);
 }

@@ -35,14 +35,16 @@ public sealed class IntegrityStore
     {
         ArgumentNullException.ThrowIfNull(tables);
         ArgumentNullException.ThrowIfNull(blobs);
-        Ledger = tables.GetTableClient(LedgerTable);
-        Digests = tables.GetTableClient(DigestsTable);
+        Ledger = new LedgerEntries(tables.GetTableClient(LedgerTable));
+        Digests = new DigestRecords(tables.GetTableClient(DigestsTable));
         DigestBlobs = blobs.GetBlobContainerClient(DigestContainer);
     }
 
-    public TableClient Ledger { get; }
+    /// <summary>The owner of <c>AuditLedger</c>'s rows.</summary>
+    public LedgerEntries Ledger { get; }
 
-    public TableClient Digests { get; }
+    /// <summary>The owner of <c>AuditDigests</c>' rows.</summary>
+    public DigestRecords Digests { get; }
 
     public BlobContainerClient DigestBlobs { get; }
 

@@ -1,14 +1,10 @@
 using System.Globalization;
-using AuditTrail.Core.Storage;
-using Azure.Data.Tables;
 
 namespace AuditTrail.Core.Integrity;
 
 /// <summary>A ledger entry as verification reads it.</summary>
-internal sealed record RecordedEntry(string EventId, string RowHash, DateTimeOffset RecordedAt, string EventPartition, string EventRow);
-
 /// <summary>The ledger entries verification read, and what is wrong between them and the digests.</summary>
-internal sealed record LedgerFindings(List<RecordedEntry> Entries, List<DigestFinding> Problems);
+internal sealed record LedgerFindings(List<LedgerEntry> Entries, List<DigestFinding> Problems);
 
 /// <summary>
 /// The second check of verification: the ledger against the digests. Every covering digest's
@@ -25,12 +21,7 @@ internal sealed class LedgerCheck(IntegrityStore integrity)
         var problems = new List<DigestFinding>();
         var from = covering.Select(d => d.Start).Append(start).Min();
         var to = covering.Select(d => d.End).Append(end).Max();
-        var entries = await integrity.Ledger.QueryAsync<TableEntity>(TableClient.CreateQueryFilter(
-                $"PartitionKey ge {IntegrityStore.LedgerPartition(workspaceId, from)} and PartitionKey le {IntegrityStore.LedgerPartition(workspaceId, to)} and WorkspaceId eq {workspaceId} and RecordedAt ge {from} and RecordedAt lt {to}"),
-                cancellationToken: cancellationToken)
-            .Select(r => new RecordedEntry(r.GetString("EventId") ?? string.Empty, r.GetString("RowHash") ?? string.Empty, r.GetDateTimeOffset("RecordedAt") ?? default,
-                r.GetString("EventPartition") ?? string.Empty, r.GetString("EventRow") ?? string.Empty))
-            .ToListAsync(cancellationToken);
+        var entries = await integrity.Ledger.ReadAsync(workspaceId, from, to, leavesOnly: false, cancellationToken);
         foreach (var (sequence, payload, _) in covering)
         {
             var (ds, de) = (DigestPayload.ParseTime(payload.Start), DigestPayload.ParseTime(payload.End));
@@ -50,12 +41,12 @@ internal sealed class LedgerCheck(IntegrityStore integrity)
     }
 
     /// <summary>Entries the sealer's last complete run should have sealed that no digest covers: the digest after the last one is gone.</summary>
-    private async Task<DigestFinding?> UnsealedAsync(List<RecordedEntry> entries, DateTimeOffset now, DigestChain chain, CancellationToken cancellationToken)
+    private async Task<DigestFinding?> UnsealedAsync(List<LedgerEntry> entries, DateTimeOffset now, DigestChain chain, CancellationToken cancellationToken)
     {
-        var state = await integrity.Digests.FindAsync(IntegrityStore.StatePartition, "sealer", cancellationToken);
+        var state = await integrity.Digests.SealerStateAsync(cancellationToken);
         var lastEnd = chain.LastEnd;
         // A state from ahead of this clock says nothing about what this clock's sealer has done.
-        if (state?.GetDateTimeOffset("SealedThrough") is { } sealedThrough && sealedThrough <= now
+        if (state?.SealedThrough is { } sealedThrough && sealedThrough <= now
             && entries.Count(x => x.RecordedAt < sealedThrough && (lastEnd is null || x.RecordedAt >= lastEnd)) is var unsealed and > 0)
         {
             return new DigestFinding(null, "digest_missing",

@@ -24,11 +24,10 @@ internal sealed class TrailCheck(IntegrityStore integrity, TrailStore trail)
     private const int Parallelism = 8;
 
     public async Task<TrailFindings> RunAsync(string workspaceId, DateTimeOffset start, DateTimeOffset end, DateTimeOffset now,
-        List<RecordedEntry> entries, List<ChainedDigest> covering, DateTimeOffset? lastEnd, CancellationToken cancellationToken)
+        List<LedgerEntry> entries, List<ChainedDigest> covering, DateTimeOffset? lastEnd, CancellationToken cancellationToken)
     {
         var purgedDays = covering.SelectMany(d => d.Payload.PurgedDays).Select(d => d.Replace("-", "", StringComparison.Ordinal))
-            .Concat(await integrity.Digests.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {workspaceId} and RowKey ge 'p' and RowKey lt 'q'"), select: ["RowKey"], cancellationToken: cancellationToken)
-                .Select(r => r.RowKey[1..]).ToListAsync(cancellationToken))
+            .Concat(await integrity.Digests.PurgedDaysAsync(workspaceId, cancellationToken))
             .ToHashSet(StringComparer.Ordinal);
         var groups = await ReadTrailAsync(await PartitionsAsync(workspaceId, start, end, entries, cancellationToken), cancellationToken);
         var checks = CheckRecorded(entries, groups, lastEnd, purgedDays);
@@ -37,7 +36,7 @@ internal sealed class TrailCheck(IntegrityStore integrity, TrailStore trail)
     }
 
     /// <summary>Every partition an entry names, and every day the workspace registered in reach of the range.</summary>
-    private async Task<List<string>> PartitionsAsync(string workspaceId, DateTimeOffset start, DateTimeOffset end, List<RecordedEntry> entries, CancellationToken cancellationToken)
+    private async Task<List<string>> PartitionsAsync(string workspaceId, DateTimeOffset start, DateTimeOffset end, List<LedgerEntry> entries, CancellationToken cancellationToken)
     {
         var firstDay = (start - TimeSpan.FromDays(EventLimits.RetentionDays + 1)).UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
         var lastDay = (end + TimeSpan.FromDays(1)).UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
@@ -68,7 +67,7 @@ internal sealed class TrailCheck(IntegrityStore integrity, TrailStore trail)
     }
 
     /// <summary>Each recorded event against its rows: modified (contents), misplaced (keys), missing (rows gone), or purged as recorded.</summary>
-    private static TrailFindings CheckRecorded(List<RecordedEntry> entries, ConcurrentDictionary<string, List<TrailRow>> groups, DateTimeOffset? lastEnd, HashSet<string> purgedDays)
+    private static TrailFindings CheckRecorded(List<LedgerEntry> entries, ConcurrentDictionary<string, List<TrailRow>> groups, DateTimeOffset? lastEnd, HashSet<string> purgedDays)
     {
         var checks = new TrailFindings([], [], [], [], 0, 0, 0);
         long events = 0, pending = 0, purged = 0;
@@ -108,7 +107,7 @@ internal sealed class TrailCheck(IntegrityStore integrity, TrailStore trail)
 
     /// <summary>Rows received in the range that no ledger entry records (and the count still within reach of their ingest).</summary>
     private async Task<(List<EventFinding> Unrecorded, long Receiving)> FindUnrecordedAsync(
-        string workspaceId, DateTimeOffset s, DateTimeOffset e, DateTimeOffset now, List<RecordedEntry> entries, ConcurrentDictionary<string, List<TrailRow>> groups, CancellationToken cancellationToken)
+        string workspaceId, DateTimeOffset s, DateTimeOffset e, DateTimeOffset now, List<LedgerEntry> entries, ConcurrentDictionary<string, List<TrailRow>> groups, CancellationToken cancellationToken)
     {
         var unrecorded = new List<EventFinding>();
         long receiving = 0;
@@ -142,8 +141,8 @@ internal sealed class TrailCheck(IntegrityStore integrity, TrailStore trail)
         {
             return false;
         }
-        var entry = await integrity.Ledger.FindAsync(partition, TrailKeys.Encode(eventId), cancellationToken);
-        return entry?.GetString("RowHash") == hash && entry.GetString("WorkspaceId") == workspaceId;
+        var entry = await integrity.Ledger.FindAsync(partition, eventId, cancellationToken);
+        return entry?.RowHash == hash && entry.WorkspaceId == workspaceId;
     }
 
     private static ParallelOptions Options(CancellationToken cancellationToken) => new() { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken };

@@ -127,15 +127,7 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
             return;
         }
         await integrity.EnsureCreatedAsync(cancellationToken);
-        try
-        {
-            await integrity.Digests.AddEntityAsync(new TableEntity(workspaceId, IntegrityStore.PurgeRow(day)) { ["PurgedAt"] = time.GetUtcNow() }, cancellationToken);
-        }
-        catch (Azure.RequestFailedException ex) when (ex.Status == 409)
-        {
-            // Recorded by a run cut off after it.
-        }
-        await integrity.Digests.UpsertEntityAsync(new TableEntity(IntegrityStore.PendingPurgesPartition, workspaceId), TableUpdateMode.Replace, cancellationToken);
+        await integrity.Digests.RecordPurgeAsync(workspaceId, day, time.GetUtcNow(), cancellationToken);
     }
 
     /// <summary>
