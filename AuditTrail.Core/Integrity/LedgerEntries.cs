@@ -23,7 +23,7 @@ public sealed class LedgerEntry : ITableEntity, IMeasuredEntity
 
     public string WorkspaceId { get; set; } = string.Empty;
 
-    /// <summary>Lower-case hex of the stored primary row's hash (<see cref="RowHash"/>).</summary>
+    /// <summary>Lower-case hex of the stored primary row's hash (<see cref="Integrity.RowHash"/>).</summary>
     public string RowHash { get; set; } = string.Empty;
 
     public DateTimeOffset RecordedAt { get; set; }
