@@ -1,5 +1,8 @@
+using System.CommandLine;
 using System.Globalization;
 using AuditTrail.Core.Access;
+using AuditTrail.Core.Ingestion;
+using AuditTrail.Functions.Hosting;
 
 namespace AuditTrail.Functions.Access;
 
@@ -9,6 +12,8 @@ namespace AuditTrail.Functions.Access;
 /// </summary>
 public static class TokensCommand
 {
+    public const string Name = "tokens";
+
     public const string Usage = """
         usage:
           tokens create --workspace <id> --role owner|ingest [--name <text>] [--expires-in-days <n>]
@@ -16,103 +21,101 @@ public static class TokensCommand
           tokens revoke --workspace <id> --id <token id>
         """;
 
-    public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    public static Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
+        Hosting.CommandLine.InvokeAsync(Create(services), args, output, error, cancellationToken);
+
+    internal static Command Create(IServiceProvider services)
     {
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 2; i < args.Length; i++)
+        var role = new Option<string>("--role") { Description = "owner or ingest", Required = true };
+        var name = new Option<string>("--name") { Description = "what the token is for" };
+        var days = CommandOptions.PositiveWhole("--expires-in-days", "--expires-in-days must be a whole number of days, 1 or more.");
+        var id = new Option<string>("--id") { Description = "the token's id", Required = true };
+        var create = Subcommand("create", "create a token and print its secret once", role, name, days);
+        create.SetAction((parsed, ct) => RecordedAsync(parsed, "nothing was changed", () => CreateAsync(services, parsed, parsed.GetRequiredValue(role), parsed.GetValue(name), parsed.GetValue(days), ct)));
+        var list = Subcommand("list", "list the workspace's tokens, without their secrets");
+        list.SetAction((parsed, ct) => RecordedAsync(parsed, "nothing was changed", () => ListAsync(services, parsed, ct)));
+        var revoke = Subcommand("revoke", "revoke a token of the workspace", id);
+        revoke.SetAction((parsed, ct) => RecordedAsync(parsed, "the token is revoked", () => RevokeAsync(services, parsed, parsed.GetRequiredValue(id), ct)));
+        return new Command(Name, "create, list and revoke access tokens") { create, list, revoke };
+    }
+
+    /// <summary>A subcommand of its own <c>--workspace</c> (required) and the given options.</summary>
+    private static Command Subcommand(string name, string description, params Option[] options)
+    {
+        var command = new Command(name, description) { CommandOptions.Workspace(required: true) };
+        foreach (var option in options)
         {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-            {
-                return Fail(error, $"Unexpected argument '{args[i]}'.");
-            }
-            options[args[i][2..]] = args[++i];
+            command.Options.Add(option);
         }
-        var tokens = services.GetRequiredService<AccessTokenService>();
-        var time = services.GetRequiredService<TimeProvider>();
-        if (!options.TryGetValue("workspace", out var workspace))
+        return command;
+    }
+
+    private static string Workspace(ParseResult parsed) => parsed.GetRequiredValue<string>("--workspace");
+
+    private static async Task<int> CreateAsync(IServiceProvider services, ParseResult parsed, string role, string? name, int? days, CancellationToken cancellationToken)
+    {
+        var output = parsed.InvocationConfiguration.Output;
+        var expires = days is { } d ? services.GetRequiredService<TimeProvider>().GetUtcNow().AddDays(d) : (DateTimeOffset?)null;
+        var (info, secret) = await services.GetRequiredService<AccessTokenService>().CreateAsync(Workspace(parsed), role, expires, name, cancellationToken);
+        await output.WriteLineAsync($"Created {info.Role} token {info.Id} for workspace {info.WorkspaceId} (expires {info.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never"}).");
+        await output.WriteLineAsync("The token is shown only now; keep it secret:");
+        await output.WriteLineAsync(secret);
+        return 0;
+    }
+
+    private static async Task<int> ListAsync(IServiceProvider services, ParseResult parsed, CancellationToken cancellationToken)
+    {
+        var output = parsed.InvocationConfiguration.Output;
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        await output.WriteLineAsync("id                role    status   created               expires               name");
+        foreach (var t in await services.GetRequiredService<AccessTokenService>().ListAsync(Workspace(parsed), cancellationToken))
         {
-            return Fail(error, "--workspace is required.");
+            var status = t.RevokedAt is not null ? "revoked" : t.ExpiresAt <= now ? "expired" : "active";
+            await output.WriteLineAsync($"{t.Id}  {t.Role,-6}  {status,-7}  {t.CreatedAt:u}  {(t.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never"),-20}  {t.Name}");
         }
+        return 0;
+    }
+
+    private static async Task<int> RevokeAsync(IServiceProvider services, ParseResult parsed, string id, CancellationToken cancellationToken)
+    {
+        var workspace = Workspace(parsed);
+        if (!await services.GetRequiredService<AccessTokenService>().RevokeAsync(workspace, id, cancellationToken))
+        {
+            return Hosting.CommandLine.Refuse(parsed, $"Workspace {workspace} has no token {id}.");
+        }
+        await parsed.InvocationConfiguration.Output.WriteLineAsync($"Revoked token {id} of workspace {workspace}.");
+        return 0;
+    }
+
+    /// <summary>
+    /// A token action and its audit event: a refusal before the action is exit 2; an event not recorded
+    /// after it says what was done all the same (<paramref name="done"/>: a revocation stands, a creation
+    /// is undone) and is exit 1.
+    /// </summary>
+    private static async Task<int> RecordedAsync(ParseResult parsed, string done, Func<Task<int>> action)
+    {
+        var error = parsed.InvocationConfiguration.Error;
         try
         {
-            switch (args.ElementAtOrDefault(1))
-            {
-                case "create":
-                    if (!options.TryGetValue("role", out var role))
-                    {
-                        return Fail(error, "--role is required (owner or ingest).");
-                    }
-                    DateTimeOffset? expires = null;
-                    if (options.TryGetValue("expires-in-days", out var daysText))
-                    {
-                        if (!int.TryParse(daysText, NumberStyles.None, CultureInfo.InvariantCulture, out var days) || days < 1)
-                        {
-                            return Fail(error, "--expires-in-days must be a whole number of days, 1 or more.");
-                        }
-                        expires = time.GetUtcNow().AddDays(days);
-                    }
-                    var (info, secret) = await tokens.CreateAsync(workspace, role, expires, options.GetValueOrDefault("name"), cancellationToken);
-                    await output.WriteLineAsync($"Created {info.Role} token {info.Id} for workspace {info.WorkspaceId} (expires {info.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never"}).");
-                    await output.WriteLineAsync("The token is shown only now; keep it secret:");
-                    await output.WriteLineAsync(secret);
-                    return 0;
-                case "list":
-                    await output.WriteLineAsync("id                role    status   created               expires               name");
-                    foreach (var t in await tokens.ListAsync(workspace, cancellationToken))
-                    {
-                        var status = t.RevokedAt is not null ? "revoked" : t.ExpiresAt <= time.GetUtcNow() ? "expired" : "active";
-                        await output.WriteLineAsync($"{t.Id}  {t.Role,-6}  {status,-7}  {t.CreatedAt:u}  {(t.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never"),-20}  {t.Name}");
-                    }
-                    return 0;
-                case "revoke":
-                    if (!options.TryGetValue("id", out var id))
-                    {
-                        return Fail(error, "--id is required.");
-                    }
-                    if (!await tokens.RevokeAsync(workspace, id, cancellationToken))
-                    {
-                        return Fail(error, $"Workspace {workspace} has no token {id}.", showUsage: false);
-                    }
-                    await output.WriteLineAsync($"Revoked token {id} of workspace {workspace}.");
-                    return 0;
-                default:
-                    return Fail(error, "Unknown tokens command.");
-            }
+            return await action();
         }
         catch (ArgumentException ex)
         {
-            return Fail(error, ex.Message, showUsage: false);
+            return Hosting.CommandLine.Refuse(parsed, ex.Message);
         }
-        catch (Core.Ingestion.UnrecordableActionException ex) when (ex.BeforeAction)
+        catch (UnrecordableActionException ex) when (ex.BeforeAction)
         {
-            return Fail(error, $"Nothing was changed: the token's audit event would be refused by the trail ({ex.Rejection.Reason}).", showUsage: false);
+            return Hosting.CommandLine.Refuse(parsed, $"Nothing was changed: the token's audit event would be refused by the trail ({ex.Rejection.Reason}).");
         }
-        catch (Core.Ingestion.TrailRecordConflictException ex)
+        catch (TrailRecordConflictException ex)
         {
-            error.WriteLine($"error: {Done(args)}, but its audit event was not recorded. {ex.Message}");
+            await error.WriteLineAsync($"error: {done}, but its audit event was not recorded. {ex.Message}");
             return Hosting.CommandLine.Failed;
         }
-        catch (Core.Ingestion.UnrecordableActionException ex)
+        catch (UnrecordableActionException ex)
         {
-            error.WriteLine($"error: {Done(args)}, but its audit event was not recorded ({ex.Rejection.Reason}); run the command again to record it.");
+            await error.WriteLineAsync($"error: {done}, but its audit event was not recorded ({ex.Rejection.Reason}); run the command again to record it.");
             return Hosting.CommandLine.Failed;
         }
-    }
-
-    /// <summary>What a command whose record failed has done all the same (a revocation stands; a creation is undone).</summary>
-    private static string Done(string[] args) => args.ElementAtOrDefault(1) switch
-    {
-        "revoke" => "the token is revoked",
-        _ => "nothing was changed",
-    };
-
-    private static int Fail(TextWriter error, string message, bool showUsage = true)
-    {
-        error.WriteLine("error: " + message);
-        if (showUsage)
-        {
-            error.WriteLine(Usage);
-        }
-        return 2;
     }
 }

@@ -1,11 +1,14 @@
+using System.CommandLine;
 using AuditTrail.Core.Demo;
-using AuditTrail.Core.Events;
+using AuditTrail.Functions.Hosting;
 
 namespace AuditTrail.Functions.Demo;
 
 /// <summary><c>seed-demo</c>: fills a workspace with the demo trail once (scripts/run does it for <c>ws_demo</c>).</summary>
 public static class SeedDemoCommand
 {
+    public const string Name = "seed-demo";
+
     public const string Usage = """
         usage:
           seed-demo [--workspace <id>]   a realistic 90-day demo trail, once (default workspace ws_demo)
@@ -13,24 +16,19 @@ public static class SeedDemoCommand
 
     public const string DefaultWorkspace = "ws_demo";
 
-    public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    public static Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
+        Hosting.CommandLine.InvokeAsync(Create(services), args, output, error, cancellationToken);
+
+    internal static Command Create(IServiceProvider services)
     {
-        var workspace = DefaultWorkspace;
-        if (args.Length == 3 && args[1] == "--workspace")
-        {
-            workspace = args[2];
-        }
-        else if (args.Length != 1)
-        {
-            await error.WriteLineAsync("error: seed-demo takes only --workspace <id>.");
-            await error.WriteLineAsync(Usage);
-            return 2;
-        }
-        if (!WorkspaceIds.IsValid(workspace))
-        {
-            await error.WriteLineAsync($"error: {WorkspaceIds.Rule}");
-            return 2;
-        }
+        var workspace = CommandOptions.Workspace(required: false, DefaultWorkspace);
+        var command = new Command(Name, "a realistic 90-day demo trail, once") { workspace };
+        command.SetAction((parsed, ct) => SeedAsync(services, parsed.GetRequiredValue(workspace), parsed.InvocationConfiguration.Output, ct));
+        return command;
+    }
+
+    private static async Task<int> SeedAsync(IServiceProvider services, string workspace, TextWriter output, CancellationToken cancellationToken)
+    {
         var result = await services.GetRequiredService<DemoTrailSeeder>().SeedAsync(workspace, cancellationToken);
         if (result.AlreadySeeded)
         {

@@ -1,6 +1,7 @@
-using System.Globalization;
+using System.CommandLine;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Forwarding;
+using AuditTrail.Functions.Hosting;
 
 namespace AuditTrail.Functions.Forwarding;
 
@@ -10,34 +11,33 @@ namespace AuditTrail.Functions.Forwarding;
 /// </summary>
 public static class ForwardingCommand
 {
+    public const string Name = "forwarding";
+
     public const string Usage = """
         usage:
           forwarding replay-poison [--max N]                 move up to N (default all, at most 100000) messages from audit-forward-poison back to audit-forward
           forwarding resend-dead-letters --workspace <id>    queue that workspace's dead-lettered forwards (refused with a 4xx or 3xx, or an internal address) again, with their original messageIds; fix the key or endpoint first
         """;
 
-    public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    /// <summary>What one <c>replay-poison</c> moves at the most.</summary>
+    private const int MaxReplayed = 100_000;
+
+    public static Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
+        Hosting.CommandLine.InvokeAsync(Create(services), args, output, error, cancellationToken);
+
+    internal static Command Create(IServiceProvider services)
     {
-        ArgumentNullException.ThrowIfNull(args);
-        ArgumentNullException.ThrowIfNull(output);
-        ArgumentNullException.ThrowIfNull(error);
-        if (args.ElementAtOrDefault(1) == "resend-dead-letters")
-        {
-            if (args.Length != 4 || args[2] != "--workspace" || !WorkspaceIds.IsValid(args[3]))
-            {
-                await error.WriteLineAsync("error: resend-dead-letters needs --workspace <a workspace id>.\n" + Usage);
-                return 2;
-            }
-            return await ResendAsync(services, args[3], output, error, cancellationToken);
-        }
-        var max = 100_000;
-        var valid = args.ElementAtOrDefault(1) == "replay-poison" && (args.Length == 2
-            || (args.Length == 4 && args[2] == "--max" && int.TryParse(args[3], NumberStyles.None, CultureInfo.InvariantCulture, out max) && max > 0));
-        if (!valid)
-        {
-            await error.WriteLineAsync("error: unknown forwarding command or option.\n" + Usage);
-            return 2;
-        }
+        var max = CommandOptions.PositiveWhole("--max", "--max must be a whole number, 1 or more.");
+        var replay = new Command("replay-poison", "move poison messages back to the forwarding queue") { max };
+        replay.SetAction((parsed, ct) => ReplayAsync(services, parsed.GetValue(max) ?? MaxReplayed, parsed.InvocationConfiguration.Output, ct));
+        var workspace = CommandOptions.Workspace(required: true);
+        var resend = new Command("resend-dead-letters", "queue a workspace's dead-lettered forwards again") { workspace };
+        resend.SetAction((parsed, ct) => ResendAsync(services, parsed.GetRequiredValue(workspace), parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error, ct));
+        return new Command(Name, "replay and resend forwarded events") { replay, resend };
+    }
+
+    private static async Task<int> ReplayAsync(IServiceProvider services, int max, TextWriter output, CancellationToken cancellationToken)
+    {
         var outbox = services.GetRequiredService<ForwardingOutbox>();
         var progress = new Progress<int>(n =>
         {

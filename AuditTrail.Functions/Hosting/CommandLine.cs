@@ -1,3 +1,6 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 using AuditTrail.Functions.Access;
 using AuditTrail.Functions.Demo;
 using AuditTrail.Functions.Forwarding;
@@ -6,7 +9,11 @@ using AuditTrail.Functions.Retention;
 
 namespace AuditTrail.Functions.Hosting;
 
-/// <summary>The app's administrative commands, run with the app's own configuration and services.</summary>
+/// <summary>
+/// The app's administrative commands, run with the app's own configuration and services. Each command
+/// declares its grammar with System.CommandLine; help, parse errors and exit codes are answered here
+/// for every command alike.
+/// </summary>
 public static class CommandLine
 {
     public static readonly string Usage = $"""
@@ -29,28 +36,37 @@ public static class CommandLine
         at start with one line naming it (exit code 1).
         """;
 
-    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "tokens" or "retention" or "forwarding" or "seed-demo" or "integrity";
+    /// <summary>Each command's usage, by its name: what its help prints and what follows its parse errors.</summary>
+    private static readonly Dictionary<string, string> Usages = new(StringComparer.Ordinal)
+    {
+        [TokensCommand.Name] = TokensCommand.Usage,
+        [RetentionCommand.Name] = RetentionCommand.Usage,
+        [ForwardingCommand.Name] = ForwardingCommand.Usage,
+        [SeedDemoCommand.Name] = SeedDemoCommand.Usage,
+        [IntegrityCommand.Name] = IntegrityCommand.Usage,
+    };
+
+    /// <summary>Help in any of the usual spellings, the bare word included (<c>retention help</c>).</summary>
+    private static readonly string[] HelpWords = ["--help", "-h", "/h", "-?", "/?", "help"];
+
+    /// <summary>Exit code of a command whose arguments are wrong.</summary>
+    public const int BadArguments = 2;
+
+    /// <summary>Exit code of a command that failed for a reason other than its arguments (storage, an alarm).</summary>
+    public const int Failed = 1;
+
+    public static bool IsCommand(string[] args) => args.Length > 0 && Usages.ContainsKey(args[0]);
 
     /// <summary>Asking for help, in any of the usual spellings: the server is not started.</summary>
-    public static bool IsHelp(string[] args) => args.Length > 0 && IsHelpWord(args[0]);
+    public static bool IsHelp(string[] args) => args.Length > 0 && HelpWords.Contains(args[0], StringComparer.Ordinal);
 
     /// <summary>
-    /// <c>&lt;command&gt; --help</c> (in any spelling): that command's usage, answered here for every
-    /// command alike, before any storage is reached; otherwise null.
+    /// <c>&lt;command&gt; --help</c> (in any spelling): that command's usage, answered before any storage
+    /// is reached; otherwise null. <c>&lt;command&gt; &lt;subcommand&gt; --help</c> is answered the same
+    /// way when the command runs (<see cref="InvokeAsync"/>).
     /// </summary>
     public static string? CommandHelp(string[] args) =>
-        args.Length == 2 && IsCommand(args) && IsHelpWord(args[1])
-            ? args[0] switch
-            {
-                "tokens" => TokensCommand.Usage,
-                "forwarding" => ForwardingCommand.Usage,
-                "seed-demo" => SeedDemoCommand.Usage,
-                "integrity" => IntegrityCommand.Usage,
-                _ => RetentionCommand.Usage,
-            }
-            : null;
-
-    private static bool IsHelpWord(string arg) => arg is "--help" or "-h" or "-?" or "/?" or "help";
+        args.Length == 2 && IsCommand(args) && HelpWords.Contains(args[1], StringComparer.Ordinal) ? Usages[args[0]] : null;
 
     /// <summary>
     /// A first argument that is neither a command nor a setting (<c>--key=value</c>, <c>--key value</c>,
@@ -61,23 +77,21 @@ public static class CommandLine
             ? args[0]
             : null;
 
-    /// <summary>Exit code of a command that failed for a reason other than its arguments (storage, an alarm).</summary>
-    public const int Failed = 1;
-
     public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(error);
         try
         {
-            return await (args[0] switch
+            var command = args[0] switch
             {
-                "tokens" => TokensCommand.RunAsync(services, args, output, error, cancellationToken),
-                "forwarding" => ForwardingCommand.RunAsync(services, args, output, error, cancellationToken),
-                "seed-demo" => SeedDemoCommand.RunAsync(services, args, output, error, cancellationToken),
-                "integrity" => IntegrityCommand.RunAsync(services, args, output, error, cancellationToken),
-                _ => RetentionCommand.RunAsync(services, args, output, error, cancellationToken),
-            });
+                TokensCommand.Name => TokensCommand.Create(services),
+                ForwardingCommand.Name => ForwardingCommand.Create(services),
+                SeedDemoCommand.Name => SeedDemoCommand.Create(services),
+                IntegrityCommand.Name => IntegrityCommand.Create(services),
+                _ => RetentionCommand.Create(services),
+            };
+            return await InvokeAsync(command, args, output, error, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -86,6 +100,43 @@ public static class CommandLine
             await error.WriteLineAsync($"error: {args[0]} failed: {OneLine(ex)}");
             return Failed;
         }
+    }
+
+    /// <summary>
+    /// Parses <paramref name="args"/> (the command's name first) with <paramref name="command"/>'s grammar
+    /// and runs its action. Help prints the command's usage (exit 0); a parse error prints an
+    /// <c>error:</c> line for each problem and the usage (exit 2); a failure of the action itself is thrown to the caller.
+    /// </summary>
+    public static async Task<int> InvokeAsync(Command command, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        ArgumentNullException.ThrowIfNull(error);
+        var usage = Usages[command.Name];
+        var root = new RootCommand { command };
+        root.Options.Clear();
+        root.Options.Add(new HelpOption(HelpWords[0], HelpWords[1..]) { Action = new PrintUsage(usage) });
+        var parsed = root.Parse(args);
+        if (parsed.Action is ParseErrorAction)
+        {
+            foreach (var problem in parsed.Errors)
+            {
+                await error.WriteLineAsync("error: " + problem.Message);
+            }
+            await error.WriteLineAsync(usage);
+            return BadArguments;
+        }
+        // No exception handler and no signal handling of System.CommandLine's own: failures are
+        // RunAsync's one-line error, and the host process owns Ctrl+C.
+        var invocation = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
+        return await parsed.InvokeAsync(invocation, cancellationToken);
+    }
+
+    /// <summary>An error line for a command's refusal after parsing (no usage: the arguments were well formed).</summary>
+    internal static int Refuse(ParseResult parsed, string message)
+    {
+        ArgumentNullException.ThrowIfNull(parsed);
+        parsed.InvocationConfiguration.Error.WriteLine("error: " + message);
+        return BadArguments;
     }
 
     /// <summary>The failure's own message, and its inner ones, on one line.</summary>
@@ -101,4 +152,16 @@ public static class CommandLine
 
     private static string Indent(string usage) =>
         string.Join("\n", usage.Split('\n').Where(l => !l.TrimStart().StartsWith("usage:", StringComparison.Ordinal) && l.Trim().Length > 0).Select(l => "  " + l.Trim()));
+
+    /// <summary>Help answered with the command's own usage text, the one docs/operations.md shows.</summary>
+    private sealed class PrintUsage(string usage) : SynchronousCommandLineAction
+    {
+        public override bool ClearsParseErrors => true;
+
+        public override int Invoke(ParseResult parseResult)
+        {
+            parseResult.InvocationConfiguration.Output.WriteLine(usage.Trim());
+            return 0;
+        }
+    }
 }

@@ -1,12 +1,15 @@
+using System.CommandLine;
 using System.Globalization;
-using AuditTrail.Core.Events;
 using AuditTrail.Core.Integrity;
+using AuditTrail.Functions.Hosting;
 
 namespace AuditTrail.Functions.Integrity;
 
 /// <summary><c>integrity verify --workspace &lt;ws&gt; [--start &lt;time&gt;] [--end &lt;time&gt;]</c> and <c>integrity seal [--workspace &lt;ws&gt;]</c>.</summary>
 public static class IntegrityCommand
 {
+    public const string Name = "integrity";
+
     public const string Usage = """
         usage:
           integrity verify --workspace <id> [--start <ISO 8601>] [--end <ISO 8601>]   exit 0 only when intact, 3 when not
@@ -19,30 +22,37 @@ public static class IntegrityCommand
     /// <summary>Exit code of a seal run that could not seal some workspace (the others were sealed).</summary>
     public const int SealFailed = 4;
 
-    public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    public static Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
+        Hosting.CommandLine.InvokeAsync(Create(services), args, output, error, cancellationToken);
+
+    internal static Command Create(IServiceProvider services)
     {
-        switch (args.ElementAtOrDefault(1))
+        var one = CommandOptions.Workspace(required: false);
+        var seal = new Command("seal", "seal now, every workspace or one") { one };
+        seal.SetAction((parsed, ct) => SealAsync(services, parsed.GetValue(one), parsed.InvocationConfiguration, ct));
+        var workspace = CommandOptions.Workspace(required: true);
+        var start = CommandOptions.Instant("--start");
+        var end = CommandOptions.Instant("--end");
+        var verify = new Command("verify", "verify a workspace's trail against its digests") { workspace, start, end };
+        verify.SetAction((parsed, ct) => VerifyAsync(services, parsed, parsed.GetRequiredValue(workspace), parsed.GetValue(start), parsed.GetValue(end), ct));
+        return new Command(Name, "seal and verify the trail") { verify, seal };
+    }
+
+    private static async Task<int> SealAsync(IServiceProvider services, string? workspace, InvocationConfiguration console, CancellationToken cancellationToken)
+    {
+        // A workspace's failure (its digest's record not stored included) is in report.Failed;
+        // anything else (the registry unreadable) is CommandLine's one-line error and exit 1.
+        var report = await services.GetRequiredService<DigestSealer>().SealAsync(workspace, cancellationToken);
+        foreach (var d in report.Digests)
         {
-            case "seal" when args.Length == 2 || (args.Length == 4 && args[2] == "--workspace" && Core.Events.WorkspaceIds.IsValid(args[3])):
-                // A workspace's failure (its digest's record not stored included) is in report.Failed;
-                // anything else (the registry unreadable) is CommandLine's one-line error and exit 1.
-                var report = await services.GetRequiredService<DigestSealer>().SealAsync(args.ElementAtOrDefault(3), cancellationToken);
-                foreach (var d in report.Digests)
-                {
-                    await output.WriteLineAsync($"sealed  {d.Payload.WorkspaceId}  #{d.Payload.Sequence}  {d.Payload.Start} .. {d.Payload.End}  {d.Payload.Count} events");
-                }
-                foreach (var f in report.Failed)
-                {
-                    await error.WriteLineAsync($"failed  {f.WorkspaceId}  {f.Reason}");
-                }
-                await output.WriteLineAsync(Describe(report));
-                return report.Succeeded ? 0 : SealFailed;
-            case "verify":
-                return await VerifyAsync(services, args[2..], output, error, cancellationToken);
-            default:
-                await error.WriteLineAsync("error: unknown integrity command.\n" + Usage);
-                return 2;
+            await console.Output.WriteLineAsync($"sealed  {d.Payload.WorkspaceId}  #{d.Payload.Sequence}  {d.Payload.Start} .. {d.Payload.End}  {d.Payload.Count} events");
         }
+        foreach (var f in report.Failed)
+        {
+            await console.Error.WriteLineAsync($"failed  {f.WorkspaceId}  {f.Reason}");
+        }
+        await console.Output.WriteLineAsync(Describe(report));
+        return report.Succeeded ? 0 : SealFailed;
     }
 
     public static string Describe(SealReport r) => r.Succeeded
@@ -50,41 +60,18 @@ public static class IntegrityCommand
         : string.Create(CultureInfo.InvariantCulture,
             $"Sealed {r.Digests.Count} digests through {DigestPayload.Time(r.SealedThrough)}; {r.Failed.Count} workspaces FAILED and are left for the next run: {string.Join(", ", r.Failed.Select(f => f.WorkspaceId))}.");
 
-    private static async Task<int> VerifyAsync(IServiceProvider services, string[] options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    private static async Task<int> VerifyAsync(IServiceProvider services, ParseResult parsed, string workspace, DateTimeOffset? start, DateTimeOffset? end, CancellationToken cancellationToken)
     {
-        string? workspace = null;
-        DateTimeOffset? start = null, end = null;
-        for (var i = 0; i < options.Length; i += 2)
-        {
-            var value = options.ElementAtOrDefault(i + 1);
-            DateTimeOffset parsed = default;
-            var ok = value is not null && options[i] switch
-            {
-                "--workspace" => (workspace = value) is not null,
-                "--start" => Iso8601.TryParseUtc(value, out parsed) && (start = parsed) is not null,
-                "--end" => Iso8601.TryParseUtc(value, out parsed) && (end = parsed) is not null,
-                _ => false,
-            };
-            if (!ok)
-            {
-                await error.WriteLineAsync($"error: bad option '{options[i]}' (times are ISO 8601 with an offset).\n" + Usage);
-                return 2;
-            }
-        }
-        if (!Core.Events.WorkspaceIds.IsValid(workspace))
-        {
-            await error.WriteLineAsync("error: --workspace <id> is required. " + Core.Events.WorkspaceIds.Rule);
-            return 2;
-        }
+        var output = parsed.InvocationConfiguration.Output;
+        var error = parsed.InvocationConfiguration.Error;
         VerificationReport report;
         try
         {
-            report = await services.GetRequiredService<IntegrityService>().VerifyAsync(workspace!, start, end, cancellationToken);
+            report = await services.GetRequiredService<IntegrityService>().VerifyAsync(workspace, start, end, cancellationToken);
         }
         catch (IntegrityRangeException ex)
         {
-            await error.WriteLineAsync("error: " + ex.Message);
-            return 2;
+            return Hosting.CommandLine.Refuse(parsed, ex.Message);
         }
         // On stderr: what is on stdout is the report, which this does not change.
         if (await services.GetRequiredService<IntegrityService>().DigestRetentionAsync(cancellationToken) is not true)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using AuditTrail.Core.Retention;
 
@@ -6,19 +7,26 @@ namespace AuditTrail.Functions.Retention;
 /// <summary><c>retention purge [--dry-run]</c>: run the purge now, or report what it would remove.</summary>
 public static class RetentionCommand
 {
+    public const string Name = "retention";
+
     public const string Usage = """
         usage:
           retention purge [--dry-run]
         """;
 
-    public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    public static Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
+        Hosting.CommandLine.InvokeAsync(Create(services), args, output, error, cancellationToken);
+
+    internal static Command Create(IServiceProvider services)
     {
-        if (args.ElementAtOrDefault(1) != "purge" || args.Skip(2).Any(a => a != "--dry-run"))
-        {
-            await error.WriteLineAsync("error: unknown retention command.\n" + Usage);
-            return 2;
-        }
-        var dryRun = args.Contains("--dry-run");
+        var dryRun = new Option<bool>("--dry-run") { Description = "report what the purge would remove, and remove nothing" };
+        var purge = new Command("purge", "run the purge now") { dryRun };
+        purge.SetAction((parsed, ct) => PurgeAsync(services, parsed.GetValue(dryRun), parsed.InvocationConfiguration.Output, ct));
+        return new Command(Name, "the retention purge") { purge };
+    }
+
+    private static async Task<int> PurgeAsync(IServiceProvider services, bool dryRun, TextWriter output, CancellationToken cancellationToken)
+    {
         var report = await services.GetRequiredService<RetentionService>().PurgeAsync(dryRun, cancellationToken);
         foreach (var p in report.Partitions)
         {
