@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Export;
@@ -8,6 +7,7 @@ using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Trail;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AuditTrail.Benchmarks;
@@ -19,10 +19,11 @@ namespace AuditTrail.Benchmarks;
 /// <para>
 /// Two kinds of run. <b>End to end</b>: seed a workspace through the ingest service, then export it
 /// through <see cref="ExportService"/> (queries, CSV, blocks, commit, audit event). <b>Writer</b>: the
-/// same <see cref="CsvBlobWriter"/> and real block uploads to the same Azurite, fed from generated
-/// events instead of queries. The writer kind exists for 1M rows: Azurite evaluates every table query
-/// by scanning the whole table, so reading 1M events back (5M rows) through it takes hours and
-/// measures Azurite, not the export.
+/// worker's own <see cref="CsvBlockWriter"/> (the same loop, buffer and block size) with real block
+/// uploads to the same Azurite, fed query-sized pages of generated events instead of queries, its
+/// checkpoints kept in memory instead of the export's row. The writer kind exists for 1M rows: Azurite
+/// evaluates every table query by scanning the whole table, so reading 1M events back (5M rows)
+/// through it takes hours and measures Azurite, not the export.
 /// </para>
 /// </summary>
 public static class ExportMemoryBenchmark
@@ -67,15 +68,13 @@ public static class ExportMemoryBenchmark
 
         // Writer runs are cheap, so each size runs several times, interleaved, and the median counts:
         // a single live peak varies by about a megabyte with what happens to be live when sampled.
-        var writer = new CsvBlobWriter(container, NullLogger.Instance);
         var figures = writerSizes.ToDictionary(size => size, _ => new List<Figure>());
         for (var round = 0; round < writerRounds; round++)
         {
             foreach (var size in writerSizes)
             {
                 var blob = $"bench/{Guid.NewGuid():N}.csv";
-                var figure = await MeasureAsync(async () =>
-                    (await writer.WriteAsync(blob, GenerateAsync(size, log), new BlobHttpHeaders { ContentType = "text/csv" }, ct)).RowCount);
+                var figure = await MeasureAsync(() => WriteAsync(container.GetBlockBlobClient(blob), exportOptions.Value.BlockBytes, size, log, ct));
                 log.WriteLine();
                 Report(log, $"writer round {round + 1}", size, figure);
                 figures[size].Add(figure);
@@ -201,25 +200,63 @@ public static class ExportMemoryBenchmark
         ["changes"] = new JsonArray(new JsonObject { ["field"] = "enabled", ["before"] = true, ["after"] = false }),
     }.ToJsonString();
 
-    /// <summary>Events shaped like the end-to-end ones, generated one at a time as a query page would yield them.</summary>
-    private static async IAsyncEnumerable<AuditEvent> GenerateAsync(int size, TextWriter log, [EnumeratorCancellation] CancellationToken ct = default)
+    /// <summary>
+    /// What the worker does between its queries and its commit, with generated pages: the worker's
+    /// writer, its blocks kept as a checkpoint would keep them, then the list committed.
+    /// </summary>
+    private static async Task<long> WriteAsync(BlockBlobClient blob, int blockBytes, int size, TextWriter log, CancellationToken ct)
+    {
+        var kept = new KeptBlocks();
+        var end = await new CsvBlockWriter(blob, blockBytes).WriteAsync(GeneratedPages(size, log), null, header: true, kept, () => false, ct);
+        if (end != CsvWriteEnd.AllStaged)
+        {
+            throw new InvalidOperationException($"The writer stopped early: {end}.");
+        }
+        await blob.CommitBlockListAsync(kept.Ids, new CommitBlockListOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "text/csv" } }, ct);
+        return kept.Rows;
+    }
+
+    /// <summary>Checkpoints that only remember the blocks, for the commit.</summary>
+    private sealed class KeptBlocks : IBlockCheckpoint
+    {
+        public List<string> Ids { get; } = [];
+
+        public long Rows { get; private set; }
+
+        public string NextBlockId() => ExportRecord.BlockId("benchrun", Ids.Count);
+
+        public Task<bool> SaveAsync(StagedBlock block, CancellationToken cancellationToken)
+        {
+            Ids.Add(block.Id);
+            Rows += block.Rows;
+            return Task.FromResult(true);
+        }
+    }
+
+    /// <summary>Events shaped like the end-to-end ones, generated a query page (500) at a time as the query would hand them over.</summary>
+    private static Func<QueryPosition?, CancellationToken, Task<AuditEventPage>> GeneratedPages(int size, TextWriter log)
     {
         var now = DateTimeOffset.UtcNow;
-        for (var i = 0; i < size; i++)
+        return async (position, ct) =>
         {
-            if (i % 500 == 0)
+            await Task.Yield(); // a query's round trip, as the query source has
+            var start = position is null ? 0 : int.Parse(position.AfterRowKey, CultureInfo.InvariantCulture);
+            if (start % 100_000 == 0)
             {
-                await Task.Yield(); // a page boundary, as the query source has
-                if (i % 100_000 == 0)
-                {
-                    log.Write($"\rwriter, {size} events: {i}");
-                }
+                log.Write($"\rwriter, {size} events: {start}");
             }
-            ct.ThrowIfCancellationRequested();
-            yield return new AuditEvent($"evt_{i}", "bench_writer", "Source Modified", "Connections", true,
-                now.AddSeconds(-i), new AuditActor("user", $"usr_{i % 17}", "Ada Lovelace", null),
-                new AuditResource("source", $"src_{i % 5}", "Website"), null,
-                """[{"field":"enabled","before":true,"after":false}]""", null);
-        }
+            var count = Math.Min(ExportWorker.PageSize, size - start);
+            var events = new List<AuditEvent>(count);
+            for (var i = start; i < start + count; i++)
+            {
+                ct.ThrowIfCancellationRequested();
+                events.Add(new AuditEvent($"evt_{i}", "bench_writer", "Source Modified", "Connections", true,
+                    now.AddSeconds(-i), new AuditActor("user", $"usr_{i % 17}", "Ada Lovelace", null),
+                    new AuditResource("source", $"src_{i % 5}", "Website"), null,
+                    """[{"field":"enabled","before":true,"after":false}]""", null));
+            }
+            var next = start + count < size ? new QueryPosition("generated", (start + count).ToString(CultureInfo.InvariantCulture)) : null;
+            return new AuditEventPage(events, next);
+        };
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Telemetry;
+using Azure;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,7 @@ namespace AuditTrail.Core.Export;
 /// <c>ExportAuditEvents</c> (or, standalone, the in-process poller) hands them over.
 /// <para>
 /// A run pages through the trail (<see cref="PageSize"/> events a page, the query API's order) into
-/// a <see cref="CsvBlockBuffer"/>, and each time the buffer holds a block, at a page boundary, it
+/// a <see cref="CsvBlockWriter"/>, and each time its buffer holds a block, at a page boundary, it
 /// stages the block and checkpoints the export's row: rows and bytes so far, the query position after
 /// the block's last row, and the blocks staged. A run that crashes, or a message delivered again,
 /// starts from the last checkpoint, so every row is in exactly one block of the list; a block
@@ -80,64 +81,60 @@ public sealed class ExportWorker(ExportService exports, TrailQueryService querie
             await exports.SaveAsync(record with { Status = ExportStatus.Failed, FailureReason = ExportRecord.StalledReason(o.StalledAfter), UpdatedAt = now }, etag, cancellationToken);
             return $"Export {record.Id} had stalled; failed.";
         }
-        var run = Guid.NewGuid().ToString("N")[..8];
         if (!record.Staged)
         {
-            var blob = exports.Container.GetBlockBlobClient(record.BlobName);
-            var query = record.Query with { Limit = PageSize };
-            var position = record.Position;
-            await using var buffer = new CsvBlockBuffer(o.BlockBytes);
-            if (record.BlockCount == 0)
+            var staged = await StageAsync(message, record, etag, now, clock, cancellationToken);
+            if (staged.Stopped is not null)
             {
-                buffer.WriteHeader();
+                return staged.Stopped;
             }
-            if (record.Status == ExportStatus.Queued)
-            {
-                record = record with { Status = ExportStatus.Running, UpdatedAt = now };
-                if (await exports.SaveAsync(record, etag, cancellationToken) is not { } started)
-                {
-                    return Superseded(record);
-                }
-                etag = started;
-            }
-            while (true)
-            {
-                var page = await queries.QueryAsync(query, position, cancellationToken);
-                foreach (var e in page.Events)
-                {
-                    buffer.Write(e);
-                }
-                position = page.Next;
-                // A block when it is full, or, once the run's time is up, whatever is pending: a
-                // selective filter over a long window may take longer than the run to fill one.
-                if (position is not null && await buffer.LengthAsync(cancellationToken) is var pending
-                    && pending < o.BlockBytes && (clock.Elapsed < o.MaxRunTime || pending == 0))
-                {
-                    continue;
-                }
-                var rows = buffer.PendingRows;
-                var bytes = await buffer.StageAsync(blob, ExportRecord.BlockId(run, record.BlockCount), cancellationToken);
-                record = record.WithBlock(run, rows, bytes, position, time.GetUtcNow());
-                if (await exports.SaveAsync(record, etag, cancellationToken) is not { } saved)
-                {
-                    return Superseded(record);
-                }
-                etag = saved;
-                if (record.Staged)
-                {
-                    break;
-                }
-                if (clock.Elapsed >= o.MaxRunTime)
-                {
-                    // Checkpointed: a fresh message carries on, with fresh tries and a fresh function timeout.
-                    await exports.EnqueueAsync(message, cancellationToken);
-                    logger.LogInformation("Export {ExportId} of {WorkspaceId}: {Rows} rows in {Blocks} blocks so far; continued by a new message",
-                        record.Id, record.WorkspaceId, record.RowCount, record.BlockCount);
-                    return $"Export {record.Id}: {record.RowCount} rows so far; continued by a new message.";
-                }
-            }
+            (record, etag) = (staged.Record, staged.ETag);
         }
+        return await CommitAsync(record, etag, cancellationToken);
+    }
 
+    /// <summary>
+    /// Stages the rows from the last checkpoint on with <see cref="CsvBlockWriter"/>, saving the row
+    /// after each block; <c>Stopped</c> is the log line when this run ends before the commit.
+    /// </summary>
+    private async Task<(ExportRecord Record, ETag ETag, string? Stopped)> StageAsync(ExportMessage message, ExportRecord record, ETag etag, DateTimeOffset now, Stopwatch clock,
+        CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var header = record.BlockCount == 0;
+        if (record.Status == ExportStatus.Queued)
+        {
+            record = record with { Status = ExportStatus.Running, UpdatedAt = now };
+            if (await exports.SaveAsync(record, etag, cancellationToken) is not { } started)
+            {
+                return (record, etag, Superseded(record));
+            }
+            etag = started;
+        }
+        var checkpoint = new RowCheckpoint(exports, time, Guid.NewGuid().ToString("N")[..8], record, etag);
+        var query = record.Query with { Limit = PageSize };
+        var writer = new CsvBlockWriter(exports.Container.GetBlockBlobClient(record.BlobName), o.BlockBytes);
+        var end = await writer.WriteAsync((position, ct) => queries.QueryAsync(query, position, ct), record.Position, header, checkpoint,
+            () => clock.Elapsed >= o.MaxRunTime, cancellationToken);
+        record = checkpoint.Record;
+        if (end == CsvWriteEnd.Superseded)
+        {
+            return (record, checkpoint.ETag, Superseded(record));
+        }
+        if (end == CsvWriteEnd.TimeUp)
+        {
+            // Checkpointed: a fresh message carries on, with fresh tries and a fresh function timeout.
+            await exports.EnqueueAsync(message, cancellationToken);
+            logger.LogInformation("Export {ExportId} of {WorkspaceId}: {Rows} rows in {Blocks} blocks so far; continued by a new message",
+                record.Id, record.WorkspaceId, record.RowCount, record.BlockCount);
+            return (record, checkpoint.ETag, $"Export {record.Id}: {record.RowCount} rows so far; continued by a new message.");
+        }
+        return (record, checkpoint.ETag, null);
+    }
+
+    /// <summary>Commits the staged blocks, records the export's audit event and marks it succeeded; each step can be repeated after a crash.</summary>
+    private async Task<string> CommitAsync(ExportRecord record, ETag etag, CancellationToken cancellationToken)
+    {
         var headers = new BlobHttpHeaders { ContentType = "text/csv; charset=utf-8", ContentDisposition = $"attachment; filename=\"{record.FileName}\"" };
         // Committing the same list again (a run after a crash) finds the same blocks, committed by then.
         await exports.Container.GetBlockBlobClient(record.BlobName)
@@ -152,6 +149,27 @@ public sealed class ExportWorker(ExportService exports, TrailQueryService querie
         logger.LogInformation("Export {ExportId} of {WorkspaceId} done: {Rows} rows, {Bytes} bytes in {Blocks} blocks",
             record.Id, record.WorkspaceId, record.RowCount, record.ByteSize, record.BlockCount);
         return $"Export {record.Id} succeeded: {record.RowCount} rows.";
+    }
+
+    /// <summary>The export's row as a run moves it on: saved after each staged block with the ETag it was read with.</summary>
+    private sealed class RowCheckpoint(ExportService exports, TimeProvider time, string run, ExportRecord record, ETag etag) : IBlockCheckpoint
+    {
+        public ExportRecord Record { get; private set; } = record;
+
+        public ETag ETag { get; private set; } = etag;
+
+        public string NextBlockId() => ExportRecord.BlockId(run, Record.BlockCount);
+
+        public async Task<bool> SaveAsync(StagedBlock block, CancellationToken cancellationToken)
+        {
+            Record = Record.WithBlock(run, block.Rows, block.Bytes, block.Next, time.GetUtcNow());
+            if (await exports.SaveAsync(Record, ETag, cancellationToken) is not { } saved)
+            {
+                return false;
+            }
+            ETag = saved;
+            return true;
+        }
     }
 
     private string Superseded(ExportRecord record)
