@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Ingestion;
-using AuditTrail.Functions.Hosting;
 
 namespace AuditTrail.Functions.Access;
 
@@ -12,8 +11,6 @@ namespace AuditTrail.Functions.Access;
 /// </summary>
 public static class TokensCommand
 {
-    public const string Name = "tokens";
-
     public const string Usage = """
         usage:
           tokens create --workspace <id> --role owner|ingest [--name <text>] [--expires-in-days <n>]
@@ -28,7 +25,7 @@ public static class TokensCommand
     {
         var role = new Option<string>("--role") { Description = "owner or ingest", Required = true };
         var name = new Option<string>("--name") { Description = "what the token is for" };
-        var days = CommandOptions.PositiveWhole("--expires-in-days", "--expires-in-days must be a whole number of days, 1 or more.");
+        var days = Hosting.CommandOptions.PositiveWhole("--expires-in-days", "--expires-in-days must be a whole number of days, 1 or more.");
         var id = new Option<string>("--id") { Description = "the token's id", Required = true };
         var create = Subcommand("create", "create a token and print its secret once", role, name, days);
         create.SetAction((parsed, ct) => RecordedAsync(parsed, "nothing was changed", () => CreateAsync(services, parsed, parsed.GetRequiredValue(role), parsed.GetValue(name), parsed.GetValue(days), ct)));
@@ -36,13 +33,13 @@ public static class TokensCommand
         list.SetAction((parsed, ct) => RecordedAsync(parsed, "nothing was changed", () => ListAsync(services, parsed, ct)));
         var revoke = Subcommand("revoke", "revoke a token of the workspace", id);
         revoke.SetAction((parsed, ct) => RecordedAsync(parsed, "the token is revoked", () => RevokeAsync(services, parsed, parsed.GetRequiredValue(id), ct)));
-        return new Command(Name, "create, list and revoke access tokens") { create, list, revoke };
+        return new Command("tokens", "create, list and revoke access tokens") { create, list, revoke };
     }
 
     /// <summary>A subcommand of its own <c>--workspace</c> (required) and the given options.</summary>
     private static Command Subcommand(string name, string description, params Option[] options)
     {
-        var command = new Command(name, description) { CommandOptions.Workspace(required: true) };
+        var command = new Command(name, description) { Hosting.CommandOptions.Workspace(required: true) };
         foreach (var option in options)
         {
             command.Options.Add(option);

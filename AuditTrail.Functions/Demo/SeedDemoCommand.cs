@@ -1,14 +1,11 @@
 using System.CommandLine;
 using AuditTrail.Core.Demo;
-using AuditTrail.Functions.Hosting;
 
 namespace AuditTrail.Functions.Demo;
 
 /// <summary><c>seed-demo</c>: fills a workspace with the demo trail once (scripts/run does it for <c>ws_demo</c>).</summary>
 public static class SeedDemoCommand
 {
-    public const string Name = "seed-demo";
-
     public const string Usage = """
         usage:
           seed-demo [--workspace <id>]   a realistic 90-day demo trail, once (default workspace ws_demo)
@@ -21,8 +18,8 @@ public static class SeedDemoCommand
 
     internal static Command Create(IServiceProvider services)
     {
-        var workspace = CommandOptions.Workspace(required: false, DefaultWorkspace);
-        var command = new Command(Name, "a realistic 90-day demo trail, once") { workspace };
+        var workspace = Hosting.CommandOptions.Workspace(required: false, DefaultWorkspace);
+        var command = new Command("seed-demo", "a realistic 90-day demo trail, once") { workspace };
         command.SetAction((parsed, ct) => SeedAsync(services, parsed.GetRequiredValue(workspace), parsed.InvocationConfiguration.Output, ct));
         return command;
     }

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Forwarding;
-using AuditTrail.Functions.Hosting;
 
 namespace AuditTrail.Functions.Forwarding;
 
@@ -11,8 +10,6 @@ namespace AuditTrail.Functions.Forwarding;
 /// </summary>
 public static class ForwardingCommand
 {
-    public const string Name = "forwarding";
-
     public const string Usage = """
         usage:
           forwarding replay-poison [--max N]                 move up to N (default all, at most 100000) messages from audit-forward-poison back to audit-forward
@@ -27,13 +24,13 @@ public static class ForwardingCommand
 
     internal static Command Create(IServiceProvider services)
     {
-        var max = CommandOptions.PositiveWhole("--max", "--max must be a whole number, 1 or more.");
+        var max = Hosting.CommandOptions.PositiveWhole("--max", "--max must be a whole number, 1 or more.");
         var replay = new Command("replay-poison", "move poison messages back to the forwarding queue") { max };
         replay.SetAction((parsed, ct) => ReplayAsync(services, parsed.GetValue(max) ?? MaxReplayed, parsed.InvocationConfiguration.Output, ct));
-        var workspace = CommandOptions.Workspace(required: true);
+        var workspace = Hosting.CommandOptions.Workspace(required: true);
         var resend = new Command("resend-dead-letters", "queue a workspace's dead-lettered forwards again") { workspace };
         resend.SetAction((parsed, ct) => ResendAsync(services, parsed.GetRequiredValue(workspace), parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error, ct));
-        return new Command(Name, "replay and resend forwarded events") { replay, resend };
+        return new Command("forwarding", "replay and resend forwarded events") { replay, resend };
     }
 
     private static async Task<int> ReplayAsync(IServiceProvider services, int max, TextWriter output, CancellationToken cancellationToken)

@@ -36,14 +36,14 @@ public static class CommandLine
         at start with one line naming it (exit code 1).
         """;
 
-    /// <summary>Each command's usage, by its name: what its help prints and what follows its parse errors.</summary>
-    private static readonly Dictionary<string, string> Usages = new(StringComparer.Ordinal)
+    /// <summary>Each command by its name: its usage (what its help prints and what follows its parse errors) and its grammar and action.</summary>
+    private static readonly Dictionary<string, (string Usage, Func<IServiceProvider, Command> Create)> Commands = new(StringComparer.Ordinal)
     {
-        [TokensCommand.Name] = TokensCommand.Usage,
-        [RetentionCommand.Name] = RetentionCommand.Usage,
-        [ForwardingCommand.Name] = ForwardingCommand.Usage,
-        [SeedDemoCommand.Name] = SeedDemoCommand.Usage,
-        [IntegrityCommand.Name] = IntegrityCommand.Usage,
+        ["tokens"] = (TokensCommand.Usage, TokensCommand.Create),
+        ["retention"] = (RetentionCommand.Usage, RetentionCommand.Create),
+        ["forwarding"] = (ForwardingCommand.Usage, ForwardingCommand.Create),
+        ["seed-demo"] = (SeedDemoCommand.Usage, SeedDemoCommand.Create),
+        ["integrity"] = (IntegrityCommand.Usage, IntegrityCommand.Create),
     };
 
     /// <summary>Help in any of the usual spellings, the bare word included (<c>retention help</c>).</summary>
@@ -55,7 +55,7 @@ public static class CommandLine
     /// <summary>Exit code of a command that failed for a reason other than its arguments (storage, an alarm).</summary>
     public const int Failed = 1;
 
-    public static bool IsCommand(string[] args) => args.Length > 0 && Usages.ContainsKey(args[0]);
+    public static bool IsCommand(string[] args) => args.Length > 0 && Commands.ContainsKey(args[0]);
 
     /// <summary>Asking for help, in any of the usual spellings: the server is not started.</summary>
     public static bool IsHelp(string[] args) => args.Length > 0 && HelpWords.Contains(args[0], StringComparer.Ordinal);
@@ -66,7 +66,7 @@ public static class CommandLine
     /// way when the command runs (<see cref="InvokeAsync"/>).
     /// </summary>
     public static string? CommandHelp(string[] args) =>
-        args.Length == 2 && IsCommand(args) && HelpWords.Contains(args[1], StringComparer.Ordinal) ? Usages[args[0]] : null;
+        args.Length == 2 && IsCommand(args) && HelpWords.Contains(args[1], StringComparer.Ordinal) ? Commands[args[0]].Usage : null;
 
     /// <summary>
     /// A first argument that is neither a command nor a setting (<c>--key=value</c>, <c>--key value</c>,
@@ -83,14 +83,7 @@ public static class CommandLine
         ArgumentNullException.ThrowIfNull(error);
         try
         {
-            var command = args[0] switch
-            {
-                TokensCommand.Name => TokensCommand.Create(services),
-                ForwardingCommand.Name => ForwardingCommand.Create(services),
-                SeedDemoCommand.Name => SeedDemoCommand.Create(services),
-                IntegrityCommand.Name => IntegrityCommand.Create(services),
-                _ => RetentionCommand.Create(services),
-            };
+            var command = Commands[args[0]].Create(services);
             return await InvokeAsync(command, args, output, error, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -111,7 +104,7 @@ public static class CommandLine
     {
         ArgumentNullException.ThrowIfNull(command);
         ArgumentNullException.ThrowIfNull(error);
-        var usage = Usages[command.Name];
+        var usage = Commands[command.Name].Usage;
         var root = new RootCommand { command };
         root.Options.Clear();
         root.Options.Add(new HelpOption(HelpWords[0], HelpWords[1..]) { Action = new PrintUsage(usage) });

@@ -1,15 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
 using AuditTrail.Core.Integrity;
-using AuditTrail.Functions.Hosting;
 
 namespace AuditTrail.Functions.Integrity;
 
 /// <summary><c>integrity verify --workspace &lt;ws&gt; [--start &lt;time&gt;] [--end &lt;time&gt;]</c> and <c>integrity seal [--workspace &lt;ws&gt;]</c>.</summary>
 public static class IntegrityCommand
 {
-    public const string Name = "integrity";
-
     public const string Usage = """
         usage:
           integrity verify --workspace <id> [--start <ISO 8601>] [--end <ISO 8601>]   exit 0 only when intact, 3 when not
@@ -27,15 +24,15 @@ public static class IntegrityCommand
 
     internal static Command Create(IServiceProvider services)
     {
-        var one = CommandOptions.Workspace(required: false);
+        var one = Hosting.CommandOptions.Workspace(required: false);
         var seal = new Command("seal", "seal now, every workspace or one") { one };
         seal.SetAction((parsed, ct) => SealAsync(services, parsed.GetValue(one), parsed.InvocationConfiguration, ct));
-        var workspace = CommandOptions.Workspace(required: true);
-        var start = CommandOptions.Instant("--start");
-        var end = CommandOptions.Instant("--end");
+        var workspace = Hosting.CommandOptions.Workspace(required: true);
+        var start = Hosting.CommandOptions.Instant("--start");
+        var end = Hosting.CommandOptions.Instant("--end");
         var verify = new Command("verify", "verify a workspace's trail against its digests") { workspace, start, end };
         verify.SetAction((parsed, ct) => VerifyAsync(services, parsed, parsed.GetRequiredValue(workspace), parsed.GetValue(start), parsed.GetValue(end), ct));
-        return new Command(Name, "seal and verify the trail") { verify, seal };
+        return new Command("integrity", "seal and verify the trail") { verify, seal };
     }
 
     private static async Task<int> SealAsync(IServiceProvider services, string? workspace, InvocationConfiguration console, CancellationToken cancellationToken)

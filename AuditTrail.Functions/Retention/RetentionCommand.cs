@@ -7,8 +7,6 @@ namespace AuditTrail.Functions.Retention;
 /// <summary><c>retention purge [--dry-run]</c>: run the purge now, or report what it would remove.</summary>
 public static class RetentionCommand
 {
-    public const string Name = "retention";
-
     public const string Usage = """
         usage:
           retention purge [--dry-run]
@@ -22,7 +20,7 @@ public static class RetentionCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "report what the purge would remove, and remove nothing" };
         var purge = new Command("purge", "run the purge now") { dryRun };
         purge.SetAction((parsed, ct) => PurgeAsync(services, parsed.GetValue(dryRun), parsed.InvocationConfiguration.Output, ct));
-        return new Command(Name, "the retention purge") { purge };
+        return new Command("retention", "the retention purge") { purge };
     }
 
     private static async Task<int> PurgeAsync(IServiceProvider services, bool dryRun, TextWriter output, CancellationToken cancellationToken)
