@@ -5,6 +5,7 @@ using AuditTrail.Core.Export;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Trail;
+using AuditTrail.TestSupport;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Jobs;
 using CsvHelper;

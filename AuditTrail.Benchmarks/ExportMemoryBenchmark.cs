@@ -6,6 +6,7 @@ using AuditTrail.Core.Export;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Trail;
+using AuditTrail.TestSupport;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using Microsoft.Extensions.Logging.Abstractions;

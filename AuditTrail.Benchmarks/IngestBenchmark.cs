@@ -6,6 +6,7 @@ using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Integrity;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
+using AuditTrail.TestSupport;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -6,11 +6,10 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using AuditTrail.Core.Access;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Trail;
+using AuditTrail.TestSupport;
 using Azure.Data.Tables;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AuditTrail.Benchmarks;
 
@@ -38,7 +37,7 @@ public static class LoadBenchmark
         var tokens = new Dictionary<string, string>();
         foreach (var ws in workspaces)
         {
-            tokens[ws] = await IngestTokenAsync(clients, ws, ct);
+            tokens[ws] = await StandaloneApp.IngestTokenAsync(clients, ws, ct);
         }
 
         var batches = Plan(workspaces, options, out var expectedIds);
@@ -160,15 +159,6 @@ public static class LoadBenchmark
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"load: {options.Events / clock.Elapsed.TotalSeconds:F0} events/s; latency per {options.BatchSize}-event request p50 {Percentile(0.5):F0} ms, p95 {Percentile(0.95):F0} ms, p99 {Percentile(0.99):F0} ms; errors {errors}; exactly once: {exactlyOnce} (claims {claims}, primary rows {primaryRows}, missing {missing}, extra {extra}); app exit code {exitCode}"));
         return result;
-    }
-
-    /// <summary>An ingest token for a workspace, made as <c>tokens create</c> does.</summary>
-    public static async Task<string> IngestTokenAsync(RegisteredStorage clients, string workspaceId, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(clients);
-        var store = new TrailStore(clients.Tables, clients.Blobs);
-        var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance);
-        return (await new AccessTokenService(clients.Tables, new ActionRecorder(ingestion, store, TimeProvider.System, NullLogger<ActionRecorder>.Instance), TimeProvider.System).CreateAsync(workspaceId, Roles.Ingest, null, "load run", ct)).Token;
     }
 
     /// <summary>The batches in sending order: each event once, plus a share of batches again, a little later, as a retrying producer sends them.</summary>

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Trail;
+using AuditTrail.TestSupport;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;

@@ -1,9 +1,9 @@
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using AuditTrail.Benchmarks;
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Trail;
+using AuditTrail.TestSupport;
 using AuditTrail.Tests.Infrastructure;
 using Azure.Data.Tables;
 using Microsoft.Extensions.DependencyInjection;

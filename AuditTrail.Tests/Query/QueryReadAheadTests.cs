@@ -83,7 +83,7 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
     }
 
     /// <summary>A workspace with <paramref name="perDay"/> events a day for <paramref name="days"/> days before noon yesterday, the actor usr_sparse on one in four.</summary>
-    private async Task<(string Workspace, List<string> SparseNewestFirst)> SeedAsync(AuditTrail.Benchmarks.RegisteredStorage clients, int days, int perDay)
+    private async Task<(string Workspace, List<string> SparseNewestFirst)> SeedAsync(AuditTrail.TestSupport.RegisteredStorage clients, int days, int perDay)
     {
         var store = new TrailStore(clients.Tables, clients.Blobs);
         var ingestion = new IngestionService(store, new DeadLetterStore(store), _clock, NullLogger<IngestionService>.Instance);

@@ -4,8 +4,8 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using AuditTrail.Benchmarks;
 using AuditTrail.Core.Trail;
+using AuditTrail.TestSupport;
 using AuditTrail.Tests.Infrastructure;
 
 namespace AuditTrail.Tests.Reliability;
@@ -28,7 +28,7 @@ public sealed partial class GracefulShutdownTests(AzuriteFixture azurite)
         await using var storage = new FaultyStorage(azurite.ConnectionString);
         using var clients = azurite.CreateClients();
         var ws = TestEvents.NewWorkspaceId();
-        var token = await LoadBenchmark.IngestTokenAsync(clients, ws, Ct);
+        var token = await StandaloneApp.IngestTokenAsync(clients, ws, Ct);
         await using var app = await StandaloneApp.StartAsync(storage.ConnectionString, new Dictionary<string, string> { ["AuditTrail:ShutdownTimeout"] = "00:00:45" }, Ct);
         using var http = new HttpClient { BaseAddress = app.BaseAddress, Timeout = TimeSpan.FromSeconds(90) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);

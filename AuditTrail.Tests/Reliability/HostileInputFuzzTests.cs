@@ -273,7 +273,7 @@ public sealed class HostileInputFuzzTests(AzuriteFixture azurite)
         rejection.TryGetProperty("eventId", out var id) ? id.GetString() : null);
 
     /// <summary>Today's and yesterday's dead-letter lines of one door for a workspace.</summary>
-    private static async Task<List<JsonElement>> DeadLetterLinesAsync(AuditTrail.Benchmarks.RegisteredStorage clients, string workspaceId, string door)
+    private static async Task<List<JsonElement>> DeadLetterLinesAsync(AuditTrail.TestSupport.RegisteredStorage clients, string workspaceId, string door)
     {
         var container = clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
         var lines = new List<JsonElement>();

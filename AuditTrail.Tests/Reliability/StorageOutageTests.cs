@@ -1,5 +1,6 @@
 using System.Net;
 using AuditTrail.Core.Trail;
+using AuditTrail.TestSupport;
 using AuditTrail.Tests.Infrastructure;
 
 namespace AuditTrail.Tests.Reliability;

@@ -3,9 +3,9 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using AuditTrail.Benchmarks;
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Trail;
+using AuditTrail.TestSupport;
 using AuditTrail.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -16,7 +16,7 @@ public sealed class CreateOnceTests : IDisposable
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private readonly RecordingHandler _wire = new(new SocketsHttpHandler());
-    private readonly AuditTrail.Benchmarks.RegisteredStorage _clients;
+    private readonly AuditTrail.TestSupport.RegisteredStorage _clients;
 
     public CreateOnceTests(AzuriteFixture azurite) => _clients = azurite.CreateClients(_wire);
 

@@ -1,6 +1,6 @@
 using System.Net;
-using AuditTrail.Benchmarks;
 using AuditTrail.Core.Storage;
+using AuditTrail.TestSupport;
 using AuditTrail.Tests.Infrastructure;
 using Azure;
 using Azure.Core;

@@ -17,7 +17,7 @@ public sealed class TableTransactionGuardTests : IDisposable
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private readonly RecordingHandler _wire = new(new SocketsHttpHandler());
-    private readonly AuditTrail.Benchmarks.RegisteredStorage _clients;
+    private readonly AuditTrail.TestSupport.RegisteredStorage _clients;
     private readonly TableClient _table;
     private readonly string _pk = "pk_" + Guid.NewGuid().ToString("N");
 

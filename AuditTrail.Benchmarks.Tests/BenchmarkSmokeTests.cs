@@ -1,7 +1,6 @@
-using AuditTrail.Benchmarks;
 using AuditTrail.Tests.Infrastructure;
 
-namespace AuditTrail.Tests.Benchmarks;
+namespace AuditTrail.Benchmarks.Tests;
 
 /// <summary>
 /// Small runs of every benchmark harness, so they keep working; the figures themselves come from
@@ -80,6 +79,14 @@ public sealed class BenchmarkSmokeTests(AzuriteFixture azurite)
         Assert.Equal(0, (long)result["errors"]!);
         Assert.Equal(0, (int)result["appExitCode"]!);
         Assert.True((double)result["latencyMs"]!["p50"]! > 0);
+    }
+
+    [Fact]
+    public async Task Telemetry_benchmark_harness_reports_a_paired_ratio_and_exports_spans()
+    {
+        var result = await TelemetryBenchmark.RunAsync(azurite.ConnectionString, 1000, 1, TextWriter.Null, Ct);
+        Assert.InRange((double)result["medianRatio"]!, 0.01, 100);
+        Assert.True((long)result["spansExported"]! > 0);
     }
 
     [Fact]

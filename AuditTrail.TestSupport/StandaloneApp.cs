@@ -3,9 +3,13 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using AuditTrail.Core.Access;
+using AuditTrail.Core.Ingestion;
+using AuditTrail.Core.Trail;
 using AuditTrail.Functions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
 
-namespace AuditTrail.Benchmarks;
+namespace AuditTrail.TestSupport;
 
 /// <summary>
 /// The real app as <c>scripts/run</c> runs it: its own process, standalone mode, Kestrel on a free
@@ -31,6 +35,15 @@ public sealed class StandaloneApp : IAsyncDisposable
 
     /// <summary>What the app wrote to stdout and stderr so far (for failure messages).</summary>
     public string Output => string.Join('\n', _output);
+
+    /// <summary>An ingest token for a workspace, made as <c>tokens create</c> does: what a producer sends the app.</summary>
+    public static async Task<string> IngestTokenAsync(RegisteredStorage clients, string workspaceId, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(clients);
+        var store = new TrailStore(clients.Tables, clients.Blobs);
+        var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance);
+        return (await new AccessTokenService(clients.Tables, new ActionRecorder(ingestion, store, TimeProvider.System, NullLogger<ActionRecorder>.Instance), TimeProvider.System).CreateAsync(workspaceId, Roles.Ingest, null, "load run", ct)).Token;
+    }
 
     /// <param name="settings">Extra configuration, by its configuration key (<c>AuditTrail:Timers</c>); passed as environment variables.</param>
     public static async Task<StandaloneApp> StartAsync(string storageConnectionString, IReadOnlyDictionary<string, string>? settings = null, CancellationToken cancellationToken = default)
@@ -152,36 +165,5 @@ public sealed class StandaloneApp : IAsyncDisposable
             await _process.WaitForExitAsync(CancellationToken.None);
         }
         _process.Dispose();
-    }
-}
-
-/// <summary>POSIX signals .NET's Process does not send (it only kills).</summary>
-public static class ProcessSignals
-{
-    /// <summary>Sends SIGTERM, as <c>kill</c>, systemd or a container runtime does on stop; nothing if the process has exited already.</summary>
-    /// <exception cref="InvalidOperationException">kill failed on a process that is still running (not ours to signal).</exception>
-    public static void Terminate(Process process)
-    {
-        if (process.HasExited)
-        {
-            return;
-        }
-        // Its output is captured, not inherited: the caller may be a test process whose own
-        // standard streams carry its runner's protocol.
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)])
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        }) ?? throw new InvalidOperationException("Could not run kill.");
-        var output = kill.StandardOutput.ReadToEndAsync();
-        var error = kill.StandardError.ReadToEnd();
-        output.GetAwaiter().GetResult();
-        kill.WaitForExit();
-        // A process that exited between the check above and the signal is not a failure.
-        if (kill.ExitCode != 0 && !process.HasExited)
-        {
-            throw new InvalidOperationException($"kill -TERM {process.Id} failed ({kill.ExitCode}): {error.Trim()}");
-        }
     }
 }

@@ -6,11 +6,11 @@ using Azure.Storage.Queues;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace AuditTrail.Benchmarks;
+namespace AuditTrail.TestSupport;
 
 /// <summary>
 /// The storage clients exactly as the app registers them (<see cref="StorageServiceCollectionExtensions.AddAuditStorage"/>:
-/// same retries, same options), against the benchmark's storage; optionally through another transport.
+/// same retries, same options), against a test's or a benchmark's storage; optionally through another transport.
 /// </summary>
 public sealed class RegisteredStorage : IDisposable
 {
