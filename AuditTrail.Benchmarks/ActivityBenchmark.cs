@@ -1,11 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
-using AuditTrail.Core.Trail;
 using AuditTrail.TestSupport;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace AuditTrail.Benchmarks;
@@ -28,48 +24,21 @@ public static class ActivityBenchmark
 
     public static async Task<JsonObject> RunAsync(RegisteredStorage clients, int events, int repetitions, TextWriter log, CancellationToken ct, int latencyMs = 0, int days = 89)
     {
-        ArgumentNullException.ThrowIfNull(clients);
-        var store = new TrailStore(clients.Tables, clients.Blobs);
-        await store.EnsureCreatedAsync(ct);
-        var clock = new QueryBenchmark.NoonClock();
-        var ingestion = new IngestionService(store, new DeadLetterStore(store), clock, NullLogger<IngestionService>.Instance);
-        using var measured = latencyMs > 0 ? RegisteredStorage.Create(clients.ConnectionString, new QueryBenchmark.RoundTrip(TimeSpan.FromMilliseconds(latencyMs))) : null;
-        var queryStore = new TrailStore((measured ?? clients).Tables, (measured ?? clients).Blobs);
+        using var trail = await SeededTrail.CreateAsync(clients, events, days, latencyMs, log, ct);
         var options = Options.Create(new QueryOptions());
-        var queries = new TrailQueryService(queryStore, clock, options);
-        var activity = new TrailActivityService(queryStore, clock, options);
-        var (ws, now) = await QueryBenchmark.SeedAsync(ingestion, clock, events, days, log, ct);
-
-        var start = now.AddDays(-90);
-        var end = now.AddMinutes(5);
-        AuditQuery Query(string[]? types = null, string? actorId = null, string? resourceType = null, string? resourceId = null) =>
-            new(ws, start, end, types ?? [], null, actorId, null, resourceType, resourceId, PageSize);
-        var kinds = new (string Name, AuditQuery Query)[]
-        {
-            ("no filter", Query()),
-            ("type", Query(types: ["Integrations Enabled"])),
-            ("actorId", Query(actorId: "usr_7")),
-            ("resource", Query(resourceType: "source", resourceId: "src_13")),
-        };
+        var queries = new TrailQueryService(trail.Store, trail.Clock, options);
+        var activity = new TrailActivityService(trail.Store, trail.Clock, options);
 
         var results = new JsonArray();
-        foreach (var (name, query) in kinds)
+        // The page's own filters: the chart is drawn for those.
+        foreach (var (name, query) in trail.FilterKinds(PageSize).Take(4))
         {
             await queries.QueryAsync(query, null, ct); // warm
             var counted = (await activity.CountAsync(query, ct)).Total;
-            var activityTimes = new List<double>();
-            var pageTimes = new List<double>();
-            for (var r = 0; r < repetitions; r++)
-            {
-                var t = Stopwatch.StartNew();
-                await queries.QueryAsync(query, null, ct);
-                pageTimes.Add(t.Elapsed.TotalMilliseconds);
-                t.Restart();
-                await activity.CountAsync(query, ct);
-                activityTimes.Add(t.Elapsed.TotalMilliseconds);
-            }
-            var (ap50, ap95) = QueryBenchmark.Percentiles(activityTimes);
-            var (pp50, pp95) = QueryBenchmark.Percentiles(pageTimes);
+            var times = await SeededTrail.TimeInterleavedAsync(repetitions,
+                () => queries.QueryAsync(query, null, ct),
+                () => activity.CountAsync(query, ct));
+            var ((pp50, pp95), (ap50, ap95)) = (times[0], times[1]);
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{name,-10} activity p50 {ap50,8:F1} ms p95 {ap95,8:F1} ms | first page p50 {pp50,7:F1} ms p95 {pp95,7:F1} ms | ratio p50 {ap50 / pp50:F2} p95 {ap95 / pp95:F2} ({counted} events counted)"));
             results.Add(new JsonObject
@@ -84,14 +53,6 @@ public static class ActivityBenchmark
                 ["ratioP95"] = Math.Round(ap95 / pp95, 2),
             });
         }
-        return new JsonObject
-        {
-            ["benchmark"] = "activity-90-days-vs-first-page",
-            ["events"] = events,
-            ["days"] = days,
-            ["latencyMs"] = latencyMs,
-            ["repetitions"] = repetitions,
-            ["filters"] = results,
-        };
+        return trail.Report("activity-90-days-vs-first-page", repetitions, results);
     }
 }

@@ -28,7 +28,7 @@ public static class IntegrityBenchmark
     public static async Task<JsonObject> RunAsync(string connectionString, int events, int sealsPerDay, int rounds, TextWriter log, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(log);
-        var clock = new Clock(new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-2000), TimeSpan.Zero));
+        var clock = new SettableClock(new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-2000), TimeSpan.Zero));
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["AuditStorage"] = connectionString,
@@ -102,16 +102,7 @@ public static class IntegrityBenchmark
                 report = await integrity.VerifyAsync(ws, start.AddHours(-1), clock.Now, ct);
                 verify.Stop();
             }
-            if (round % 2 == 0)
-            {
-                await ScanAsync();
-                await VerifyAsync();
-            }
-            else
-            {
-                await VerifyAsync();
-                await ScanAsync();
-            }
+            await Turns.BothAsync(round, ScanAsync, VerifyAsync);
             if (!report.Intact)
             {
                 throw new InvalidOperationException("The seeded trail did not verify intact: " + report);
@@ -161,11 +152,4 @@ public static class IntegrityBenchmark
         ["changes"] = new JsonArray(new JsonObject { ["field"] = "enabled", ["before"] = true, ["after"] = false }),
         ["properties"] = new JsonObject { ["reason"] = "maintenance" },
     }.ToJsonString();
-
-    private sealed class Clock(DateTimeOffset now) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = now;
-
-        public override DateTimeOffset GetUtcNow() => Now;
-    }
 }

@@ -30,7 +30,7 @@ public static class PurgeBenchmark
         for (var round = 0; round <= rounds; round++)
         {
             var size = round == 0 ? Math.Max(workspaces * 10, events / 20) : events;
-            var clock = new FixedClock(new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-1000 - (10 * round)), TimeSpan.Zero).AddHours(12));
+            var clock = new SettableClock(new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-1000 - (10 * round)), TimeSpan.Zero).AddHours(12));
             var store = new TrailStore(clients.Tables, clients.Blobs);
             var ingestion = new IngestionService(store, new DeadLetterStore(store), clock, NullLogger<IngestionService>.Instance);
             var expiredDay = RetentionService.FirstKeptDay(clock.Now).AddDays(-2);
@@ -59,16 +59,7 @@ public static class PurgeBenchmark
                 purge.Stop();
             }
             log.WriteLine($"round {round}{(round == 0 ? " (warm-up)" : "")}: {size} events per set ({workspaces} workspaces) on {expiredDay:yyyy-MM-dd}, {(round % 2 == 0 ? "baseline" : "purge")} first");
-            if (round % 2 == 0)
-            {
-                await RawAsync();
-                await PurgeAsync();
-            }
-            else
-            {
-                await PurgeAsync();
-                await RawAsync();
-            }
+            await Turns.BothAsync(round, RawAsync, PurgeAsync);
 
             var purgeRows = report.EventRows + report.IdClaims + (2L * report.Partitions.Count);
             var rawRate = rawRows / raw.Elapsed.TotalSeconds;
@@ -101,7 +92,7 @@ public static class PurgeBenchmark
         };
     }
 
-    private static async Task SeedAsync(IngestionService ingestion, FixedClock clock, List<string> workspaces, int perWorkspace, DateOnly day, TextWriter log, CancellationToken ct)
+    private static async Task SeedAsync(IngestionService ingestion, SettableClock clock, List<string> workspaces, int perWorkspace, DateOnly day, TextWriter log, CancellationToken ct)
     {
         var start = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         var now = clock.Now;
@@ -154,12 +145,5 @@ public static class PurgeBenchmark
             Interlocked.Add(ref rows, local + 2);
         });
         return rows;
-    }
-
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = now;
-
-        public override DateTimeOffset GetUtcNow() => Now;
     }
 }
