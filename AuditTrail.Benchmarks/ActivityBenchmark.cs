@@ -1,7 +1,4 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
 using AuditTrail.Core.Query;
-using AuditTrail.TestSupport;
 using Microsoft.Extensions.Options;
 
 namespace AuditTrail.Benchmarks;

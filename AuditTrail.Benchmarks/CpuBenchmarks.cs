@@ -1,11 +1,8 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Export;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Trail;
-using AuditTrail.TestSupport;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Jobs;
 using CsvHelper;

@@ -1,12 +1,9 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json.Nodes;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Export;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Trail;
-using AuditTrail.TestSupport;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using Microsoft.Extensions.Logging.Abstractions;

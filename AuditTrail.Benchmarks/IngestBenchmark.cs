@@ -1,12 +1,9 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json.Nodes;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Integrity;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
-using AuditTrail.TestSupport;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Logging.Abstractions;
 

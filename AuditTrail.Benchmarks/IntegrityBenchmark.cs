@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json.Nodes;
 using AuditTrail.Core;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Integrity;

@@ -1,8 +1,5 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
-using AuditTrail.TestSupport;
 
 namespace AuditTrail.Benchmarks;
 

@@ -1,10 +1,7 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json.Nodes;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Retention;
 using AuditTrail.Core.Trail;
-using AuditTrail.TestSupport;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,8 +1,5 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Trail;
-using AuditTrail.TestSupport;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
 

@@ -1,10 +1,7 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json.Nodes;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Query;
 using AuditTrail.Core.Trail;
-using AuditTrail.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AuditTrail.Benchmarks;

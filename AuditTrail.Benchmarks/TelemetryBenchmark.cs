@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using AuditTrail.Core;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Core.Telemetry;
