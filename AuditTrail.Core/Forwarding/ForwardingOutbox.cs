@@ -45,7 +45,7 @@ public sealed class ForwardingOutbox(QueueServiceClient queues, ForwardingSettin
 
     string? IAfterStoreStep.ClaimMark => null;
 
-    async Task<IReadOnlyList<ClaimMark>> IAfterStoreStep.RunAsync(IReadOnlyList<StoredEvent> stored, CancellationToken cancellationToken)
+    async Task<IReadOnlyList<MarkedEvent>> IAfterStoreStep.RunAsync(IReadOnlyList<StoredEvent> stored, CancellationToken cancellationToken)
     {
         await EnqueueAsync(stored.Select(s => s.Event).ToList(), cancellationToken);
         return [];

@@ -8,8 +8,8 @@ namespace AuditTrail.Core.Ingestion;
 /// <param name="PrimaryRow">Its primary row exactly as written, whose hash the integrity ledger records.</param>
 public sealed record StoredEvent(AuditEvent Event, EventRow PrimaryRow);
 
-/// <summary>What a step with a <see cref="IAfterStoreStep.ClaimMark"/> did for one event: the value ingest marks its claim with.</summary>
-public sealed record ClaimMark(StoredEvent Stored, string Value);
+/// <summary>An event a step with a <see cref="IAfterStoreStep.ClaimMark"/> is done with, and the value ingest marks its claim with.</summary>
+public sealed record MarkedEvent(StoredEvent Stored, string Value);
 
 /// <summary>
 /// Work ingest does for a batch's stored events after their rows are written and before the batch
@@ -32,6 +32,6 @@ public interface IAfterStoreStep
     /// </summary>
     string? ClaimMark { get; }
 
-    /// <summary>Runs the step over the stored events (never none); returns the claim marks (empty for a step without <see cref="ClaimMark"/>).</summary>
-    Task<IReadOnlyList<ClaimMark>> RunAsync(IReadOnlyList<StoredEvent> stored, CancellationToken cancellationToken);
+    /// <summary>Runs the step over the stored events (never none); returns the events to mark (none for a step without a <see cref="ClaimMark"/>).</summary>
+    Task<IReadOnlyList<MarkedEvent>> RunAsync(IReadOnlyList<StoredEvent> stored, CancellationToken cancellationToken);
 }

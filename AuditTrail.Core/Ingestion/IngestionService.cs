@@ -387,7 +387,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         }
     }
 
-    private async Task MarkClaimsAsync(string mark, IReadOnlyList<ClaimMark> marks, CancellationToken cancellationToken)
+    private async Task MarkClaimsAsync(string mark, IReadOnlyList<MarkedEvent> marks, CancellationToken cancellationToken)
     {
         var chunks = marks.GroupBy(m => m.Stored.Event.WorkspaceId, StringComparer.Ordinal).SelectMany(g => g.Chunk(TableTransactions.MaxActions)).ToList();
         await Parallel.ForEachAsync(chunks, Options(cancellationToken), async (chunk, ct) =>

@@ -30,12 +30,12 @@ public sealed class IntegrityLedger(IntegrityStore store, TimeProvider time) : I
     string? IAfterStoreStep.ClaimMark => ClaimMarkColumn;
 
     /// <summary>Records the stored events not yet in the ledger, each with the hash of its primary row as written.</summary>
-    async Task<IReadOnlyList<ClaimMark>> IAfterStoreStep.RunAsync(IReadOnlyList<StoredEvent> stored, CancellationToken cancellationToken)
+    async Task<IReadOnlyList<MarkedEvent>> IAfterStoreStep.RunAsync(IReadOnlyList<StoredEvent> stored, CancellationToken cancellationToken)
     {
         var placed = await RecordAsync(stored.Select(s => new LedgerItem(
             s.Event.WorkspaceId, s.Event.Id, RowHash.Compute(s.PrimaryRow), s.PrimaryRow.PartitionKey, s.PrimaryRow.RowKey)).ToList(), cancellationToken);
         // RecordAsync answers in the order it was given.
-        return placed.Select((p, i) => new ClaimMark(stored[i], p.Partition)).ToList();
+        return placed.Select((p, i) => new MarkedEvent(stored[i], p.Partition)).ToList();
     }
 
     /// <summary>Records the events; returns, per event in the order given, the ledger partition it is in.</summary>

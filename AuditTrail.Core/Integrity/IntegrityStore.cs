@@ -17,6 +17,7 @@ namespace AuditTrail.Core.Integrity;
 /// <item><c>audit-digests</c>: each digest's JWS as blob <c>{workspace}/{sequence:D10}.jws</c>; immutable in Azure.</item>
 /// </list>
 /// Workspace ids are <c>[A-Za-z0-9_-]</c>, so the <c>~</c> partitions never meet one.
+/// Each table's rows are read and written only through its owner, <see cref="Ledger"/> and <see cref="Digests"/>.
 /// </summary>
 public sealed class IntegrityStore
 {

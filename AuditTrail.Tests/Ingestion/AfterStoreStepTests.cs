@@ -63,14 +63,14 @@ public sealed class AfterStoreStepTests(AzuriteFixture azurite)
 
         public string? ClaimMark => mark;
 
-        public Task<IReadOnlyList<ClaimMark>> RunAsync(IReadOnlyList<StoredEvent> stored, CancellationToken cancellationToken)
+        public Task<IReadOnlyList<MarkedEvent>> RunAsync(IReadOnlyList<StoredEvent> stored, CancellationToken cancellationToken)
         {
             calls.Add($"{name}: {string.Join(' ', stored.Select(s => s.Event.Id))}");
             if (FailuresLeft-- > 0)
             {
                 throw new InvalidOperationException("The step failed.");
             }
-            IReadOnlyList<ClaimMark> marks = mark is null ? [] : stored.Select(s => new ClaimMark(s, $"{name}:{s.Event.Id}")).ToList();
+            IReadOnlyList<MarkedEvent> marks = mark is null ? [] : stored.Select(s => new MarkedEvent(s, $"{name}:{s.Event.Id}")).ToList();
             return Task.FromResult(marks);
         }
     }
