@@ -25,8 +25,8 @@ public sealed class DemoTrailSeeder(TrailStore store, IngestionService ingestion
         var now = time.GetUtcNow();
         var anchor = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero);
         var events = DemoTrail.Generate(workspaceId, anchor);
-        var first = await store.EventIds.GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>(workspaceId, TrailKeys.Encode(DemoTrail.FirstEventId), cancellationToken: cancellationToken);
-        if (first.HasValue && first.Value!.Timestamp is { } received && received < anchor)
+        var first = await store.Claims.FindAsync(workspaceId, DemoTrail.FirstEventId, cancellationToken);
+        if (first?.Timestamp is { } received && received < anchor)
         {
             logger.LogInformation("Demo workspace {WorkspaceId} was seeded on {SeededAt}; nothing added", workspaceId, received);
             return new DemoSeedResult(true, 0, 0, 0, 0);

@@ -128,6 +128,20 @@ public sealed record ExportRecord(
         ("CompletedAt", CompletedAt),
         ("FailureReason", FailureReason));
 
+    /// <summary>The workspace's exports that are queued or running.</summary>
+    public static string UnfinishedFilter(string workspaceId) =>
+        TableClient.CreateQueryFilter($"PartitionKey eq {workspaceId} and (Status eq {ExportStatus.Queued} or Status eq {ExportStatus.Running})");
+
+    /// <summary>The columns <see cref="Progress"/> reads (and the status).</summary>
+    public static IReadOnlyList<string> ProgressColumns { get; } = ["Status", "CreatedAt", "UpdatedAt", "ExpiresAt"];
+
+    /// <summary>When an export row was created, last moved and expires, as stored (null: not stored).</summary>
+    public static (DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt, DateTimeOffset? ExpiresAt) Progress(TableEntity row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        return (row.GetDateTimeOffset("CreatedAt"), row.GetDateTimeOffset("UpdatedAt"), row.GetDateTimeOffset("ExpiresAt"));
+    }
+
     public static ExportRecord FromEntity(TableEntity row)
     {
         ArgumentNullException.ThrowIfNull(row);

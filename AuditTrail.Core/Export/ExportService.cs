@@ -93,12 +93,12 @@ public sealed class ExportService(
         await EnsureCreatedAsync(cancellationToken);
         var now = time.GetUtcNow();
         var count = 0;
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {workspaceId} and (Status eq {ExportStatus.Queued} or Status eq {ExportStatus.Running})");
-        await foreach (var row in _table.QueryAsync<TableEntity>(filter, select: ["Status", "CreatedAt", "UpdatedAt", "ExpiresAt"], cancellationToken: cancellationToken))
+        await foreach (var row in _table.QueryAsync<TableEntity>(ExportRecord.UnfinishedFilter(workspaceId), select: ExportRecord.ProgressColumns, cancellationToken: cancellationToken))
         {
-            var createdAt = row.GetDateTimeOffset("CreatedAt") ?? now;
-            var updatedAt = row.GetDateTimeOffset("UpdatedAt") ?? createdAt;
-            var expiresAt = row.GetDateTimeOffset("ExpiresAt") ?? createdAt.AddDays(KeepDays);
+            var (created, updated, expires) = ExportRecord.Progress(row);
+            var createdAt = created ?? now;
+            var updatedAt = updated ?? createdAt;
+            var expiresAt = expires ?? createdAt.AddDays(KeepDays);
             if (expiresAt > now && updatedAt + options.Value.StalledAfter >= now)
             {
                 count++;

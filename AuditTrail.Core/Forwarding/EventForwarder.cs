@@ -145,12 +145,12 @@ public sealed class EventForwarder(
         await Parallel.ForEachAsync(Enumerable.Range(0, keys.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
             async (i, ct) =>
             {
-                var row = await store.Events.FindAsync(keys[i].PartitionKey, keys[i].Row, ct);
+                var stored = await store.Rows.FindAsync(keys[i].PartitionKey, keys[i].Row, ct);
                 // A message can only name its own workspace's rows: anything else is not sent.
-                if (row is not null && row.GetString("WorkspaceId") == message.WorkspaceId)
+                if (stored is not null && stored.Event.WorkspaceId == message.WorkspaceId)
                 {
-                    found[i] = EventRows.ToEvent(row);
-                    received[i] = row.GetDateTimeOffset("ReceivedAt"); // the start of the forward lag
+                    found[i] = stored.Event;
+                    received[i] = stored.ReceivedAt; // the start of the forward lag
                 }
             });
         var events = found.OfType<AuditEvent>().ToList();

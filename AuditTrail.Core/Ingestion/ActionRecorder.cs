@@ -81,8 +81,8 @@ public sealed class ActionRecorder(IngestionService ingestion, TrailStore store,
     public async Task<bool> IsOwnRecordAsync(string workspaceId, string eventId, CancellationToken cancellationToken = default)
     {
         await store.EnsureCreatedAsync(cancellationToken);
-        var claim = await store.EventIds.FindAsync(workspaceId, TrailKeys.Encode(eventId), cancellationToken);
-        return claim?.GetString("Door") == IngestDoors.System;
+        var claim = await store.Claims.FindAsync(workspaceId, eventId, cancellationToken);
+        return claim?.Door == IngestDoors.System;
     }
 
     /// <summary>Whether the event's claim (with its content) and its primary row are there; false if that cannot be told.</summary>
@@ -91,8 +91,8 @@ public sealed class ActionRecorder(IngestionService ingestion, TrailStore store,
         using var bound = new CancellationTokenSource(VerifyTimeout);
         try
         {
-            var claim = await store.EventIds.FindAsync(record.WorkspaceId, TrailKeys.Encode(record.EventId), bound.Token);
-            return claim?.GetString("ContentHash") == record.ContentHash && await store.EventRowExistsAsync(claim, bound.Token) == true;
+            var claim = await store.Claims.FindAsync(record.WorkspaceId, record.EventId, bound.Token);
+            return claim?.ContentHash == record.ContentHash && await store.Rows.PrimaryRowExistsAsync(claim, bound.Token) == true;
         }
         catch (Exception ex) when (ex is Azure.RequestFailedException or OperationCanceledException or IOException or HttpRequestException or AggregateException)
         {

@@ -19,12 +19,15 @@ public static class CompactJson
 
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxDepth };
 
-    // One buffer and writer per thread: every event with changes or properties comes through here.
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_buffer;
+    // The thread's writer: every event with changes or properties comes through here.
+    private sealed class Writer : IThreadJsonWriterKind
+    {
+        public static JsonWriterOptions Options => JsonDefaults.Relaxed;
 
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_writer;
+        public static int InitialCapacity => 1024;
+
+        public static int KeepUpTo => 256 * 1024;
+    }
 
     /// <param name="json">One complete, valid JSON value.</param>
     /// <exception cref="InvalidOperationException">A string or name holds a lone surrogate escape.</exception>
@@ -35,58 +38,45 @@ public static class CompactJson
         {
             return Encoding.ASCII.GetString(json);
         }
-        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
-        var writer = t_writer ??= new Utf8JsonWriter(buffer, JsonDefaults.Relaxed);
-        buffer.ResetWrittenCount();
-        writer.Reset(buffer);
-        try
+        using var lease = ThreadJsonWriter.Rent<Writer>();
+        var writer = lease.Writer;
+        var reader = new Utf8JsonReader(json, ReaderOptions);
+        while (reader.Read())
         {
-            var reader = new Utf8JsonReader(json, ReaderOptions);
-            while (reader.Read())
+            switch (reader.TokenType)
             {
-                switch (reader.TokenType)
-                {
-                    case JsonTokenType.StartObject:
-                        writer.WriteStartObject();
-                        break;
-                    case JsonTokenType.EndObject:
-                        writer.WriteEndObject();
-                        break;
-                    case JsonTokenType.StartArray:
-                        writer.WriteStartArray();
-                        break;
-                    case JsonTokenType.EndArray:
-                        writer.WriteEndArray();
-                        break;
-                    case JsonTokenType.PropertyName:
-                        WriteText(ref reader, writer, name: true);
-                        break;
-                    case JsonTokenType.String:
-                        WriteText(ref reader, writer, name: false);
-                        break;
-                    case JsonTokenType.Number:
-                        // As the producer wrote it (1.0 stays 1.0), which is what JsonElement.WriteTo keeps too.
-                        writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true);
-                        break;
-                    case JsonTokenType.True or JsonTokenType.False:
-                        writer.WriteBooleanValue(reader.TokenType == JsonTokenType.True);
-                        break;
-                    case JsonTokenType.Null:
-                        writer.WriteNullValue();
-                        break;
-                }
-            }
-            writer.Flush();
-            return Encoding.UTF8.GetString(buffer.WrittenSpan);
-        }
-        finally
-        {
-            if (buffer.Capacity > 256 * 1024)
-            {
-                t_buffer = null; // do not keep a rare huge event's buffer alive on the thread
-                t_writer = null;
+                case JsonTokenType.StartObject:
+                    writer.WriteStartObject();
+                    break;
+                case JsonTokenType.EndObject:
+                    writer.WriteEndObject();
+                    break;
+                case JsonTokenType.StartArray:
+                    writer.WriteStartArray();
+                    break;
+                case JsonTokenType.EndArray:
+                    writer.WriteEndArray();
+                    break;
+                case JsonTokenType.PropertyName:
+                    WriteText(ref reader, writer, name: true);
+                    break;
+                case JsonTokenType.String:
+                    WriteText(ref reader, writer, name: false);
+                    break;
+                case JsonTokenType.Number:
+                    // As the producer wrote it (1.0 stays 1.0), which is what JsonElement.WriteTo keeps too.
+                    writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true);
+                    break;
+                case JsonTokenType.True or JsonTokenType.False:
+                    writer.WriteBooleanValue(reader.TokenType == JsonTokenType.True);
+                    break;
+                case JsonTokenType.Null:
+                    writer.WriteNullValue();
+                    break;
             }
         }
+        writer.Flush();
+        return Encoding.UTF8.GetString(lease.Buffer.WrittenSpan);
     }
 
     /// <summary>

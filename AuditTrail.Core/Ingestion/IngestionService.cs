@@ -40,7 +40,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     /// </summary>
     public static readonly TimeSpan OrphanAfter = TimeSpan.FromMinutes(15);
 
-    private readonly ConcurrentDictionary<(string Day, string Workspace), byte> _registeredPartitions = new();
+    private readonly ConcurrentDictionary<(string WorkspaceId, DateOnly Day), byte> _registeredPartitions = new();
     private readonly IAfterStoreStep[] _afterStore = afterStore?.ToArray() ?? [];
 
     /// <summary>
@@ -71,13 +71,59 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     {
         var now = time.GetUtcNow();
         var rejected = new List<(IngestRejection Rejection, RawEvent Raw)>();
+        var candidates = Screen(batch, context, now, rejected);
+        var duplicates = 0;
+
+        if (candidates.Count > 0)
+        {
+            await store.EnsureCreatedAsync(cancellationToken);
+            await RegisterPartitionsAsync(candidates, cancellationToken);
+            // The rows are built and measured while the claims are in flight, as they will be when
+            // every claim is new; a duplicate takes its stored claim's receive time and door, and a
+            // conflict writes nothing, so then they are built again from the settled claims.
+            var packing = Task.Run(() => PackRows(candidates.Select(c => (c, now, context.Door)), store.Rows.Uri), cancellationToken);
+            // Both awaited, so a failure of either is seen; the claims' is the one reported.
+            await Task.WhenAll(ClaimIdsAsync(candidates, cancellationToken), packing);
+            var rows = await packing;
+            if (candidates.Any(c => c.Outcome != ClaimOutcome.Claimed))
+            {
+                rows = PackRows(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Duplicate).Select(c => (c, c.ReceivedAt, c.Door)), store.Rows.Uri);
+            }
+            await WriteRowsAsync(rows, cancellationToken);
+            await RunAfterStoreStepsAsync(candidates, cancellationToken);
+            duplicates = Settle(candidates, rejected);
+        }
+
+        string? deadLetterBlob = null;
+        if (rejected.Count > 0)
+        {
+            await store.EnsureCreatedAsync(cancellationToken);
+            rejected.Sort((a, b) => a.Rejection.Index.CompareTo(b.Rejection.Index));
+            deadLetterBlob = await deadLetters.WriteAsync(rejected, context, now, cancellationToken);
+        }
+
+        var accepted = candidates.Count(c => c.Outcome == ClaimOutcome.Claimed);
+        var uncataloged = candidates.Where(c => c.Outcome == ClaimOutcome.Claimed && !c.Event.Cataloged)
+            .Select(c => c.Event.Type).Distinct(StringComparer.Ordinal).ToList();
+        telemetry?.Ingested(context.Door, accepted, duplicates, rejected.Select(r => r.Rejection.Code));
+        logger.LogInformation(
+            "Ingested {Received} events via {Door}: {Accepted} accepted, {Duplicates} duplicates, {Rejected} rejected (dead letters {DeadLetterBlob}); invocation {InvocationId}",
+            batch.Count, context.Door, accepted, duplicates, rejected.Count, deadLetterBlob, context.InvocationId);
+        return new IngestResult(batch.Count, accepted, duplicates, rejected.Select(r => r.Rejection).ToList(), uncataloged, deadLetterBlob);
+    }
+
+    /// <summary>
+    /// Reads and checks each event of the batch: the refused go to <paramref name="rejected"/>; of
+    /// copies of one id in the batch, the first is the candidate and the others share its outcome
+    /// (or are refused as a conflict when their content differs).
+    /// </summary>
+    private static List<Candidate> Screen(IReadOnlyList<RawEvent> batch, IngestContext context, DateTimeOffset now, List<(IngestRejection Rejection, RawEvent Raw)> rejected)
+    {
         var candidates = new List<Candidate>();
         var byId = new Dictionary<(string, string), Candidate>();
-        var duplicates = 0;
         // Marks this call's claims, so a claim whose insert reached storage but whose answer was
         // lost (the retry then meets EntityAlreadyExists) is still counted as accepted, once.
         var claimToken = Guid.NewGuid().ToString("N");
-
         for (var i = 0; i < batch.Count; i++)
         {
             var read = AuditEventReader.Read(batch[i], i, context.WorkspaceId, now);
@@ -109,62 +155,34 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             byId.Add((e.WorkspaceId, e.Id), candidate);
             candidates.Add(candidate);
         }
+        return candidates;
+    }
 
-        if (candidates.Count > 0)
+    /// <summary>The stored candidates' outcomes: conflicts and unstorable events (with their copies) are refused; returns the duplicates.</summary>
+    private static int Settle(List<Candidate> candidates, List<(IngestRejection Rejection, RawEvent Raw)> rejected)
+    {
+        var duplicates = 0;
+        foreach (var c in candidates)
         {
-            await store.EnsureCreatedAsync(cancellationToken);
-            await RegisterPartitionsAsync(candidates, cancellationToken);
-            // The rows are built and measured while the claims are in flight, as they will be when
-            // every claim is new; a duplicate takes its stored claim's receive time and door, and a
-            // conflict writes nothing, so then they are built again from the settled claims.
-            var packing = Task.Run(() => PackRows(candidates.Select(c => (c, now, context.Door)), store.Events.Uri), cancellationToken);
-            // Both awaited, so a failure of either is seen; the claims' is the one reported.
-            await Task.WhenAll(ClaimIdsAsync(candidates, cancellationToken), packing);
-            var rows = await packing;
-            if (candidates.Any(c => c.Outcome != ClaimOutcome.Claimed))
+            switch (c.Outcome)
             {
-                rows = PackRows(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known).Select(c => (c, c.ReceivedAt, c.Door)), store.Events.Uri);
-            }
-            await WriteRowsAsync(rows, cancellationToken);
-            await RunAfterStoreStepsAsync(candidates, cancellationToken);
-            foreach (var c in candidates)
-            {
-                switch (c.Outcome)
-                {
-                    case ClaimOutcome.Conflict:
-                        rejected.Add((ConflictRejection(c, "already stored"), c.Raw));
-                        rejected.AddRange(c.Copies.Select(copy => (ConflictRejection(c, "already stored") with { Index = copy.Index }, copy.Raw)));
-                        break;
-                    case ClaimOutcome.Unstorable:
-                        rejected.Add((c.StorageRejection!, c.Raw));
-                        rejected.AddRange(c.Copies.Select(copy => (c.StorageRejection! with { Index = copy.Index }, copy.Raw)));
-                        break;
-                    case ClaimOutcome.Known:
-                        duplicates += 1 + c.Copies.Count;
-                        break;
-                    default:
-                        duplicates += c.Copies.Count;
-                        break;
-                }
+                case ClaimOutcome.Conflict:
+                    rejected.Add((ConflictRejection(c, "already stored"), c.Raw));
+                    rejected.AddRange(c.Copies.Select(copy => (ConflictRejection(c, "already stored") with { Index = copy.Index }, copy.Raw)));
+                    break;
+                case ClaimOutcome.Unstorable:
+                    rejected.Add((c.StorageRejection!, c.Raw));
+                    rejected.AddRange(c.Copies.Select(copy => (c.StorageRejection! with { Index = copy.Index }, copy.Raw)));
+                    break;
+                case ClaimOutcome.Duplicate:
+                    duplicates += 1 + c.Copies.Count;
+                    break;
+                default:
+                    duplicates += c.Copies.Count;
+                    break;
             }
         }
-
-        string? deadLetterBlob = null;
-        if (rejected.Count > 0)
-        {
-            await store.EnsureCreatedAsync(cancellationToken);
-            rejected.Sort((a, b) => a.Rejection.Index.CompareTo(b.Rejection.Index));
-            deadLetterBlob = await deadLetters.WriteAsync(rejected, context, now, cancellationToken);
-        }
-
-        var accepted = candidates.Count(c => c.Outcome == ClaimOutcome.Claimed);
-        var uncataloged = candidates.Where(c => c.Outcome == ClaimOutcome.Claimed && !c.Event.Cataloged)
-            .Select(c => c.Event.Type).Distinct(StringComparer.Ordinal).ToList();
-        telemetry?.Ingested(context.Door, accepted, duplicates, rejected.Select(r => r.Rejection.Code));
-        logger.LogInformation(
-            "Ingested {Received} events via {Door}: {Accepted} accepted, {Duplicates} duplicates, {Rejected} rejected (dead letters {DeadLetterBlob}); invocation {InvocationId}",
-            batch.Count, context.Door, accepted, duplicates, rejected.Count, deadLetterBlob, context.InvocationId);
-        return new IngestResult(batch.Count, accepted, duplicates, rejected.Select(r => r.Rejection).ToList(), uncataloged, deadLetterBlob);
+        return duplicates;
     }
 
     /// <summary>
@@ -205,20 +223,12 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     private async Task RegisterPartitionsAsync(List<Candidate> candidates, CancellationToken cancellationToken)
     {
         var missing = candidates
-            .Select(c => (Day: c.Event.Timestamp.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture), Workspace: c.Event.WorkspaceId))
+            .Select(c => (c.Event.WorkspaceId, Day: DayKeys.Day(c.Event.Timestamp)))
             .Distinct()
             .Where(p => !_registeredPartitions.ContainsKey(p))
             .ToList();
-        // Both registries: by day (retention) and by workspace (queries). One transaction per partition, chunked at 100.
-        var byDay = missing.GroupBy(p => p.Day).SelectMany(day => day.Chunk(TableTransactions.MaxActions))
-            .Select(chunk => (store.Partitions, chunk.Select(p => new TableEntity(p.Day, p.Workspace)).ToList()));
-        var byWorkspace = missing.GroupBy(p => p.Workspace).SelectMany(ws => ws.Chunk(TableTransactions.MaxActions))
-            .Select(chunk => (store.WorkspaceDays, chunk.Select(p => new TableEntity(p.Workspace, p.Day)).ToList()));
-        await Parallel.ForEachAsync(byDay.Concat(byWorkspace).ToList(), Options(cancellationToken), async (work, ct) =>
-        {
-            var (table, entities) = work;
-            await table.SubmitAsync(entities.Select(e => new TableTransactionAction(TableTransactionActionType.UpsertReplace, e)).ToList(), ct);
-        });
+        // Both registries: by day (retention) and by workspace (queries).
+        await store.Days.RegisterAsync(missing, cancellationToken);
         if (_registeredPartitions.Count > MaxRegisteredPartitionsCached)
         {
             _registeredPartitions.Clear();
@@ -238,7 +248,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         {
             try
             {
-                await store.EventIds.SubmitAsync(chunk.Select(c => new TableTransactionAction(TableTransactionActionType.Add, ClaimEntity(c))).ToList(), ct);
+                await store.Claims.ClaimAllAsync(chunk.Select(ClaimOf), ct);
                 foreach (var c in chunk)
                 {
                     c.Outcome = ClaimOutcome.Claimed;
@@ -254,22 +264,22 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
 
     private async Task ClaimOneAsync(Candidate c, CancellationToken cancellationToken)
     {
-        var entity = ClaimEntity(c);
+        var claim = ClaimOf(c);
         // Two tries: an insert that loses a race to a concurrent producer is settled by reading the winner.
         for (var attempt = 0; attempt < 2; attempt++)
         {
-            var existing = await store.EventIds.FindAsync(entity.PartitionKey, entity.RowKey, cancellationToken);
-            if (existing is not null && existing.GetString("ContentHash") != c.Hash && await IsOrphanAsync(existing, cancellationToken))
+            var existing = await store.Claims.FindAsync(c.Event.WorkspaceId, c.Event.Id, cancellationToken);
+            if (existing is not null && existing.ContentHash != c.Hash && await IsOrphanAsync(existing, cancellationToken))
             {
                 // A claim whose rows were never written (the call that made it failed, or crashed,
                 // between the two and was never replayed): it stores nothing, so it may not refuse this
                 // event as a conflict. Taken over only as it was read: a concurrent taker wins once.
                 try
                 {
-                    await store.EventIds.UpdateEntityAsync(entity, existing.ETag, TableUpdateMode.Replace, cancellationToken);
+                    await store.Claims.TakeOverAsync(existing, claim, cancellationToken);
                     c.Outcome = ClaimOutcome.Claimed;
                     logger.LogWarning("Claim of event {EventId} in {WorkspaceId}, made {ClaimedAt} without its rows, taken over by a new event",
-                        c.Event.Id, c.Event.WorkspaceId, existing.GetDateTimeOffset("ReceivedAt"));
+                        c.Event.Id, c.Event.WorkspaceId, existing.ReceivedAt);
                     return;
                 }
                 catch (RequestFailedException ex) when (ex.Status is 404 or 412)
@@ -279,21 +289,21 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             }
             if (existing is not null)
             {
-                var same = existing.GetString("ContentHash") == c.Hash && existing.GetString("EventId") == c.Event.Id;
-                var ours = same && existing.GetString("ClaimToken") == c.ClaimToken;
-                c.Outcome = ours ? ClaimOutcome.Claimed : same ? ClaimOutcome.Known : ClaimOutcome.Conflict;
+                var same = existing.ContentHash == c.Hash && existing.EventId == c.Event.Id;
+                var ours = same && existing.ClaimToken == c.ClaimToken;
+                c.Outcome = ours ? ClaimOutcome.Claimed : same ? ClaimOutcome.Duplicate : ClaimOutcome.Conflict;
                 if (same)
                 {
-                    c.Marks = _afterStore.Select(s => s.ClaimMark).OfType<string>().Where(m => existing.GetString(m) is not null).ToHashSet(StringComparer.Ordinal);
+                    c.Marks = _afterStore.Select(s => s.ClaimMark).OfType<string>().Where(existing.Marks.ContainsKey).ToHashSet(StringComparer.Ordinal);
                     // Repair rows exactly as first written.
-                    c.ReceivedAt = existing.GetDateTimeOffset("ReceivedAt") ?? c.ReceivedAt;
-                    c.Door = existing.GetString("Door") ?? c.Door;
+                    c.ReceivedAt = existing.ReceivedAt ?? c.ReceivedAt;
+                    c.Door = existing.Door ?? c.Door;
                 }
                 return;
             }
             try
             {
-                await store.EventIds.AddEntityAsync(entity, cancellationToken);
+                await store.Claims.ClaimAsync(claim, cancellationToken);
                 c.Outcome = ClaimOutcome.Claimed;
                 return;
             }
@@ -309,22 +319,13 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     /// A claim older than any ingest can run (<see cref="OrphanAfter"/>) whose event row is not
     /// there. Younger ones may belong to a call still writing its rows, and are left alone.
     /// </summary>
-    private async Task<bool> IsOrphanAsync(TableEntity claim, CancellationToken cancellationToken)
+    private async Task<bool> IsOrphanAsync(EventClaim claim, CancellationToken cancellationToken)
     {
-        return claim.GetDateTimeOffset("ReceivedAt") is { } claimedAt && time.GetUtcNow() - claimedAt >= OrphanAfter
-               && await store.EventRowExistsAsync(claim, cancellationToken) == false;
+        return claim.ReceivedAt is { } claimedAt && time.GetUtcNow() - claimedAt >= OrphanAfter
+               && await store.Rows.PrimaryRowExistsAsync(claim, cancellationToken) == false;
     }
 
-    private static TableEntity ClaimEntity(Candidate c) => new(c.Event.WorkspaceId, TrailKeys.Encode(c.Event.Id))
-    {
-        ["EventId"] = c.Event.Id,
-        ["ContentHash"] = c.Hash,
-        ["EventPartition"] = EventRows.PartitionKey(c.Event),
-        ["EventRow"] = TrailKeys.PrimaryRowKey(c.Event.Timestamp, c.Event.Id),
-        ["ReceivedAt"] = c.ReceivedAt,
-        ["Door"] = c.Door,
-        ["ClaimToken"] = c.ClaimToken,
-    };
+    private static EventClaim ClaimOf(Candidate c) => EventClaim.For(c.Event, c.Hash, c.ReceivedAt, c.Door, c.ClaimToken);
 
     /// <summary>Each event's four rows, in transactions per partition filled to 100 actions or the byte budget.</summary>
     private static List<List<(Candidate Event, List<TableTransactionAction> Actions)>> PackRows(IEnumerable<(Candidate Event, DateTimeOffset ReceivedAt, string Door)> toWrite, Uri table)
@@ -370,7 +371,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     /// </summary>
     private async Task RunAfterStoreStepsAsync(List<Candidate> candidates, CancellationToken cancellationToken)
     {
-        var inTrail = candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Known && c.PrimaryRow is not null).ToList();
+        var inTrail = candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Duplicate && c.PrimaryRow is not null).ToList();
         foreach (var step in _afterStore)
         {
             var mark = step.ClaimMark;
@@ -392,9 +393,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         var chunks = marks.GroupBy(m => m.Stored.Event.WorkspaceId, StringComparer.Ordinal).SelectMany(g => g.Chunk(TableTransactions.MaxActions)).ToList();
         await Parallel.ForEachAsync(chunks, Options(cancellationToken), async (chunk, ct) =>
         {
-            var actions = chunk.Select(m => new TableTransactionAction(TableTransactionActionType.UpdateMerge,
-                new TableEntity(m.Stored.Event.WorkspaceId, TrailKeys.Encode(m.Stored.Event.Id)) { [mark] = m.Value }, ETag.All)).ToList();
-            await store.EventIds.SubmitAsync(actions, ct);
+            await store.Claims.MarkAsync(mark, chunk[0].Stored.Event.WorkspaceId, chunk.Select(m => (m.Stored.Event.Id, m.Value)), ct);
         });
     }
 
@@ -404,7 +403,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         {
             try
             {
-                await store.Events.SubmitAsync(group.SelectMany(g => g.Actions).ToList(), ct);
+                await store.Rows.SubmitAsync(group.SelectMany(g => g.Actions).ToList(), ct);
             }
             catch (Exception ex) when (IsRefusal(ex) && group.Count > 1)
             {
@@ -426,7 +425,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     {
         try
         {
-            await store.Events.SubmitAsync(actions, cancellationToken);
+            await store.Rows.SubmitAsync(actions, cancellationToken);
         }
         catch (Exception ex) when (IsRefusal(ex))
         {
@@ -443,7 +442,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     {
         if (c.Outcome == ClaimOutcome.Claimed)
         {
-            await store.EventIds.DeleteEntityAsync(c.Event.WorkspaceId, TrailKeys.Encode(c.Event.Id), cancellationToken: cancellationToken);
+            await store.Claims.ReleaseAsync(c.Event.WorkspaceId, c.Event.Id, cancellationToken);
         }
         c.Outcome = ClaimOutcome.Unstorable;
         c.StorageRejection = new IngestRejection(c.Index, RejectionCodes.StorageRejected,
@@ -462,7 +461,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     {
         Pending,
         Claimed,
-        Known,
+        Duplicate,
         Conflict,
         Unstorable,
     }

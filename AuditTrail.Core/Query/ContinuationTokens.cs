@@ -17,8 +17,6 @@ namespace AuditTrail.Core.Query;
 /// </summary>
 public sealed class ContinuationTokens(TrailStore store)
 {
-    private const string KeyPartition = "continuation";
-    private const string KeyRow = "v1";
     private byte[]? _key;
 
     public async Task<string> EncodeAsync(QueryPosition position, AuditQuery query, CancellationToken cancellationToken)
@@ -71,20 +69,7 @@ public sealed class ContinuationTokens(TrailStore store)
             return _key;
         }
         await store.EnsureCreatedAsync(cancellationToken);
-        var existing = await store.Keys.FindAsync(KeyPartition, KeyRow, cancellationToken);
-        if (existing?.GetBinary("Key") is not { } key)
-        {
-            key = RandomNumberGenerator.GetBytes(32);
-            try
-            {
-                await store.Keys.AddEntityAsync(new TableEntity(KeyPartition, KeyRow) { ["Key"] = key }, cancellationToken);
-            }
-            catch (RequestFailedException ex) when (ex.Status == 409)
-            {
-                // Another instance created it first: use theirs.
-                key = (await store.Keys.GetEntityAsync<TableEntity>(KeyPartition, KeyRow, cancellationToken: cancellationToken)).Value.GetBinary("Key");
-            }
-        }
+        var (key, _) = await store.Secrets.GetOrAddAsync(TrailSecret.ContinuationKey, () => RandomNumberGenerator.GetBytes(32), cancellationToken);
         _key = key;
         return key;
     }

@@ -1,7 +1,5 @@
-using System.Globalization;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Trail;
-using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
 
 namespace AuditTrail.Core.Query;
@@ -26,45 +24,34 @@ public sealed record Activity(DateTimeOffset Start, DateTimeOffset End, long Tot
 /// </remarks>
 public sealed class TrailActivityService(TrailStore store, TimeProvider time, IOptions<QueryOptions> options)
 {
-    // RowKey for ordering is not needed (the partition is the day); these are what Matches reads.
-    private static readonly string[] Columns = ["EventTime", "Type", "ProductArea", "ActorId", "ActorType", "ResourceType", "ResourceId"];
-
     private readonly int _maxParallelDays = options.Value.MaxParallelDays;
 
     public async Task<Activity> CountAsync(AuditQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
         await store.EnsureCreatedAsync(cancellationToken);
-        var now = time.GetUtcNow();
-        var start = query.Start < now.AddDays(-EventLimits.RetentionDays) ? now.AddDays(-EventLimits.RetentionDays) : query.Start;
-        var end = query.End;
-        if (start >= end)
+        var scan = DayScan.Of(query, time.GetUtcNow());
+        var (start, end) = (scan.Query.Start, scan.Query.End);
+        if (scan.IsEmpty)
         {
             return new Activity(start, end, 0, []);
         }
-        query = query with { Start = start };
-        var (prefix, serverFilters) = TrailQueryService.Plan(query);
-        var lower = prefix + TrailKeys.ReverseTicks(query.End) + "`";
-        var upper = prefix + TrailKeys.ReverseTicks(query.Start) + "`";
-
-        var firstDay = DateOnly.FromDateTime(start.UtcDateTime);
-        var lastDay = DateOnly.FromDateTime(end.AddTicks(-1).UtcDateTime);
-        var withEvents = await DaysWithEventsAsync(query.WorkspaceId, firstDay, lastDay, cancellationToken);
+        var withEvents = await scan.DaysAsync(store.Days, null, cancellationToken);
 
         var counts = new Dictionary<DateOnly, int>();
         // Days are independent scans; bounded like the list's reads so one view cannot open 90 at once.
         await Parallel.ForEachAsync(withEvents, new ParallelOptions { MaxDegreeOfParallelism = _maxParallelDays, CancellationToken = cancellationToken }, async (day, ct) =>
         {
-            var count = await CountDayAsync(query, day, lower, upper, serverFilters, ct);
+            var count = await CountDayAsync(scan, day, ct);
             lock (counts)
             {
                 counts[day] = count;
             }
         });
 
-        var days = new List<ActivityDay>(lastDay.DayNumber - firstDay.DayNumber + 1);
+        var days = new List<ActivityDay>(scan.LastDay.DayNumber - scan.FirstDay.DayNumber + 1);
         long total = 0;
-        for (var day = firstDay; day <= lastDay; day = day.AddDays(1))
+        for (var day = scan.FirstDay; day <= scan.LastDay; day = day.AddDays(1))
         {
             var count = counts.GetValueOrDefault(day);
             total += count;
@@ -73,44 +60,20 @@ public sealed class TrailActivityService(TrailStore store, TimeProvider time, IO
         return new Activity(start, end, total, days);
     }
 
-    private async Task<int> CountDayAsync(AuditQuery query, DateOnly day, string lower, string upper, List<string> serverFilters, CancellationToken cancellationToken)
+    // Projected to the columns the exact check reads (the partition is the day, so no RowKey).
+    private async Task<int> CountDayAsync(DayScan scan, DateOnly day, CancellationToken cancellationToken)
     {
-        var partition = TrailKeys.PartitionKey(query.WorkspaceId, day);
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {lower} and RowKey lt {upper}");
-        foreach (var clause in serverFilters)
-        {
-            filter += " and " + clause;
-        }
         var count = 0;
-        await foreach (var row in store.Events.QueryAsync<TableEntity>(filter, maxPerPage: 1000, select: Columns, cancellationToken: cancellationToken))
+        await foreach (var page in scan.ReadAsync(store.Rows, day, null, 1000, EventRows.FacetColumns, cancellationToken))
         {
-            if (Matches(row, query))
+            foreach (var row in page.Values)
             {
-                count++;
+                if (scan.Matches(EventRows.Facets(row)))
+                {
+                    count++;
+                }
             }
         }
         return count;
-    }
-
-    // The same exact check as the list's: an id too long for its key is hashed, and only the stored value decides.
-    private static bool Matches(TableEntity row, AuditQuery q)
-    {
-        var at = row.GetDateTimeOffset("EventTime");
-        return at is { } t && t >= q.Start && t < q.End
-               && (q.Types.Count == 0 || q.Types.Contains(row.GetString("Type") ?? "", StringComparer.Ordinal))
-               && (q.ProductArea is null || row.GetString("ProductArea") == q.ProductArea)
-               && (q.ActorId is null || row.GetString("ActorId") == q.ActorId)
-               && (q.ActorType is null || row.GetString("ActorType") == q.ActorType)
-               && (q.ResourceType is null || row.GetString("ResourceType") == q.ResourceType)
-               && (q.ResourceId is null || row.GetString("ResourceId") == q.ResourceId);
-    }
-
-    private async Task<List<DateOnly>> DaysWithEventsAsync(string workspaceId, DateOnly first, DateOnly last, CancellationToken cancellationToken)
-    {
-        var filter = TableClient.CreateQueryFilter(
-            $"PartitionKey eq {workspaceId} and RowKey ge {first.ToString("yyyyMMdd", CultureInfo.InvariantCulture)} and RowKey le {last.ToString("yyyyMMdd", CultureInfo.InvariantCulture)}");
-        return await store.WorkspaceDays.QueryAsync<TableEntity>(filter, select: ["RowKey"], cancellationToken: cancellationToken)
-            .Select(r => DateOnly.ParseExact(r.RowKey, "yyyyMMdd", CultureInfo.InvariantCulture))
-            .ToListAsync(cancellationToken);
     }
 }

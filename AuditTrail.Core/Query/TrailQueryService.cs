@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using System.Globalization;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Storage;
 using AuditTrail.Core.Trail;
@@ -39,110 +38,25 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
     private readonly Histogram<long>? _readAheadPeak = meters?.Create(MeterName).CreateHistogram<long>(
         ReadAheadPeakInstrument, "By", "The most memory (estimated) that one page's reads ahead held at once.");
 
+    private TrailStore Store => store;
+
     public async Task<AuditEventPage> QueryAsync(AuditQuery query, QueryPosition? from, CancellationToken cancellationToken = default)
     {
         await store.EnsureCreatedAsync(cancellationToken);
         var now = time.GetUtcNow();
-        // Retention is applied here, at read time, not by rewriting the query: the query (and so the
-        // fingerprint its continuation is bound to) must stay the same from page to page while the
-        // retention window moves on.
-        var retentionStart = now.AddDays(-EventLimits.RetentionDays);
-        if (query.Start < retentionStart)
-        {
-            query = query with { Start = retentionStart };
-        }
-        if (query.Start >= query.End)
+        var scan = DayScan.Of(query, now);
+        if (scan.IsEmpty)
         {
             return new AuditEventPage([], null);
         }
-        var (prefix, serverFilters) = Plan(query);
-        var scan = new DayScan(query, from, prefix, serverFilters);
-        var need = query.Limit + 1;
-        var results = new List<Match>(need);
-
-        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var budget = new ReadAheadBudget(_maxReadAheadBytes);
-        var reads = new Dictionary<string, Task<DayRead>>(StringComparer.Ordinal);
-
-        // Adds a day's matches to the page; true once the page (and its look-ahead row) is full.
-        bool Fill(List<Match> matches)
-        {
-            foreach (var match in matches)
-            {
-                results.Add(match);
-                if (results.Count == need)
-                {
-                    return true;
-                }
-            }
-            return false;
-        }
-
-        AuditEventPage Page(bool full)
-        {
-            _readAheadPeak?.Record(budget.Peak);
-            if (!full)
-            {
-                return new AuditEventPage(results.Select(r => r.Event).ToList(), null);
-            }
-            var last = results[query.Limit - 1];
-            return new AuditEventPage(results.Take(query.Limit).Select(r => r.Event).ToList(), new QueryPosition(last.Day, last.RowKey));
-        }
-
+        var page = new PageRead(this, scan, from, now, cancellationToken);
         try
         {
-            // The day the page most likely starts in (the continuation's, or the newest one events
-            // can have) is read at once. An actor or a resource is usually a small share of a
-            // workspace's events, so for those the day before it is read too (ahead, so on the budget).
-            var newest = from is not null ? DayStart(from.Day) : DayStart(Min(query.End.AddTicks(-1), now + EventLimits.MaxFutureSkew));
-            var sparse = prefix.StartsWith(TrailKeys.ActorPrefix, StringComparison.Ordinal) || prefix.StartsWith(TrailKeys.ResourcePrefix, StringComparison.Ordinal);
-            var firstDays = sparse && _maxParallelDays > 1 ? 2 : 1;
-            for (var d = 0; d < firstDays && newest.AddDays(1 - d) > query.Start; d++)
-            {
-                var day = Day(newest.AddDays(-d));
-                reads[day] = ReadDayAsync(scan, day, need, null, d == 0 ? null : budget, abandon.Token);
-            }
-            var days = await DaysAsync(query, from?.Day, cancellationToken);
-
-            var coveredFrom = from is null ? Min(query.End, now + EventLimits.MaxFutureSkew) : DayStart(from.Day).AddDays(1);
-            for (var i = 0; i < days.Count; i++)
-            {
-                if (!reads.TryGetValue(days[i], out var read))
-                {
-                    // Read ahead: enough days for the matches still missing at the rate the days
-                    // read so far had (none matching: as many as allowed). Before any, just one.
-                    var missing = need - results.Count;
-                    var perDay = i == 0 ? 0 : results.Count / Math.Max((coveredFrom - DayStart(days[i - 1])).TotalDays, 1.0 / 24);
-                    var ahead = i == 0 ? 1 : perDay <= 0 ? _maxParallelDays : (int)Math.Ceiling(missing / perDay);
-                    for (var j = i; j < days.Count && j < i + Math.Clamp(ahead, 1, _maxParallelDays); j++)
-                    {
-                        reads.TryAdd(days[j], ReadDayAsync(scan, days[j], missing, null, j == i ? null : budget, abandon.Token));
-                    }
-                    read = reads[days[i]];
-                }
-                reads.Remove(days[i]);
-                var dayRead = await read;
-                // Its matches are the page's now, bounded by the page's limit, not the budget's.
-                budget.Release(dayRead.HeldBytes);
-                if (Fill(dayRead.Matches))
-                {
-                    return Page(full: true);
-                }
-                if (dayRead.Stopped)
-                {
-                    var rest = await ReadDayAsync(scan, days[i], need - results.Count, dayRead.ResumeAfter, null, abandon.Token);
-                    if (Fill(rest.Matches))
-                    {
-                        return Page(full: true);
-                    }
-                }
-            }
-            return Page(full: false);
+            return await page.ReadAsync();
         }
         finally
         {
-            await abandon.CancelAsync();
-            await AbandonAsync(reads.Values);
+            await page.AbandonAsync();
         }
     }
 
@@ -156,42 +70,20 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
         ArgumentNullException.ThrowIfNull(workspaceId);
         ArgumentNullException.ThrowIfNull(eventId);
         await store.EnsureCreatedAsync(cancellationToken);
-        var claim = await store.EventIds.GetEntityIfExistsAsync<TableEntity>(workspaceId, TrailKeys.Encode(eventId), cancellationToken: cancellationToken);
-        if (!claim.HasValue || claim.Value!.GetString("EventPartition") is not { } partition || claim.Value.GetString("EventRow") is not { } rowKey)
+        var claim = await store.Claims.FindAsync(workspaceId, eventId, cancellationToken);
+        if (claim?.EventPartition is not { } partition || claim.EventRow is not { } rowKey)
         {
             return null;
         }
-        var row = await store.Events.GetEntityIfExistsAsync<TableEntity>(partition, rowKey, cancellationToken: cancellationToken);
-        if (!row.HasValue)
+        if (await store.Rows.FindAsync(partition, rowKey, cancellationToken) is not { Event: var e })
         {
             return null;
         }
-        var e = EventRows.ToEvent(row.Value!);
         // An encoded id can be a hash (very long ids): only the stored id and workspace decide.
         return e.WorkspaceId == workspaceId && e.Id == eventId && e.Timestamp >= time.GetUtcNow().AddDays(-EventLimits.RetentionDays) ? e : null;
     }
 
-    /// <summary>
-    /// Waits for reads the page did not need. Their results and failures are not part of the
-    /// answer (a storage error in one is already logged by the storage client), but none is left
-    /// running once the query returns.
-    /// </summary>
-    private static async Task AbandonAsync(IEnumerable<Task<DayRead>> reads)
-    {
-        foreach (var read in reads)
-        {
-            try
-            {
-                await read;
-            }
-            catch (Exception ex) when (ex is RequestFailedException || StorageFailures.IsUnavailable(ex))
-            {
-                // Not needed for this page: see above.
-            }
-        }
-    }
-
-    private sealed record Match(AuditEvent Event, string Day, string RowKey);
+    private sealed record Match(AuditEvent Event, DateOnly Day, string RowKey);
 
     /// <summary>
     /// One day's matches, newest first. <see cref="Stopped"/>: a read ahead that stopped at the
@@ -199,6 +91,186 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
     /// the day's start).
     /// </summary>
     private sealed record DayRead(List<Match> Matches, long HeldBytes, bool Stopped, string? ResumeAfter);
+
+    /// <summary>
+    /// One page being read: its matches so far, the days' reads under way (keyed by day), and what
+    /// the reads ahead hold. Reads the page turns out not to need are cancelled by <see cref="AbandonAsync"/>.
+    /// </summary>
+    private sealed class PageRead
+    {
+        private readonly TrailQueryService _service;
+        private readonly DayScan _scan;
+        private readonly QueryPosition? _from;
+        private readonly DateOnly? _fromDay;
+        private readonly DateTimeOffset _now;
+        private readonly CancellationToken _cancellationToken;
+        private readonly int _need;
+        private readonly List<Match> _results;
+        private readonly CancellationTokenSource _abandon;
+        private readonly ReadAheadBudget _budget;
+        private readonly Dictionary<DateOnly, Task<DayRead>> _reads = [];
+
+        public PageRead(TrailQueryService service, DayScan scan, QueryPosition? from, DateTimeOffset now, CancellationToken cancellationToken)
+        {
+            _service = service;
+            _scan = scan;
+            _from = from;
+            _fromDay = from is null ? null : DayKeys.Parse(from.Day);
+            _now = now;
+            _cancellationToken = cancellationToken;
+            _need = scan.Query.Limit + 1;
+            _results = new List<Match>(_need);
+            _abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _budget = new ReadAheadBudget(service._maxReadAheadBytes);
+        }
+
+        public async Task<AuditEventPage> ReadAsync()
+        {
+            StartNewestDays();
+            var days = await _scan.DaysAsync(_service.Store.Days, _fromDay, _cancellationToken);
+            days.Reverse(); // newest first
+            var coveredFrom = _fromDay is { } fromDay ? DayKeys.Start(fromDay).AddDays(1) : Min(_scan.Query.End, _now + EventLimits.MaxFutureSkew);
+            for (var i = 0; i < days.Count; i++)
+            {
+                if (!_reads.TryGetValue(days[i], out var read))
+                {
+                    ReadAhead(days, i, coveredFrom);
+                    read = _reads[days[i]];
+                }
+                _reads.Remove(days[i]);
+                var dayRead = await read;
+                // Its matches are the page's now, bounded by the page's limit, not the budget's.
+                _budget.Release(dayRead.HeldBytes);
+                if (Fill(dayRead.Matches))
+                {
+                    return Page(full: true);
+                }
+                if (dayRead.Stopped && Fill((await ReadDayAsync(days[i], _need - _results.Count, dayRead.ResumeAfter, null)).Matches))
+                {
+                    return Page(full: true);
+                }
+            }
+            return Page(full: false);
+        }
+
+        /// <summary>
+        /// Waits for reads the page did not need. Their results and failures are not part of the
+        /// answer (a storage error in one is already logged by the storage client), but none is left
+        /// running once the query returns.
+        /// </summary>
+        public async Task AbandonAsync()
+        {
+            await _abandon.CancelAsync();
+            foreach (var read in _reads.Values)
+            {
+                try
+                {
+                    await read;
+                }
+                catch (Exception ex) when (ex is RequestFailedException || StorageFailures.IsUnavailable(ex))
+                {
+                    // Not needed for this page: see above.
+                }
+            }
+            _abandon.Dispose();
+        }
+
+        /// <summary>
+        /// The day the page most likely starts in (the continuation's, or the newest one events can
+        /// have) is read at once, alongside the registry lookup. An actor or a resource is usually a
+        /// small share of a workspace's events, so for those the day before it is read too (ahead, so
+        /// on the budget).
+        /// </summary>
+        private void StartNewestDays()
+        {
+            var newest = _fromDay is { } fromDay ? DayKeys.Start(fromDay) : DayStart(Min(_scan.Query.End.AddTicks(-1), _now + EventLimits.MaxFutureSkew));
+            var firstDays = _scan.IsSparse && _service._maxParallelDays > 1 ? 2 : 1;
+            for (var d = 0; d < firstDays && newest.AddDays(1 - d) > _scan.Query.Start; d++)
+            {
+                var day = DayKeys.Day(newest.AddDays(-d));
+                _reads[day] = ReadDayAsync(day, _need, null, d == 0 ? null : _budget);
+            }
+        }
+
+        /// <summary>
+        /// Starts reading day <paramref name="i"/> and, ahead, enough days after it for the matches
+        /// still missing at the rate the days read so far had (none matching: as many as allowed).
+        /// Before any, just one.
+        /// </summary>
+        private void ReadAhead(List<DateOnly> days, int i, DateTimeOffset coveredFrom)
+        {
+            var missing = _need - _results.Count;
+            var perDay = i == 0 ? 0 : _results.Count / Math.Max((coveredFrom - DayKeys.Start(days[i - 1])).TotalDays, 1.0 / 24);
+            var ahead = i == 0 ? 1 : perDay <= 0 ? _service._maxParallelDays : (int)Math.Ceiling(missing / perDay);
+            for (var j = i; j < days.Count && j < i + Math.Clamp(ahead, 1, _service._maxParallelDays); j++)
+            {
+                _reads.TryAdd(days[j], ReadDayAsync(days[j], missing, null, j == i ? null : _budget));
+            }
+        }
+
+        // Adds a day's matches to the page; true once the page (and its look-ahead row) is full.
+        private bool Fill(List<Match> matches)
+        {
+            foreach (var match in matches)
+            {
+                _results.Add(match);
+                if (_results.Count == _need)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        private AuditEventPage Page(bool full)
+        {
+            _service._readAheadPeak?.Record(_budget.Peak);
+            if (!full)
+            {
+                return new AuditEventPage(_results.Select(r => r.Event).ToList(), null);
+            }
+            var last = _results[_scan.Query.Limit - 1];
+            return new AuditEventPage(_results.Take(_scan.Query.Limit).Select(r => r.Event).ToList(), new QueryPosition(DayKeys.Of(last.Day), last.RowKey));
+        }
+
+        /// <summary>
+        /// Up to <paramref name="take"/> matching rows of one day, newest first, after
+        /// <paramref name="after"/> when given. With a <paramref name="budget"/> (a read ahead), each
+        /// match is held on it, and the read stops at the first one it cannot hold.
+        /// </summary>
+        private async Task<DayRead> ReadDayAsync(DateOnly day, int take, string? after, ReadAheadBudget? budget)
+        {
+            after ??= _fromDay == day ? _from!.AfterRowKey : null;
+            var matches = new List<Match>(Math.Min(take, 1000));
+            long held = 0;
+            await foreach (var page in _scan.ReadAsync(_service.Store.Rows, day, after, Math.Min(1000, take), null, _abandon.Token))
+            {
+                foreach (var row in page.Values)
+                {
+                    var e = EventRows.ToEvent(row);
+                    if (!_scan.Matches(EventFacets.Of(e)))
+                    {
+                        continue;
+                    }
+                    if (budget is not null)
+                    {
+                        var size = EstimatedBytes(e, row.RowKey);
+                        if (!budget.TryHold(size))
+                        {
+                            return new DayRead(matches, held, Stopped: true, matches.Count > 0 ? matches[^1].RowKey : after);
+                        }
+                        held += size;
+                    }
+                    matches.Add(new Match(e, day, row.RowKey));
+                    if (matches.Count == take)
+                    {
+                        return new DayRead(matches, held, Stopped: false, null);
+                    }
+                }
+            }
+            return new DayRead(matches, held, Stopped: false, null);
+        }
+    }
 
     /// <summary>Bytes the page's reads ahead hold, never past the limit, and the most they held at once.</summary>
     private sealed class ReadAheadBudget(long limit)
@@ -231,60 +303,6 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
         public void Release(long bytes) => Interlocked.Add(ref _held, -bytes);
     }
 
-    /// <summary>What every day's range scan shares: the row family, the time bounds and the filters.</summary>
-    private sealed record DayScan(AuditQuery Query, QueryPosition? From, string Prefix, List<string> ServerFilters)
-    {
-        public string Lower { get; } = Prefix + TrailKeys.ReverseTicks(Query.End) + "`"; // exclusive of End: its rows end in "_" < "`"
-        public string Upper { get; } = Prefix + TrailKeys.ReverseTicks(Query.Start) + "`"; // inclusive of Start
-    }
-
-    /// <summary>
-    /// Up to <paramref name="take"/> matching rows of one day, newest first, after
-    /// <paramref name="after"/> when given. With a <paramref name="budget"/> (a read ahead), each
-    /// match is held on it, and the read stops at the first one it cannot hold.
-    /// </summary>
-    private async Task<DayRead> ReadDayAsync(DayScan scan, string day, int take, string? after, ReadAheadBudget? budget, CancellationToken cancellationToken)
-    {
-        var partition = TrailKeys.PartitionKey(scan.Query.WorkspaceId, ParseDay(day));
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {scan.Lower} and RowKey lt {scan.Upper}");
-        after ??= scan.From is not null && scan.From.Day == day ? scan.From.AfterRowKey : null;
-        if (after is not null)
-        {
-            filter += TableClient.CreateQueryFilter($" and RowKey gt {after}");
-        }
-        foreach (var clause in scan.ServerFilters)
-        {
-            filter += " and " + clause;
-        }
-        var matches = new List<Match>(Math.Min(take, 1000));
-        long held = 0;
-        await foreach (var page in store.Events.QueryAsync<TableEntity>(filter, maxPerPage: Math.Min(1000, take), cancellationToken: cancellationToken).AsPages())
-        {
-            foreach (var row in page.Values)
-            {
-                var e = EventRows.ToEvent(row);
-                if (Matches(e, scan.Query))
-                {
-                    if (budget is not null)
-                    {
-                        var size = EstimatedBytes(e, row.RowKey);
-                        if (!budget.TryHold(size))
-                        {
-                            return new DayRead(matches, held, Stopped: true, matches.Count > 0 ? matches[^1].RowKey : after);
-                        }
-                        held += size;
-                    }
-                    matches.Add(new Match(e, day, row.RowKey));
-                    if (matches.Count == take)
-                    {
-                        return new DayRead(matches, held, Stopped: false, null);
-                    }
-                }
-            }
-        }
-        return new DayRead(matches, held, Stopped: false, null);
-    }
-
     /// <summary>
     /// The managed memory a held match takes, estimated: its strings as UTF-16 with their object
     /// headers, and the event's and match's objects. Changes and properties dominate a large event.
@@ -300,83 +318,7 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
                + Text(e.Changes) + Text(e.Properties);
     }
 
-    // Days are the registry's row keys (yyyyMMdd, UTC).
-    private static string Day(DateTimeOffset instant) => instant.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
-
-    private static DateOnly ParseDay(string day) => DateOnly.ParseExact(day, "yyyyMMdd", CultureInfo.InvariantCulture);
-
-    private static DateTimeOffset DayStart(string day) => new(ParseDay(day).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-
     private static DateTimeOffset DayStart(DateTimeOffset instant) => new(instant.UtcDateTime.Date, TimeSpan.Zero);
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
-
-    /// <summary>The row family to scan, and the filters the service can apply to it.</summary>
-    internal static (string Prefix, List<string> ServerFilters) Plan(AuditQuery q)
-    {
-        var filters = new List<string>();
-        string prefix;
-        if (q.ResourceType is not null && q.ResourceId is not null)
-        {
-            prefix = TrailKeys.ResourcePrefixFor(q.ResourceType, q.ResourceId);
-        }
-        else if (q.ActorId is not null)
-        {
-            prefix = TrailKeys.ActorPrefixFor(q.ActorId);
-        }
-        else if (q.Types.Count == 1)
-        {
-            prefix = TrailKeys.TypePrefixFor(q.Types[0]);
-        }
-        else
-        {
-            prefix = TrailKeys.PrimaryPrefix;
-        }
-
-        void Add(string property, string? value)
-        {
-            if (value is not null)
-            {
-                // The property name is the code's; only the value comes from the caller, and it is quoted.
-                filters.Add(property + " eq " + TableClient.CreateQueryFilter($"{value}"));
-            }
-        }
-        if (!prefix.StartsWith(TrailKeys.ActorPrefix, StringComparison.Ordinal))
-        {
-            Add("ActorId", q.ActorId);
-        }
-        if (!prefix.StartsWith(TrailKeys.ResourcePrefix, StringComparison.Ordinal))
-        {
-            Add("ResourceType", q.ResourceType);
-            Add("ResourceId", q.ResourceId);
-        }
-        if (q.Types.Count == 1 && !prefix.StartsWith(TrailKeys.TypePrefix, StringComparison.Ordinal))
-        {
-            Add("Type", q.Types[0]);
-        }
-        Add("ActorType", q.ActorType);
-        Add("ProductArea", q.ProductArea);
-        return (prefix, filters);
-    }
-
-    private static bool Matches(AuditEvent e, AuditQuery q) =>
-        e.Timestamp >= q.Start && e.Timestamp < q.End
-        && (q.Types.Count == 0 || q.Types.Contains(e.Type, StringComparer.Ordinal))
-        && (q.ProductArea is null || e.ProductArea == q.ProductArea)
-        && (q.ActorId is null || e.Actor.Id == q.ActorId)
-        && (q.ActorType is null || e.Actor.Type == q.ActorType)
-        && (q.ResourceType is null || e.Resource.Type == q.ResourceType)
-        && (q.ResourceId is null || e.Resource.Id == q.ResourceId);
-
-    /// <summary>The workspace's days with events inside the window, newest first, starting at <paramref name="fromDay"/>.</summary>
-    private async Task<List<string>> DaysAsync(AuditQuery q, string? fromDay, CancellationToken cancellationToken)
-    {
-        var first = Day(q.Start);
-        var last = fromDay ?? Day(q.End.AddTicks(-1));
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {q.WorkspaceId} and RowKey ge {first} and RowKey le {last}");
-        var days = await store.WorkspaceDays.QueryAsync<TableEntity>(filter, select: ["RowKey"], cancellationToken: cancellationToken)
-            .Select(r => r.RowKey).ToListAsync(cancellationToken);
-        days.Sort((a, b) => string.CompareOrdinal(b, a));
-        return days;
-    }
 }

@@ -53,20 +53,15 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
     {
         await store.EnsureCreatedAsync(cancellationToken);
         var firstKept = FirstKeptDay(time.GetUtcNow());
-        var firstKeptKey = firstKept.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
-
-        var expired = await store.Partitions
-            .QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey lt {firstKeptKey}"), select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken)
-            .Select(r => (Day: r.PartitionKey, Workspace: r.RowKey))
-            .ToListAsync(cancellationToken);
+        var expired = await store.Days.ListBeforeAsync(firstKept, cancellationToken);
 
         var purged = new System.Collections.Concurrent.ConcurrentBag<PurgedPartition>();
         await Parallel.ForEachAsync(expired, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (p, ct) =>
         {
-            var result = await PurgePartitionAsync(p.Workspace, p.Day, dryRun, ct);
+            var result = await PurgePartitionAsync(p.WorkspaceId, p.Day, dryRun, ct);
             purged.Add(result);
             logger.LogInformation("{Action} partition {WorkspaceId} {Day}: {EventRows} event rows, {IdClaims} id claims",
-                dryRun ? "Would purge" : "Purged", p.Workspace, p.Day, result.EventRows, result.IdClaims);
+                dryRun ? "Would purge" : "Purged", p.WorkspaceId, DayKeys.Of(p.Day), result.EventRows, result.IdClaims);
         });
 
         var deadLetters = await PurgeDatedBlobsAsync(store.DeadLetters, firstKept, dryRun, cancellationToken);
@@ -76,7 +71,7 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
         var exportBlobs = await PurgeDatedBlobsAsync(exports, DateOnly.FromDateTime(time.GetUtcNow().AddDays(-Export.ExportService.KeepDays).UtcDateTime), dryRun, cancellationToken);
         // Last: it reads whole claims partitions, and a run cut short by the host leaves the rest to the next one.
         long staleClaims = 0;
-        await Parallel.ForEachAsync(expired.Select(p => p.Workspace).Distinct(StringComparer.Ordinal),
+        await Parallel.ForEachAsync(expired.Select(p => p.WorkspaceId).Distinct(StringComparer.Ordinal),
             new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (workspace, ct) =>
             Interlocked.Add(ref staleClaims, await PurgeStaleClaimsAsync(workspace, firstKept, dryRun, ct)));
         var report = new PurgeReport(dryRun, firstKept, purged.OrderBy(p => p.Day).ThenBy(p => p.WorkspaceId, StringComparer.Ordinal).ToList(),
@@ -90,34 +85,29 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
         return report;
     }
 
-    private async Task<PurgedPartition> PurgePartitionAsync(string workspaceId, string day, bool dryRun, CancellationToken cancellationToken)
+    private async Task<PurgedPartition> PurgePartitionAsync(string workspaceId, DateOnly day, bool dryRun, CancellationToken cancellationToken)
     {
-        var date = DateOnly.ParseExact(day, "yyyyMMdd", CultureInfo.InvariantCulture);
-        var partitionKey = TrailKeys.PartitionKey(workspaceId, date);
+        var partitionKey = TrailKeys.PartitionKey(workspaceId, day);
         long rows = 0, claims = 0;
         // Page by page: a day of a busy workspace does not have to fit in memory.
-        await foreach (var page in store.Events.QueryAsync<TableEntity>(
-                           TableClient.CreateQueryFilter($"PartitionKey eq {partitionKey}"), maxPerPage: 1000, select: ["RowKey", "EventId"], cancellationToken: cancellationToken).AsPages())
+        await foreach (var (rowKeys, eventIds) in store.Rows.KeysAsync(partitionKey, cancellationToken))
         {
             // Claims are found through the primary rows; each event has exactly one.
-            var claimKeys = page.Values.Where(r => r.RowKey.StartsWith(TrailKeys.PrimaryPrefix, StringComparison.Ordinal) && r.GetString("EventId") is not null)
-                .Select(r => TrailKeys.Encode(r.GetString("EventId")!)).ToList();
-            rows += page.Values.Count;
-            claims += claimKeys.Count;
+            rows += rowKeys.Count;
+            claims += eventIds.Count;
             if (dryRun)
             {
                 continue;
             }
-            await DeleteAsync(store.EventIds, workspaceId, claimKeys, cancellationToken);
-            await DeleteAsync(store.Events, partitionKey, page.Values.Select(r => r.RowKey).ToList(), cancellationToken);
+            await store.Claims.DeleteAsync(workspaceId, eventIds, cancellationToken);
+            await store.Rows.DeleteAsync(partitionKey, rowKeys, cancellationToken);
         }
         if (!dryRun)
         {
-            await RecordPurgeAsync(workspaceId, date, cancellationToken);
-            await store.WorkspaceDays.DeleteEntityAsync(workspaceId, day, cancellationToken: cancellationToken);
-            await store.Partitions.DeleteEntityAsync(day, workspaceId, cancellationToken: cancellationToken);
+            await RecordPurgeAsync(workspaceId, day, cancellationToken);
+            await store.Days.DeleteAsync(workspaceId, day, cancellationToken);
         }
-        return new PurgedPartition(workspaceId, date, rows, claims);
+        return new PurgedPartition(workspaceId, day, rows, claims);
     }
 
     private async Task RecordPurgeAsync(string workspaceId, DateOnly day, CancellationToken cancellationToken)
@@ -142,20 +132,18 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
     {
         var cutoff = new DateTimeOffset(firstKept.AddDays(-1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         long count = 0;
-        await foreach (var page in store.EventIds.QueryAsync<TableEntity>(
-                           TableClient.CreateQueryFilter($"PartitionKey eq {workspaceId} and ReceivedAt lt {cutoff}"), maxPerPage: 1000,
-                           select: ["PartitionKey", "RowKey", "EventPartition", "EventRow"], cancellationToken: cancellationToken).AsPages())
+        await foreach (var page in store.Claims.ReceivedBeforeAsync(workspaceId, cutoff, cancellationToken))
         {
             if (!dryRun)
             {
-                count += await DeleteUnchangedAsync(store.EventIds, page.Values, cancellationToken);
+                count += await store.Claims.DeleteUnchangedAsync(page.Values, cancellationToken);
                 continue;
             }
             // A dry run deleted no rows, so the claims of the rows it counted are still here: only
             // those without rows are this step's.
             foreach (var claim in page.Values)
             {
-                if (await store.EventRowExistsAsync(claim, cancellationToken) != true)
+                if (await store.Rows.PrimaryRowExistsAsync(claim, cancellationToken) != true)
                 {
                     count++;
                 }
@@ -167,60 +155,6 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
                 dryRun ? "Would remove" : "Removed", count, workspaceId, cutoff);
         }
         return count;
-    }
-
-    /// <summary>
-    /// Deletes rows of one partition as they were read, 100 per transaction: one changed since
-    /// (a claim taken over by a new event meanwhile) or gone is left as it is. Returns how many went.
-    /// </summary>
-    private static async Task<int> DeleteUnchangedAsync(TableClient table, IReadOnlyList<TableEntity> rows, CancellationToken cancellationToken)
-    {
-        var deleted = 0;
-        foreach (var chunk in rows.Chunk(TableTransactions.MaxActions))
-        {
-            try
-            {
-                await table.SubmitAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, r.ETag)).ToList(), cancellationToken);
-                deleted += chunk.Length;
-            }
-            catch (TableTransactionFailedException ex) when (ex.Status is 404 or 412)
-            {
-                foreach (var r in chunk)
-                {
-                    try
-                    {
-                        await table.DeleteEntityAsync(r.PartitionKey, r.RowKey, r.ETag, cancellationToken);
-                        deleted++;
-                    }
-                    catch (Azure.RequestFailedException one) when (one.Status == 412)
-                    {
-                        // Changed since it was read: no longer the claim that was stale.
-                    }
-                }
-            }
-        }
-        return deleted;
-    }
-
-    /// <summary>Deletes rows of one partition, 100 per transaction; rows that are already gone are skipped.</summary>
-    private static async Task DeleteAsync(TableClient table, string partitionKey, IReadOnlyList<string> rowKeys, CancellationToken cancellationToken)
-    {
-        foreach (var chunk in rowKeys.Chunk(TableTransactions.MaxActions))
-        {
-            try
-            {
-                await table.SubmitAsync(chunk.Select(rk => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partitionKey, rk))).ToList(), cancellationToken);
-            }
-            catch (TableTransactionFailedException ex) when (ex.Status == 404)
-            {
-                // A run cut off midway already deleted some: finish the rest one by one.
-                // (A delete of a row that is gone answers 404 and is not an error outside a transaction.)
-                foreach (var rk in chunk)
-                {
-                    await table.DeleteEntityAsync(partitionKey, rk, cancellationToken: cancellationToken);
-                }
-            }
-        }
     }
 
     /// <summary>Dead-letter and export blobs are named yyyy/MM/dd/…, by UTC day of creation.</summary>

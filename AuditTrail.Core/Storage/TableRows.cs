@@ -29,4 +29,63 @@ public static class TableRows
         var found = await table.GetEntityIfExistsAsync<TableEntity>(partitionKey, rowKey, cancellationToken: cancellationToken);
         return found.HasValue ? found.Value : null;
     }
+
+    /// <summary>Deletes rows of one partition, 100 per transaction; rows that are already gone are skipped.</summary>
+    public static async Task DeleteRowsAsync(this TableClient table, string partitionKey, IReadOnlyList<string> rowKeys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(rowKeys);
+        foreach (var chunk in rowKeys.Chunk(TableTransactions.MaxActions))
+        {
+            try
+            {
+                await table.SubmitAsync(chunk.Select(rk => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partitionKey, rk))).ToList(), cancellationToken);
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status == 404)
+            {
+                // A run cut off midway already deleted some: finish the rest one by one.
+                // (A delete of a row that is gone answers 404 and is not an error outside a transaction.)
+                foreach (var rk in chunk)
+                {
+                    await table.DeleteEntityAsync(partitionKey, rk, cancellationToken: cancellationToken);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Deletes rows of one partition as they were read, 100 per transaction: one changed since
+    /// (its ETag no longer matches) or gone is left as it is. Returns how many went.
+    /// </summary>
+    public static async Task<int> DeleteUnchangedAsync<T>(this TableClient table, IReadOnlyList<T> rows, CancellationToken cancellationToken = default)
+        where T : ITableEntity
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(rows);
+        var deleted = 0;
+        foreach (var chunk in rows.Chunk(TableTransactions.MaxActions))
+        {
+            try
+            {
+                await table.SubmitAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, r.ETag)).ToList(), cancellationToken);
+                deleted += chunk.Length;
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status is 404 or 412)
+            {
+                foreach (var r in chunk)
+                {
+                    try
+                    {
+                        await table.DeleteEntityAsync(r.PartitionKey, r.RowKey, r.ETag, cancellationToken);
+                        deleted++;
+                    }
+                    catch (Azure.RequestFailedException one) when (one.Status == 412)
+                    {
+                        // Changed since it was read.
+                    }
+                }
+            }
+        }
+        return deleted;
+    }
 }

@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Text.Json;
+using AuditTrail.Core.Events;
 using Azure.Data.Tables;
 
 namespace AuditTrail.Core.Storage;
@@ -90,10 +90,8 @@ public static class TableTransactions
     public static int JsonBytes(IEnumerable<KeyValuePair<string, object>> properties)
     {
         ArgumentNullException.ThrowIfNull(properties);
-        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
-        var writer = t_writer ??= new Utf8JsonWriter(buffer);
-        buffer.ResetWrittenCount();
-        writer.Reset(buffer);
+        using var json = ThreadJsonWriter.Rent<MeasureWriter>();
+        var writer = json.Writer;
         writer.WriteStartObject();
         foreach (var (name, value) in properties)
         {
@@ -105,20 +103,18 @@ public static class TableTransactions
         }
         writer.WriteEndObject();
         writer.Flush();
-        var written = buffer.WrittenCount;
-        if (buffer.Capacity > 1024 * 1024)
-        {
-            t_buffer = null; // do not keep a rare huge entity's buffer alive on the thread
-            t_writer = null;
-        }
-        return written;
+        return json.Buffer.WrittenCount;
     }
 
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_buffer;
+    // The client's own writer options: measured as it will write.
+    private sealed class MeasureWriter : IThreadJsonWriterKind
+    {
+        public static JsonWriterOptions Options => default;
 
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_writer;
+        public static int InitialCapacity => 4096;
+
+        public static int KeepUpTo => 1024 * 1024;
+    }
 
     /// <summary>A property as the table client writes it: EDM types that JSON cannot carry get an <c>@odata.type</c> annotation.</summary>
     private static void WriteAnnotated(Utf8JsonWriter writer, string name, object? value)

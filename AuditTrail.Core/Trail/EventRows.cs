@@ -1,13 +1,15 @@
 using System.Security.Cryptography;
-using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using AuditTrail.Core.Events;
 using Azure.Data.Tables;
 
 namespace AuditTrail.Core.Trail;
 
-/// <summary>Maps an event to its four rows and back.</summary>
+/// <summary>
+/// The layout of <c>AuditEvents</c>' rows (docs/architecture.md, "Storage layout"): maps an event
+/// to its four rows and back, and names the columns for whoever reads or filters rows. The only
+/// code that spells a column of the table.
+/// </summary>
 public static class EventRows
 {
 
@@ -18,28 +20,23 @@ public static class EventRows
     /// </summary>
     public static string ContentHash(AuditEvent e)
     {
-        // One buffer and writer per thread: this runs once per ingested event, on the hot path.
-        var buffer = t_hashBuffer ??= new System.Buffers.ArrayBufferWriter<byte>(4096);
-        var writer = t_hashWriter ??= new Utf8JsonWriter(buffer, AuditTrail.Core.Events.JsonDefaults.Relaxed);
-        buffer.ResetWrittenCount();
-        writer.Reset(buffer);
-        AuditEventJson.WriteCanonical(writer, e);
-        writer.Flush();
+        // The thread's writer: this runs once per ingested event, on the hot path.
+        using var json = ThreadJsonWriter.Rent<HashWriter>();
+        AuditEventJson.WriteCanonical(json.Writer, e);
+        json.Writer.Flush();
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(buffer.WrittenSpan, hash);
-        if (buffer.Capacity > 256 * 1024)
-        {
-            t_hashBuffer = null; // do not keep a rare huge event's buffer alive on the thread
-            t_hashWriter = null;
-        }
+        SHA256.HashData(json.Buffer.WrittenSpan, hash);
         return Convert.ToHexString(hash);
     }
 
-    [ThreadStatic]
-    private static System.Buffers.ArrayBufferWriter<byte>? t_hashBuffer;
+    private sealed class HashWriter : IThreadJsonWriterKind
+    {
+        public static JsonWriterOptions Options => JsonDefaults.Relaxed;
 
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_hashWriter;
+        public static int InitialCapacity => 4096;
+
+        public static int KeepUpTo => 256 * 1024;
+    }
 
     public static string PartitionKey(AuditEvent e) => TrailKeys.PartitionKey(e.WorkspaceId, e.Timestamp);
 
@@ -104,5 +101,86 @@ public static class EventRows
             new AuditActor(S("ActorType"), S("ActorId"), row.GetString("ActorName"), row.GetString("ActorEmail")),
             new AuditResource(S("ResourceType"), S("ResourceId"), row.GetString("ResourceName")),
             context, row.GetString("Changes"), row.GetString("Properties"), EventSources.FromDoor(row.GetString("Door")));
+    }
+
+    /// <summary>When the trail received the event (its forward lag starts there); null on a row without it.</summary>
+    public static DateTimeOffset? ReceivedAt(TableEntity row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        return row.GetDateTimeOffset("ReceivedAt");
+    }
+
+    /// <summary>The stored event id, or null on a row without one.</summary>
+    public static string? EventId(TableEntity row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        return row.GetString("EventId");
+    }
+
+    /// <summary>
+    /// What an event's keys are made of (<see cref="TrailKeys"/>), as a stored row's own properties
+    /// hold them, or null when the row lacks one (no ingested row does): where the row belongs.
+    /// </summary>
+    public static (string WorkspaceId, string EventId, DateTimeOffset Time, string ActorId, string Type, string ResourceType, string ResourceId)? KeyValues(TableEntity row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        if (row.GetString("WorkspaceId") is not { } workspace || row.GetString("EventId") is not { } id || row.GetDateTimeOffset("EventTime") is not { } time
+            || row.GetString("ActorId") is not { } actor || row.GetString("Type") is not { } type
+            || row.GetString("ResourceType") is not { } resourceType || row.GetString("ResourceId") is not { } resourceId)
+        {
+            return null;
+        }
+        return (workspace, id, time, actor, type, resourceType, resourceId);
+    }
+
+    /// <summary>The columns <see cref="Facets(TableEntity)"/> reads: a view that only counts selects just these.</summary>
+    public static IReadOnlyList<string> FacetColumns { get; } = ["EventTime", "Type", "ProductArea", "ActorId", "ActorType", "ResourceType", "ResourceId"];
+
+    /// <summary>What a view filters on, from a row read whole or with <see cref="FacetColumns"/> only.</summary>
+    public static EventFacets Facets(TableEntity row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        return new EventFacets(row.GetDateTimeOffset("EventTime"), row.GetString("Type"), row.GetString("ProductArea"),
+            row.GetString("ActorId"), row.GetString("ActorType"), row.GetString("ResourceType"), row.GetString("ResourceId"));
+    }
+
+    /// <summary>
+    /// An OData comparison of a facet's column with a caller's value, for a scan's server-side
+    /// filter. The column name is the layout's; only the value comes from the caller, and it is quoted.
+    /// </summary>
+    public static string EqualsFilter(EventFacet facet, string value) =>
+        Column(facet) + " eq " + TableClient.CreateQueryFilter($"{value}");
+
+    private static string Column(EventFacet facet) => facet switch
+    {
+        EventFacet.Type => "Type",
+        EventFacet.ProductArea => "ProductArea",
+        EventFacet.ActorId => "ActorId",
+        EventFacet.ActorType => "ActorType",
+        EventFacet.ResourceType => "ResourceType",
+        EventFacet.ResourceId => "ResourceId",
+        _ => throw new ArgumentOutOfRangeException(nameof(facet), facet, null),
+    };
+}
+
+/// <summary>The stored values a view can filter an event by.</summary>
+public enum EventFacet
+{
+    Type,
+    ProductArea,
+    ActorId,
+    ActorType,
+    ResourceType,
+    ResourceId,
+}
+
+/// <summary>An event's time and the values a view filters it by; a value a row lacks is null.</summary>
+public readonly record struct EventFacets(
+    DateTimeOffset? Time, string? Type, string? ProductArea, string? ActorId, string? ActorType, string? ResourceType, string? ResourceId)
+{
+    public static EventFacets Of(AuditEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return new(e.Timestamp, e.Type, e.ProductArea, e.Actor.Id, e.Actor.Type, e.Resource.Type, e.Resource.Id);
     }
 }

@@ -25,16 +25,11 @@ public static class TrailKeys
         PartitionKey(workspaceId, DateOnly.FromDateTime(timestamp.UtcDateTime));
 
     public static string PartitionKey(string workspaceId, DateOnly utcDay) =>
-        // Formatted by hand: this runs for every ingested event, and a custom date format is slow.
-        string.Create(workspaceId.Length + 9, (workspaceId, utcDay), static (chars, state) =>
+        string.Create(workspaceId.Length + 1 + DayKeys.Length, (workspaceId, utcDay), static (chars, state) =>
         {
             state.workspaceId.CopyTo(chars);
             chars[state.workspaceId.Length] = '_';
-            var day = state.utcDay;
-            var at = state.workspaceId.Length + 1;
-            ((uint)day.Year).TryFormat(chars[at..(at + 4)], out _, "D4", CultureInfo.InvariantCulture);
-            ((uint)day.Month).TryFormat(chars[(at + 4)..(at + 6)], out _, "D2", CultureInfo.InvariantCulture);
-            ((uint)day.Day).TryFormat(chars[(at + 6)..], out _, "D2", CultureInfo.InvariantCulture);
+            DayKeys.Write(state.utcDay, chars[(state.workspaceId.Length + 1)..]);
         });
 
     /// <summary>Descending time order inside a partition: newer events sort first.</summary>

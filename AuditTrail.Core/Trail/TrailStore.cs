@@ -29,7 +29,23 @@ public sealed class TrailStore
         WorkspaceDays = tables.GetTableClient(WorkspaceDaysTable);
         Keys = tables.GetTableClient(KeysTable);
         DeadLetters = blobs.GetBlobContainerClient(DeadLetterContainer);
+        Rows = new EventTable(Events);
+        Claims = new EventClaims(EventIds);
+        Days = new global::AuditTrail.Core.Trail.WorkspaceDays(Partitions, WorkspaceDays);
+        Secrets = new TrailSecrets(Keys);
     }
+
+    /// <summary>The owner of <c>AuditEvents</c>.</summary>
+    public EventTable Rows { get; }
+
+    /// <summary>The owner of <c>AuditEventIds</c>.</summary>
+    public EventClaims Claims { get; }
+
+    /// <summary>The owner of <c>AuditPartitions</c> and <c>AuditWorkspaceDays</c>.</summary>
+    public global::AuditTrail.Core.Trail.WorkspaceDays Days { get; }
+
+    /// <summary>The owner of <c>AuditTrailKeys</c>.</summary>
+    public TrailSecrets Secrets { get; }
 
     /// <summary>Every event's primary and index rows (docs/architecture.md).</summary>
     public TableClient Events { get; }
@@ -47,21 +63,6 @@ public sealed class TrailStore
     public TableClient Keys { get; }
 
     public BlobContainerClient DeadLetters { get; }
-
-    /// <summary>
-    /// Whether the primary row a claim of <see cref="EventIds"/> names (its <c>EventPartition</c>
-    /// and <c>EventRow</c>) is there: false for a claim whose rows were never written; null when
-    /// the claim does not name one.
-    /// </summary>
-    public async Task<bool?> EventRowExistsAsync(TableEntity claim, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(claim);
-        if (claim.GetString("EventPartition") is not { } partition || claim.GetString("EventRow") is not { } row)
-        {
-            return null;
-        }
-        return await Events.FindAsync(partition, row, cancellationToken) is not null;
-    }
 
     public Task EnsureCreatedAsync(CancellationToken cancellationToken = default) =>
         _creation.EnsureAsync(ct => Task.WhenAll(
