@@ -125,7 +125,7 @@ public class KeyEncodingBenchmark
 public class ContinuationBenchmark : IDisposable
 {
     private RegisteredStorage? _clients;
-    private TrailStore? _store;
+    private TrailTables? _store;
     private ContinuationTokens _tokens = null!;
     private AuditQuery _query = null!;
     private string _token = string.Empty;
@@ -134,7 +134,7 @@ public class ContinuationBenchmark : IDisposable
     public void Setup()
     {
         _clients = RegisteredStorage.Create(Environment.GetEnvironmentVariable("AUDITTRAIL_BENCH_STORAGE") ?? "UseDevelopmentStorage=true");
-        _store = new TrailStore(_clients.Tables, _clients.Blobs);
+        _store = new TrailTables(_clients.Tables, _clients.Blobs);
         _store.EnsureCreatedAsync().GetAwaiter().GetResult();
         _tokens = new ContinuationTokens(_store);
         var now = DateTimeOffset.UtcNow;

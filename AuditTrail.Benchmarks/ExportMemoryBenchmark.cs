@@ -29,7 +29,7 @@ public static class ExportMemoryBenchmark
     public static async Task<JsonObject> RunAsync(RegisteredStorage clients, IReadOnlyList<int> sizes, IReadOnlyList<int> writerSizes, int writerRounds, TextWriter log, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(clients);
-        var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailTables(clients.Tables, clients.Blobs);
         var time = TimeProvider.System;
         var ingestion = new IngestionService(store, new DeadLetterStore(store), time, NullLogger<IngestionService>.Instance);
         var queries = new TrailQueryService(store, time, Microsoft.Extensions.Options.Options.Create(new QueryOptions()));

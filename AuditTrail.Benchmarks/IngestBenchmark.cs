@@ -42,7 +42,7 @@ public static class IngestBenchmark
     public static async Task<JsonObject> RunAsync(RegisteredStorage clients, int events, int rounds, TextWriter log, CancellationToken ct, bool ledger = false)
     {
         ArgumentNullException.ThrowIfNull(clients);
-        var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailTables(clients.Tables, clients.Blobs);
         await store.EnsureCreatedAsync(ct);
         var integrity = ledger ? new IntegrityLedger(new IntegrityStore(clients.Tables, clients.Blobs), TimeProvider.System) : null;
         var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance, afterStore: integrity is null ? [] : [integrity]);
@@ -156,7 +156,7 @@ public static class IngestBenchmark
     /// inserts, the four rows as upserts, and the registry rows where ingest writes them (the first
     /// time a workspace-day is seen).
     /// </summary>
-    private static List<RawBatch> Prepare(TrailStore store, IReadOnlyList<RawEvent> raw)
+    private static List<RawBatch> Prepare(TrailTables store, IReadOnlyList<RawEvent> raw)
     {
         var registered = new HashSet<string>(StringComparer.Ordinal);
         var batches = new List<RawBatch>();
@@ -164,7 +164,7 @@ public static class IngestBenchmark
         {
             var now = DateTimeOffset.UtcNow;
             var events = batch.Select((r, i) => AuditEventReader.Read(r, i, null, now).Event!).ToList();
-            var claims = Transactions(store.EventIds, TableTransactionActionType.Add, events.Select(e => new TableEntity(e.WorkspaceId, TrailKeys.Encode(e.Id))
+            var claims = Transactions(store.Claims.Table, TableTransactionActionType.Add, events.Select(e => new TableEntity(e.WorkspaceId, TrailKeys.Encode(e.Id))
             {
                 ["EventId"] = e.Id,
                 ["ContentHash"] = EventRows.ContentHash(e),
@@ -174,11 +174,11 @@ public static class IngestBenchmark
                 ["Door"] = IngestDoors.Http,
                 ["ClaimToken"] = Guid.NewGuid().ToString("N"),
             }));
-            var rows = Transactions(store.Events, TableTransactionActionType.UpsertReplace, events.SelectMany(e => EventRows.Create(e, EventRows.ContentHash(e), now, IngestDoors.Http)));
+            var rows = Transactions(store.Events.Table, TableTransactionActionType.UpsertReplace, events.SelectMany(e => EventRows.Create(e, EventRows.ContentHash(e), now, IngestDoors.Http)));
             var days = events.Select(e => (Day: e.Timestamp.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture), e.WorkspaceId)).Distinct()
                 .Where(d => registered.Add(d.Day + "/" + d.WorkspaceId)).ToList();
-            var registries = Transactions(store.Partitions, TableTransactionActionType.UpsertReplace, days.Select(d => new TableEntity(d.Day, d.WorkspaceId)))
-                .Concat(Transactions(store.WorkspaceDays, TableTransactionActionType.UpsertReplace, days.Select(d => new TableEntity(d.WorkspaceId, d.Day)))).ToList();
+            var registries = Transactions(store.Days.ByDay, TableTransactionActionType.UpsertReplace, days.Select(d => new TableEntity(d.Day, d.WorkspaceId)))
+                .Concat(Transactions(store.Days.ByWorkspace, TableTransactionActionType.UpsertReplace, days.Select(d => new TableEntity(d.WorkspaceId, d.Day)))).ToList();
             batches.Add(new RawBatch(registries, claims, rows));
         }
         return batches;

@@ -38,7 +38,7 @@ public static class IntegrityBenchmark
         var ingestion = provider.GetRequiredService<IngestionService>();
         var sealer = provider.GetRequiredService<DigestSealer>();
         var integrity = provider.GetRequiredService<IntegrityService>();
-        var trail = provider.GetRequiredService<TrailStore>();
+        var trail = provider.GetRequiredService<TrailTables>();
         var ws = "bench_integrity_" + Guid.NewGuid().ToString("N")[..8];
 
         var start = clock.Now;
@@ -69,7 +69,7 @@ public static class IntegrityBenchmark
         seeding.Stop();
         log.WriteLine($"seeded {seeded} events of {ws} over {Days} days with {sealsPerDay} seals a day in {seeding.Elapsed.TotalSeconds:F0} s");
 
-        var partitions = await trail.WorkspaceDays.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {ws}"), cancellationToken: ct)
+        var partitions = await trail.Days.ByWorkspace.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {ws}"), cancellationToken: ct)
             .Select(r => TrailKeys.PartitionKey(ws, DateOnly.ParseExact(r.RowKey, "yyyyMMdd", CultureInfo.InvariantCulture))).ToListAsync(ct);
         var results = new JsonArray();
         var ratios = new List<double>();
@@ -86,7 +86,7 @@ public static class IntegrityBenchmark
                 await Parallel.ForEachAsync(partitions, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (p, c) =>
                 {
                     long count = 0;
-                    await foreach (var _ in trail.Events.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {p}"), maxPerPage: 1000, cancellationToken: c))
+                    await foreach (var _ in trail.Events.Table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {p}"), maxPerPage: 1000, cancellationToken: c))
                     {
                         count++;
                     }

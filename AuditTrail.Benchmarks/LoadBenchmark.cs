@@ -208,9 +208,9 @@ public static class LoadBenchmark
     private static async Task<(long Claims, long PrimaryRows, int Missing, int Extra)> VerifyAsync(
         RegisteredStorage clients, List<string> workspaces, Dictionary<string, HashSet<string>> expected, CancellationToken ct)
     {
-        var ids = clients.Tables.GetTableClient(TrailStore.EventIdsTable);
-        var events = clients.Tables.GetTableClient(TrailStore.EventsTable);
-        var days = clients.Tables.GetTableClient(TrailStore.WorkspaceDaysTable);
+        var ids = clients.Tables.GetTableClient(TrailTables.EventIdsTable);
+        var events = clients.Tables.GetTableClient(TrailTables.EventsTable);
+        var days = clients.Tables.GetTableClient(TrailTables.WorkspaceDaysTable);
         long claims = 0, primaryRows = 0;
         int missing = 0, extra = 0;
         foreach (var ws in workspaces)

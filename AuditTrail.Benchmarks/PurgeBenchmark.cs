@@ -28,7 +28,7 @@ public static class PurgeBenchmark
         {
             var size = round == 0 ? Math.Max(workspaces * 10, events / 20) : events;
             var clock = new SettableClock(new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-1000 - (10 * round)), TimeSpan.Zero).AddHours(12));
-            var store = new TrailStore(clients.Tables, clients.Blobs);
+            var store = new TrailTables(clients.Tables, clients.Blobs);
             var ingestion = new IngestionService(store, new DeadLetterStore(store), clock, NullLogger<IngestionService>.Instance);
             var expiredDay = RetentionService.FirstKeptDay(clock.Now).AddDays(-2);
             var run = Guid.NewGuid().ToString("N")[..8];
@@ -116,7 +116,7 @@ public static class PurgeBenchmark
     }
 
     /// <summary>The baseline: known partitions, keys read page by page, deleted 100 per transaction, 4 partitions at once.</summary>
-    private static async Task<long> RawDeleteAsync(TrailStore store, List<string> workspaces, DateOnly day, CancellationToken ct)
+    private static async Task<long> RawDeleteAsync(TrailTables store, List<string> workspaces, DateOnly day, CancellationToken ct)
     {
         long rows = 0;
         var dayKey = day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
@@ -124,21 +124,21 @@ public static class PurgeBenchmark
         {
             var pk = TrailKeys.PartitionKey(ws, day);
             long local = 0;
-            await foreach (var page in store.Events.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {pk}"), 1000, ["RowKey", "EventId"], token).AsPages())
+            await foreach (var page in store.Events.Table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {pk}"), 1000, ["RowKey", "EventId"], token).AsPages())
             {
                 var claims = page.Values.Where(r => r.RowKey.StartsWith("e_", StringComparison.Ordinal)).Select(r => TrailKeys.Encode(r.GetString("EventId")!)).ToList();
                 foreach (var chunk in claims.Chunk(100))
                 {
-                    await store.EventIds.SubmitTransactionAsync(chunk.Select(k => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(ws, k))).ToList(), token);
+                    await store.Claims.Table.SubmitTransactionAsync(chunk.Select(k => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(ws, k))).ToList(), token);
                 }
                 foreach (var chunk in page.Values.Chunk(100))
                 {
-                    await store.Events.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(pk, r.RowKey))).ToList(), token);
+                    await store.Events.Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(pk, r.RowKey))).ToList(), token);
                 }
                 local += page.Values.Count + claims.Count;
             }
-            await store.WorkspaceDays.DeleteEntityAsync(ws, dayKey, cancellationToken: token);
-            await store.Partitions.DeleteEntityAsync(dayKey, ws, cancellationToken: token);
+            await store.Days.ByWorkspace.DeleteEntityAsync(ws, dayKey, cancellationToken: token);
+            await store.Days.ByDay.DeleteEntityAsync(dayKey, ws, cancellationToken: token);
             Interlocked.Add(ref rows, local + 2);
         });
         return rows;

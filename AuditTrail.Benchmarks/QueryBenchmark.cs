@@ -29,7 +29,7 @@ public static class QueryBenchmark
         var oneDayAtATime = new TrailQueryService(trail.Store, trail.Clock, Options.Create(new QueryOptions { MaxParallelDays = 1 }));
         var newest = TrailKeys.PartitionKey(trail.WorkspaceId, trail.Now);
         var raw = TableClient.CreateQueryFilter($"PartitionKey eq {newest} and RowKey ge {TrailKeys.PrimaryPrefix} and RowKey lt {"e`"}");
-        var rawTable = trail.Store.Events;
+        var rawTable = trail.Store.Events.Table;
 
         var results = new JsonArray();
         foreach (var (name, query) in trail.FilterKinds(PageSize))

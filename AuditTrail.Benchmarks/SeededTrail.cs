@@ -19,7 +19,7 @@ internal sealed class SeededTrail : IDisposable
 
     private readonly (int Events, int Days, int LatencyMs) _seeded;
 
-    private SeededTrail(RegisteredStorage? measured, (int Events, int Days, int LatencyMs) seeded, TrailStore store, SettableClock clock, string workspaceId, DateTimeOffset now)
+    private SeededTrail(RegisteredStorage? measured, (int Events, int Days, int LatencyMs) seeded, TrailTables store, SettableClock clock, string workspaceId, DateTimeOffset now)
     {
         _measured = measured;
         _seeded = seeded;
@@ -30,7 +30,7 @@ internal sealed class SeededTrail : IDisposable
     }
 
     /// <summary>The store the measured reads use: through the round-trip model when one was asked for.</summary>
-    public TrailStore Store { get; }
+    public TrailTables Store { get; }
 
     public SettableClock Clock { get; }
 
@@ -42,7 +42,7 @@ internal sealed class SeededTrail : IDisposable
     public static async Task<SeededTrail> CreateAsync(RegisteredStorage clients, int events, int days, int latencyMs, TextWriter log, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(clients);
-        var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailTables(clients.Tables, clients.Blobs);
         await store.EnsureCreatedAsync(ct);
         // A clock at noon UTC: the newest day partition then always holds half a day of events, so
         // whether a page fills from it does not depend on the hour the benchmark happens to run.
@@ -50,7 +50,7 @@ internal sealed class SeededTrail : IDisposable
         var ingestion = new IngestionService(store, new DeadLetterStore(store), clock, NullLogger<IngestionService>.Instance);
         var measured = latencyMs > 0 ? RegisteredStorage.Create(clients.ConnectionString, new RoundTrip(TimeSpan.FromMilliseconds(latencyMs))) : null;
         var (ws, now) = await SeedAsync(ingestion, clock, events, days, log, ct);
-        return new SeededTrail(measured, (events, days, latencyMs), new TrailStore((measured ?? clients).Tables, (measured ?? clients).Blobs), clock, ws, now);
+        return new SeededTrail(measured, (events, days, latencyMs), new TrailTables((measured ?? clients).Tables, (measured ?? clients).Blobs), clock, ws, now);
     }
 
     /// <summary>

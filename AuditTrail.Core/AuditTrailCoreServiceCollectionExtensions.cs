@@ -30,7 +30,7 @@ public static class AuditTrailCoreServiceCollectionExtensions
         // The meter per container (IMeterFactory), the instruments with it; nothing is exported unless the host adds a listener.
         services.AddMetrics();
         services.AddSingleton<AuditTrailTelemetry>();
-        services.AddSingleton<TrailStore>();
+        services.AddSingleton<TrailTables>();
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<IngestionService>();
         services.AddSingleton<ActionRecorder>();
@@ -130,7 +130,7 @@ public static class AuditTrailCoreServiceCollectionExtensions
             });
         services.AddSingleton(sp => new EventForwarder(
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(EventForwarder.HttpClientName),
-            sp.GetRequiredService<TrailStore>(), sp.GetRequiredService<ForwardingSettingsStore>(), sp.GetRequiredService<DeadLetterStore>(),
+            sp.GetRequiredService<TrailTables>(), sp.GetRequiredService<ForwardingSettingsStore>(), sp.GetRequiredService<DeadLetterStore>(),
             sp.GetRequiredService<ForwardingDeadLetters>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventForwarder>>(),
             sp.GetService<AuditTrailTelemetry>()));
         return services;

@@ -40,7 +40,7 @@ public sealed class StandaloneApp : IAsyncDisposable
     public static async Task<string> IngestTokenAsync(RegisteredStorage clients, string workspaceId, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(clients);
-        var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailTables(clients.Tables, clients.Blobs);
         var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance);
         return (await new AccessTokenService(clients.Tables, new ActionRecorder(ingestion, store, TimeProvider.System, NullLogger<ActionRecorder>.Instance), TimeProvider.System).CreateAsync(workspaceId, Roles.Ingest, null, "load run", ct)).Token;
     }

@@ -16,7 +16,7 @@ public sealed record DemoSeedResult(bool AlreadySeeded, int Received, int Accept
 /// the first day a rerun generates the very same events (the trail is anchored at the start of
 /// the UTC day), so a run that stopped half-way resumes and the rest are counted as duplicates.
 /// </remarks>
-public sealed class DemoTrailSeeder(TrailStore store, IngestionService ingestion, TimeProvider time, ILogger<DemoTrailSeeder> logger)
+public sealed class DemoTrailSeeder(TrailTables store, IngestionService ingestion, TimeProvider time, ILogger<DemoTrailSeeder> logger)
 {
     public async Task<DemoSeedResult> SeedAsync(string workspaceId, CancellationToken cancellationToken = default)
     {

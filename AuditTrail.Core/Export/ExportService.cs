@@ -29,7 +29,7 @@ public sealed record ExportInfo(
 /// the blob is kept <see cref="KeepDays"/> days, then retention removes it.
 /// </summary>
 public sealed class ExportService(
-    TableServiceClient tables, BlobServiceClient blobs, QueueServiceClient queues, ExportLinks links, TrailStore store, ActionRecorder recorder,
+    TableServiceClient tables, BlobServiceClient blobs, QueueServiceClient queues, ExportLinks links, TrailTables store, ActionRecorder recorder,
     IOptions<ExportOptions> options, TimeProvider time, ILogger<ExportService> logger)
 {
     public const string ContainerName = "audit-exports";

@@ -47,7 +47,7 @@ public sealed class ForwardingTransientException(string message, int status, Exc
 /// afresh, so turning forwarding off stops sending at once, even for work already queued.
 /// </summary>
 public sealed class EventForwarder(
-    HttpClient http, TrailStore store, ForwardingSettingsStore settings, DeadLetterStore deadLetters, ForwardingDeadLetters resendable,
+    HttpClient http, TrailTables store, ForwardingSettingsStore settings, DeadLetterStore deadLetters, ForwardingDeadLetters resendable,
     TimeProvider time, ILogger<EventForwarder> logger, AuditTrailTelemetry? telemetry = null)
 {
     public const string HttpClientName = "AuditForwarding";
@@ -145,7 +145,7 @@ public sealed class EventForwarder(
         await Parallel.ForEachAsync(Enumerable.Range(0, keys.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
             async (i, ct) =>
             {
-                var stored = await store.Rows.FindAsync(keys[i].PartitionKey, keys[i].Row, ct);
+                var stored = await store.Events.FindAsync(keys[i].PartitionKey, keys[i].Row, ct);
                 // A message can only name its own workspace's rows: anything else is not sent.
                 if (stored is not null && stored.Event.WorkspaceId == message.WorkspaceId)
                 {

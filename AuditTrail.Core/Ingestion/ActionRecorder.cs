@@ -18,7 +18,7 @@ namespace AuditTrail.Core.Ingestion;
 /// namespace (<see cref="TrailRecordIds"/>). A conflict on such an id cannot come from a producer,
 /// so it is an alarm (<see cref="TrailRecordConflictException"/>), never taken as the record.
 /// </summary>
-public sealed class ActionRecorder(IngestionService ingestion, TrailStore store, TimeProvider time, ILogger<ActionRecorder> logger, AuditTrailTelemetry? telemetry = null)
+public sealed class ActionRecorder(IngestionService ingestion, TrailTables store, TimeProvider time, ILogger<ActionRecorder> logger, AuditTrailTelemetry? telemetry = null)
 {
     /// <summary>How long the check whether a failed store stored the event after all may take.</summary>
     private static readonly TimeSpan VerifyTimeout = TimeSpan.FromSeconds(10);
@@ -92,7 +92,7 @@ public sealed class ActionRecorder(IngestionService ingestion, TrailStore store,
         try
         {
             var claim = await store.Claims.FindAsync(record.WorkspaceId, record.EventId, bound.Token);
-            return claim?.ContentHash == record.ContentHash && await store.Rows.PrimaryRowExistsAsync(claim, bound.Token) == true;
+            return claim?.ContentHash == record.ContentHash && await store.Events.PrimaryRowExistsAsync(claim, bound.Token) == true;
         }
         catch (Exception ex) when (ex is Azure.RequestFailedException or OperationCanceledException or IOException or HttpRequestException or AggregateException)
         {

@@ -17,7 +17,7 @@ namespace AuditTrail.Core.Ingestion;
 /// the content and the workspaces, so a retried invocation rewrites the same blob instead of
 /// adding a copy (<see cref="BlobName"/>).
 /// </summary>
-public sealed class DeadLetterStore(TrailStore store, AuditTrailTelemetry? telemetry = null)
+public sealed class DeadLetterStore(TrailTables store, AuditTrailTelemetry? telemetry = null)
 {
     public async Task<string> WriteAsync(
         IReadOnlyList<(IngestRejection Rejection, RawEvent Raw)> items, IngestContext context, DateTimeOffset receivedAt, CancellationToken cancellationToken)

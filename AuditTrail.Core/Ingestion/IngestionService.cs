@@ -26,7 +26,7 @@ namespace AuditTrail.Core.Ingestion;
 /// never alter one. Rejected events go to the dead-letter container. Storage failures propagate:
 /// the caller must not acknowledge the batch.
 /// </summary>
-public sealed class IngestionService(TrailStore store, DeadLetterStore deadLetters, TimeProvider time, ILogger<IngestionService> logger,
+public sealed class IngestionService(TrailTables store, DeadLetterStore deadLetters, TimeProvider time, ILogger<IngestionService> logger,
     IEnumerable<IAfterStoreStep>? afterStore = null, AuditTrailTelemetry? telemetry = null)
 {
     private const int Parallelism = 8;
@@ -81,13 +81,13 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
             // The rows are built and measured while the claims are in flight, as they will be when
             // every claim is new; a duplicate takes its stored claim's receive time and door, and a
             // conflict writes nothing, so then they are built again from the settled claims.
-            var packing = Task.Run(() => PackRows(candidates.Select(c => (c, now, context.Door)), store.Rows.Uri), cancellationToken);
+            var packing = Task.Run(() => PackRows(candidates.Select(c => (c, now, context.Door)), store.Events.Uri), cancellationToken);
             // Both awaited, so a failure of either is seen; the claims' is the one reported.
             await Task.WhenAll(ClaimIdsAsync(candidates, cancellationToken), packing);
             var rows = await packing;
             if (candidates.Any(c => c.Outcome != ClaimOutcome.Claimed))
             {
-                rows = PackRows(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Duplicate).Select(c => (c, c.ReceivedAt, c.Door)), store.Rows.Uri);
+                rows = PackRows(candidates.Where(c => c.Outcome is ClaimOutcome.Claimed or ClaimOutcome.Duplicate).Select(c => (c, c.ReceivedAt, c.Door)), store.Events.Uri);
             }
             await WriteRowsAsync(rows, cancellationToken);
             await RunAfterStoreStepsAsync(candidates, cancellationToken);
@@ -322,7 +322,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     private async Task<bool> IsOrphanAsync(EventClaim claim, CancellationToken cancellationToken)
     {
         return claim.ReceivedAt is { } claimedAt && time.GetUtcNow() - claimedAt >= OrphanAfter
-               && await store.Rows.PrimaryRowExistsAsync(claim, cancellationToken) == false;
+               && await store.Events.PrimaryRowExistsAsync(claim, cancellationToken) == false;
     }
 
     private static EventClaim ClaimOf(Candidate c) => EventClaim.For(c.Event, c.Hash, c.ReceivedAt, c.Door, c.ClaimToken);
@@ -403,7 +403,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
         {
             try
             {
-                await store.Rows.SubmitAsync(group.SelectMany(g => g.Actions).ToList(), ct);
+                await store.Events.SubmitAsync(group.SelectMany(g => g.Actions).ToList(), ct);
             }
             catch (Exception ex) when (IsRefusal(ex) && group.Count > 1)
             {
@@ -425,7 +425,7 @@ public sealed class IngestionService(TrailStore store, DeadLetterStore deadLette
     {
         try
         {
-            await store.Rows.SubmitAsync(actions, cancellationToken);
+            await store.Events.SubmitAsync(actions, cancellationToken);
         }
         catch (Exception ex) when (IsRefusal(ex))
         {

@@ -121,7 +121,7 @@ public sealed class DigestSealer(
             var key = await keys.ActiveAsync(cancellationToken);
             var payload = new DigestPayload(DigestPayload.CurrentVersion, ws, sequence, DigestPayload.Time(start), DigestPayload.Time(end), entries.Count,
                 Convert.ToHexStringLower(MerkleTree.Root(entries)), head?.DigestHash,
-                purged.Select(p => DateOnly.ParseExact(p.Day, "yyyyMMdd", CultureInfo.InvariantCulture).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).Order(StringComparer.Ordinal).ToList(),
+                purged.Select(p => DayKeys.Parse(p.Day).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).Order(StringComparer.Ordinal).ToList(),
                 DigestPayload.Time(time.GetUtcNow()));
             var digest = new SealedDigest(payload, DigestJws.Sign(payload, key), key.Kid);
             if (!await TryWriteAsync(IntegrityStore.DigestBlobName(ws, sequence, slot), digest.Jws, cancellationToken))

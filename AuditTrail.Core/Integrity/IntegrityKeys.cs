@@ -31,10 +31,8 @@ public sealed record SigningKey(string Kid, ECDsa Key);
 /// process, never read from a table, where anyone who can write the storage account could add one.
 /// The key id is the JWK thumbprint (RFC 7638) of the public key.
 /// </summary>
-public sealed class IntegrityKeys(TrailStore store, IOptions<IntegrityOptions> options, TokenCredential credential, ILogger<IntegrityKeys> logger) : IDisposable
+public sealed class IntegrityKeys(TrailTables store, IOptions<IntegrityOptions> options, TokenCredential credential, ILogger<IntegrityKeys> logger) : IDisposable
 {
-    private const string PrivatePartition = "integrity-signing";
-    private const string PrivateRow = "v1";
     private static readonly TimeSpan KeyVaultTimeout = TimeSpan.FromSeconds(30);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -133,22 +131,15 @@ public sealed class IntegrityKeys(TrailStore store, IOptions<IntegrityOptions> o
             logger.LogInformation("Digest signing key read from Key Vault secret {SecretName} version {SecretVersion}", id.Name, secret.Properties.Version);
             return TryImport(secret.Value) ?? throw new InvalidOperationException($"The Key Vault secret '{id.Name}' ({IntegrityOptions.Section}:SigningKeySecretUri) is not an EC P-256 private key in PEM.");
         }
-        var existing = await store.Keys.FindAsync(PrivatePartition, PrivateRow, cancellationToken);
-        if (existing?.GetBinary("Pkcs8") is { } stored)
+        // Of instances generating one at the same moment, every one signs with the key stored first.
+        var (pkcs8, created) = await store.Secrets.GetOrAddAsync(TrailSecret.SigningKey, static () =>
         {
-            return Import(stored);
-        }
-        using var generated = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var pkcs8 = generated.ExportPkcs8PrivateKey();
-        try
+            using var generated = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            return generated.ExportPkcs8PrivateKey();
+        }, cancellationToken);
+        if (created)
         {
-            await store.Keys.AddEntityAsync(new TableEntity(PrivatePartition, PrivateRow) { ["Pkcs8"] = pkcs8 }, cancellationToken);
-            logger.LogWarning("Generated the digest signing key and kept it in {Table}: for development only; set {Setting} (a Key Vault secret) in production", TrailStore.KeysTable, IntegrityOptions.Section + ":SigningKeySecretUri");
-        }
-        catch (RequestFailedException ex) when (ex.Status == 409)
-        {
-            // Another instance generated one at the same moment: every instance must sign with the same key.
-            pkcs8 = (await store.Keys.GetEntityAsync<TableEntity>(PrivatePartition, PrivateRow, cancellationToken: cancellationToken)).Value.GetBinary("Pkcs8");
+            logger.LogWarning("Generated the digest signing key and kept it in {Table}: for development only; set {Setting} (a Key Vault secret) in production", TrailTables.KeysTable, IntegrityOptions.Section + ":SigningKeySecretUri");
         }
         return Import(pkcs8);
     }

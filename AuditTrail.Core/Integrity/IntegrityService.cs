@@ -10,7 +10,7 @@ namespace AuditTrail.Core.Integrity;
 /// the digests' Merkle roots, the digests with their signatures and their chain (docs/integrity.md).
 /// Ranges are of ingestion time (when events were recorded), the time digests are sealed by.
 /// </summary>
-public sealed class IntegrityService(IntegrityStore integrity, TrailStore trail, IntegrityKeys keys, TimeProvider time, ILogger<IntegrityService> logger)
+public sealed class IntegrityService(IntegrityStore integrity, TrailTables trail, IntegrityKeys keys, TimeProvider time, ILogger<IntegrityService> logger)
 {
     private readonly ChainCheck _chainCheck = new(integrity, keys);
     private readonly LedgerCheck _ledgerCheck = new(integrity);

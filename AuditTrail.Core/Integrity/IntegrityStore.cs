@@ -1,5 +1,6 @@
 using System.Globalization;
 using AuditTrail.Core.Storage;
+using AuditTrail.Core.Trail;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 
@@ -86,7 +87,7 @@ public sealed class IntegrityStore
             && (parts.Length == 1 || (int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out slot) && slot > 0 && parts[1] == slot.ToString(CultureInfo.InvariantCulture)));
     }
 
-    public static string PurgeRow(DateOnly day) => "p" + day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+    public static string PurgeRow(DateOnly day) => "p" + DayKeys.Of(day);
 
     public Task EnsureCreatedAsync(CancellationToken cancellationToken = default) =>
         _creation.EnsureAsync(ct => Task.WhenAll(

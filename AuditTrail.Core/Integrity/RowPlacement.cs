@@ -15,12 +15,11 @@ public sealed record EventPlace(string Partition, string Primary, string Actor, 
     public static EventPlace? Of(TableEntity row)
     {
         ArgumentNullException.ThrowIfNull(row);
-        if (row.GetString("WorkspaceId") is not { } workspace || row.GetString("EventId") is not { } id || row.GetDateTimeOffset("EventTime") is not { } time
-            || row.GetString("ActorId") is not { } actor || row.GetString("Type") is not { } type
-            || row.GetString("ResourceType") is not { } resourceType || row.GetString("ResourceId") is not { } resourceId)
+        if (EventRows.KeyValues(row) is not { } keys)
         {
             return null;
         }
+        var (workspace, id, time, actor, type, resourceType, resourceId) = keys;
         var suffix = TrailKeys.EventSuffix(time, id);
         return new EventPlace(TrailKeys.PartitionKey(workspace, time), TrailKeys.PrimaryPrefix + suffix, TrailKeys.ActorRowKey(actor, suffix),
             TrailKeys.TypeRowKey(type, suffix), TrailKeys.ResourceRowKey(resourceType, resourceId, suffix));
@@ -39,7 +38,7 @@ public sealed record EventPlace(string Partition, string Primary, string Actor, 
 internal sealed record TrailRow(string PartitionKey, string RowKey, string Hash, DateTimeOffset? ReceivedAt, EventPlace? Place)
 {
     public static TrailRow Of(TableEntity row) =>
-        new(row.PartitionKey, row.RowKey, Convert.ToHexStringLower(RowHash.Compute(row)), row.GetDateTimeOffset("ReceivedAt"), EventPlace.Of(row));
+        new(row.PartitionKey, row.RowKey, Convert.ToHexStringLower(RowHash.Compute(row)), EventRows.ReceivedAt(row), EventPlace.Of(row));
 
     public bool Misplaced => Place is null || !Place.Holds(PartitionKey, RowKey);
 }

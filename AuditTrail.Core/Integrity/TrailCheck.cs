@@ -19,7 +19,7 @@ internal sealed record TrailFindings(
 /// digest or pending purge says), and rows received in the range that no entry records are
 /// unrecorded, unless their ingest may still be recording them or a replay recorded them later.
 /// </summary>
-internal sealed class TrailCheck(IntegrityStore integrity, TrailStore trail)
+internal sealed class TrailCheck(IntegrityStore integrity, TrailTables trail)
 {
     private const int Parallelism = 8;
 
@@ -38,10 +38,10 @@ internal sealed class TrailCheck(IntegrityStore integrity, TrailStore trail)
     /// <summary>Every partition an entry names, and every day the workspace registered in reach of the range.</summary>
     private async Task<List<string>> PartitionsAsync(string workspaceId, DateTimeOffset start, DateTimeOffset end, List<LedgerEntry> entries, CancellationToken cancellationToken)
     {
-        var firstDay = (start - TimeSpan.FromDays(EventLimits.RetentionDays + 1)).UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
-        var lastDay = (end + TimeSpan.FromDays(1)).UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
-        return (await trail.WorkspaceDays.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {workspaceId} and RowKey ge {firstDay} and RowKey le {lastDay}"), select: ["RowKey"], cancellationToken: cancellationToken)
-                .Select(r => TrailKeys.PartitionKey(workspaceId, DateOnly.ParseExact(r.RowKey, "yyyyMMdd", CultureInfo.InvariantCulture))).ToListAsync(cancellationToken))
+        var firstDay = DayKeys.Day(start - TimeSpan.FromDays(EventLimits.RetentionDays + 1));
+        var lastDay = DayKeys.Day(end + TimeSpan.FromDays(1));
+        return (await trail.Days.ListAsync(workspaceId, firstDay, lastDay, cancellationToken))
+            .Select(day => TrailKeys.PartitionKey(workspaceId, day))
             .Concat(entries.Select(x => x.EventPartition).Where(p => p.StartsWith(workspaceId + "_", StringComparison.Ordinal)))
             .Distinct(StringComparer.Ordinal).ToList();
     }
@@ -52,9 +52,9 @@ internal sealed class TrailCheck(IntegrityStore integrity, TrailStore trail)
         var groups = new ConcurrentDictionary<string, List<TrailRow>>(StringComparer.Ordinal);
         await Parallel.ForEachAsync(partitions, Options(cancellationToken), async (partition, ct) =>
         {
-            await foreach (var row in trail.Events.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {partition}"), maxPerPage: 1000, cancellationToken: ct))
+            await foreach (var row in trail.Events.PartitionAsync(partition, ct))
             {
-                var id = row.GetString("EventId") ?? "(no id) " + row.PartitionKey + "/" + row.RowKey;
+                var id = EventRows.EventId(row) ?? "(no id) " + row.PartitionKey + "/" + row.RowKey;
                 var list = groups.GetOrAdd(id, _ => []);
                 var read = TrailRow.Of(row);
                 lock (list)
@@ -136,8 +136,8 @@ internal sealed class TrailCheck(IntegrityStore integrity, TrailStore trail)
     /// <summary>Whether the event's claim points at a ledger entry with this row hash (recorded outside the range read).</summary>
     private async Task<bool> RecordedElsewhereAsync(string workspaceId, string eventId, string hash, CancellationToken cancellationToken)
     {
-        var claim = await trail.EventIds.FindAsync(workspaceId, TrailKeys.Encode(eventId), cancellationToken);
-        if (claim?.GetString(IntegrityLedger.ClaimMarkColumn) is not { } partition)
+        var claim = await trail.Claims.FindAsync(workspaceId, eventId, cancellationToken);
+        if (claim?.Marks.GetValueOrDefault(IntegrityLedger.ClaimMarkColumn) is not { } partition)
         {
             return false;
         }

@@ -15,7 +15,7 @@ namespace AuditTrail.Core.Query;
 /// is generated once and kept in table <c>AuditTrailKeys</c>, so every instance of a scaled-out app
 /// (and a restarted one) accepts the tokens of the others.
 /// </summary>
-public sealed class ContinuationTokens(TrailStore store)
+public sealed class ContinuationTokens(TrailTables store)
 {
     private byte[]? _key;
 

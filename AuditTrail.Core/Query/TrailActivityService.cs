@@ -22,7 +22,7 @@ public sealed record Activity(DateTimeOffset Start, DateTimeOffset End, long Tot
 /// concurrent batches. Reading projected index rows answers every filter exactly and needs no write
 /// path at all; docs/performance.md has its cost against the first page of the same view.
 /// </remarks>
-public sealed class TrailActivityService(TrailStore store, TimeProvider time, IOptions<QueryOptions> options)
+public sealed class TrailActivityService(TrailTables store, TimeProvider time, IOptions<QueryOptions> options)
 {
     private readonly int _maxParallelDays = options.Value.MaxParallelDays;
 
@@ -64,7 +64,7 @@ public sealed class TrailActivityService(TrailStore store, TimeProvider time, IO
     private async Task<int> CountDayAsync(DayScan scan, DateOnly day, CancellationToken cancellationToken)
     {
         var count = 0;
-        await foreach (var page in scan.ReadAsync(store.Rows, day, null, 1000, EventRows.FacetColumns, cancellationToken))
+        await foreach (var page in scan.ReadAsync(store.Events, day, null, 1000, EventRows.FacetColumns, cancellationToken))
         {
             foreach (var row in page.Values)
             {

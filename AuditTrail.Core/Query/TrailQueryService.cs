@@ -26,7 +26,7 @@ namespace AuditTrail.Core.Query;
 /// the budget, and when the page reaches that day it reads on from there (no longer ahead, so
 /// unbudgeted: what it reads is the page's own).
 /// </remarks>
-public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOptions<QueryOptions> options, IMeterFactory? meters = null)
+public sealed class TrailQueryService(TrailTables store, TimeProvider time, IOptions<QueryOptions> options, IMeterFactory? meters = null)
 {
     /// <summary>Meter and histogram of the most memory a page's reads ahead held at once (bytes, estimated).</summary>
     public const string MeterName = "AuditTrail.Query";
@@ -38,7 +38,7 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
     private readonly Histogram<long>? _readAheadPeak = meters?.Create(MeterName).CreateHistogram<long>(
         ReadAheadPeakInstrument, "By", "The most memory (estimated) that one page's reads ahead held at once.");
 
-    private TrailStore Store => store;
+    private TrailTables Store => store;
 
     public async Task<AuditEventPage> QueryAsync(AuditQuery query, QueryPosition? from, CancellationToken cancellationToken = default)
     {
@@ -75,7 +75,7 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
         {
             return null;
         }
-        if (await store.Rows.FindAsync(partition, rowKey, cancellationToken) is not { Event: var e })
+        if (await store.Events.FindAsync(partition, rowKey, cancellationToken) is not { Event: var e })
         {
             return null;
         }
@@ -243,7 +243,7 @@ public sealed class TrailQueryService(TrailStore store, TimeProvider time, IOpti
             after ??= _fromDay == day ? _from!.AfterRowKey : null;
             var matches = new List<Match>(Math.Min(take, 1000));
             long held = 0;
-            await foreach (var page in _scan.ReadAsync(_service.Store.Rows, day, after, Math.Min(1000, take), null, _abandon.Token))
+            await foreach (var page in _scan.ReadAsync(_service.Store.Events, day, after, Math.Min(1000, take), null, _abandon.Token))
             {
                 foreach (var row in page.Values)
                 {

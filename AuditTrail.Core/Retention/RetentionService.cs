@@ -42,7 +42,7 @@ public sealed record PurgedPartition(string WorkspaceId, DateOnly Day, long Even
 /// that day's events to be gone rather than reporting them missing.
 /// </para>
 /// </summary>
-public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, TimeProvider time, ILogger<RetentionService> logger,
+public sealed class RetentionService(TrailTables store, BlobServiceClient blobs, TimeProvider time, ILogger<RetentionService> logger,
     AuditTrailTelemetry? telemetry = null, IntegrityStore? integrity = null)
 {
     private const int Parallelism = 4;
@@ -90,7 +90,7 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
         var partitionKey = TrailKeys.PartitionKey(workspaceId, day);
         long rows = 0, claims = 0;
         // Page by page: a day of a busy workspace does not have to fit in memory.
-        await foreach (var (rowKeys, eventIds) in store.Rows.KeysAsync(partitionKey, cancellationToken))
+        await foreach (var (rowKeys, eventIds) in store.Events.KeysAsync(partitionKey, cancellationToken))
         {
             // Claims are found through the primary rows; each event has exactly one.
             rows += rowKeys.Count;
@@ -100,7 +100,7 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
                 continue;
             }
             await store.Claims.DeleteAsync(workspaceId, eventIds, cancellationToken);
-            await store.Rows.DeleteAsync(partitionKey, rowKeys, cancellationToken);
+            await store.Events.DeleteAsync(partitionKey, rowKeys, cancellationToken);
         }
         if (!dryRun)
         {
@@ -143,7 +143,7 @@ public sealed class RetentionService(TrailStore store, BlobServiceClient blobs, 
             // those without rows are this step's.
             foreach (var claim in page.Values)
             {
-                if (await store.Rows.PrimaryRowExistsAsync(claim, cancellationToken) != true)
+                if (await store.Events.PrimaryRowExistsAsync(claim, cancellationToken) != true)
                 {
                     count++;
                 }

@@ -82,7 +82,7 @@ public sealed class ForgedRecordTests(AzuriteFixture azurite)
         row["RevokedAt"] = DateTimeOffset.UtcNow;
         row["RevokedRecordId"] = recordId;
         await tokens.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, Ct);
-        await clients.Tables.GetTableClient(TrailStore.EventIdsTable).AddEntityAsync(new TableEntity(ws, TrailKeys.Encode(recordId))
+        await clients.Tables.GetTableClient(TrailTables.EventIdsTable).AddEntityAsync(new TableEntity(ws, TrailKeys.Encode(recordId))
         {
             ["EventId"] = recordId,
             ["ContentHash"] = new string('0', 64),

@@ -35,7 +35,7 @@ public sealed class RecordedActionsTests(AzuriteFixture azurite)
         Assert.Empty(await app.Services.GetRequiredService<AccessTokenService>().ListAsync(ws, Ct));
         Assert.Empty(await TrailAsync(app, ws));
         using var clients = azurite.CreateClients();
-        var deadLetters = clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
+        var deadLetters = clients.Blobs.GetBlobContainerClient(TrailTables.DeadLetterContainer);
         await deadLetters.CreateIfNotExistsAsync(cancellationToken: Ct);
         foreach (var name in await deadLetters.RecentBlobNamesAsync($"{IngestDoors.System}-", Ct))
         {
@@ -195,7 +195,7 @@ public sealed class RecordedActionsTests(AzuriteFixture azurite)
 
     /// <summary>Storage refuses every write of the trail's event rows (and only those) with a lasting 503.</summary>
     private static Fault? TrailRowsRefused(ProxiedRequest r) =>
-        r.IsTransaction && r.Touches(TrailStore.EventsTable) ? new Fault(FaultKind.ServerBusy) : null;
+        r.IsTransaction && r.Touches(TrailTables.EventsTable) ? new Fault(FaultKind.ServerBusy) : null;
 
     private static async Task<(int Exit, string Err)> RunTokensAsync(AuditTrailAppFactory app, params string[] args)
     {

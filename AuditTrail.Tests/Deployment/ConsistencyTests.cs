@@ -316,13 +316,13 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
     public void The_template_creates_the_storage_the_code_uses_and_only_the_listed_extras()
     {
         var tables = TemplateNames("Microsoft.Storage/storageAccounts/tableServices/tables");
-        string[] codeTables = [TrailStore.EventsTable, TrailStore.EventIdsTable, TrailStore.PartitionsTable, TrailStore.WorkspaceDaysTable, TrailStore.KeysTable,
+        string[] codeTables = [TrailTables.EventsTable, TrailTables.EventIdsTable, TrailTables.PartitionsTable, TrailTables.WorkspaceDaysTable, TrailTables.KeysTable,
             AccessTokenService.TableName, ExportService.TableName, ForwardingSettingsStore.TableName, IntegrityStore.LedgerTable, IntegrityStore.DigestsTable];
         Assert.Empty(codeTables.Except(tables));
         Assert.Empty(tables.Except(codeTables).Except(InfraOnlyTables));
 
         var containers = TemplateNames("Microsoft.Storage/storageAccounts/blobServices/containers");
-        string[] codeContainers = [TrailStore.DeadLetterContainer, ExportService.ContainerName, IntegrityStore.DigestContainer];
+        string[] codeContainers = [TrailTables.DeadLetterContainer, ExportService.ContainerName, IntegrityStore.DigestContainer];
         Assert.Empty(codeContainers.Except(containers));
         Assert.Empty(containers.Except(codeContainers).Except(InfraOnlyContainers));
 
@@ -344,7 +344,7 @@ public sealed partial class ConsistencyTests(AzuriteFixture azurite)
         Assert.Equal(new Dictionary<string, string?>
         {
             [ExportService.ContainerName + "/"] = "[parameters('exportRetentionDays')]",
-            [TrailStore.DeadLetterContainer + "/"] = "[parameters('deadLetterRetentionDays')]",
+            [TrailTables.DeadLetterContainer + "/"] = "[parameters('deadLetterRetentionDays')]",
         }, rules);
     }
 

@@ -23,12 +23,8 @@ public sealed partial class TableOwnerTests
         ["Forwarding/ForwardingSettingsStore.cs"] = "AuditForwarding (settings rows)",
         ["Forwarding/ForwardingDeadLetters.cs"] = "AuditForwarding (dead-letter rows)",
         ["Export/ExportRecord.cs"] = "AuditExports",
-        ["Integrity/IntegrityLedger.cs"] = "AuditLedger",
-        ["Integrity/DigestSealer.cs"] = "AuditDigests",
-        ["Integrity/IntegrityService.cs"] = "AuditLedger and AuditDigests (reads)",
-        ["Integrity/IntegrityKeys.cs"] = "none: the signing key goes through TrailSecrets",
-        ["Integrity/RowPlacement.cs"] = "AuditEvents (recomputes where an event's rows belong)",
-        ["Integrity/RowHash.cs"] = "AuditEvents (hashes a row as stored)",
+        ["Integrity/LedgerEntries.cs"] = "AuditLedger",
+        ["Integrity/DigestRecords.cs"] = "AuditDigests",
     };
 
     [Fact]

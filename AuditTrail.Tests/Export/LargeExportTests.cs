@@ -38,7 +38,7 @@ public sealed class LargeExportTests(PrivateAzuriteFixture azurite) : IClassFixt
         var ws = TestEvents.NewWorkspaceId();
         var now = DateTimeOffset.UtcNow.AddMinutes(-1);
         var seeding = Stopwatch.StartNew();
-        var newestFirst = await SeedPrimaryRowsAsync(app.Services.GetRequiredService<TrailStore>(), ws, now);
+        var newestFirst = await SeedPrimaryRowsAsync(app.Services.GetRequiredService<TrailTables>(), ws, now);
         TestContext.Current.SendDiagnosticMessage($"seeded {Count} events in {seeding.Elapsed.TotalSeconds:F0} s");
         var (tokenInfo, token) = await app.Services.GetRequiredService<AccessTokenService>().CreateAsync(ws, Roles.Owner, null, "large export", Ct);
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -93,7 +93,7 @@ public sealed class LargeExportTests(PrivateAzuriteFixture azurite) : IClassFixt
     /// them would write five rows an event and take several minutes on Azurite. Returns the ids
     /// newest first, the trail's order.
     /// </summary>
-    private static async Task<List<string>> SeedPrimaryRowsAsync(TrailStore store, string ws, DateTimeOffset now)
+    private static async Task<List<string>> SeedPrimaryRowsAsync(TrailTables store, string ws, DateTimeOffset now)
     {
         await store.EnsureCreatedAsync(Ct);
         var rows = new List<(string Id, ITableEntity Row)>(Count);
@@ -112,11 +112,11 @@ public sealed class LargeExportTests(PrivateAzuriteFixture azurite) : IClassFixt
             rows.Add((e.Id, EventRows.Create(e, EventRows.ContentHash(e), now, IngestDoors.Http)[0]));
         }
         var days = rows.Select(r => r.Row.PartitionKey[(ws.Length + 1)..]).Distinct().ToList();
-        await Task.WhenAll(days.Select(d => store.WorkspaceDays.UpsertEntityAsync(new TableEntity(ws, d), cancellationToken: Ct))
-            .Concat(days.Select(d => store.Partitions.UpsertEntityAsync(new TableEntity(d, ws), cancellationToken: Ct))));
+        await Task.WhenAll(days.Select(d => store.Days.ByWorkspace.UpsertEntityAsync(new TableEntity(ws, d), cancellationToken: Ct))
+            .Concat(days.Select(d => store.Days.ByDay.UpsertEntityAsync(new TableEntity(d, ws), cancellationToken: Ct))));
         var transactions = rows.GroupBy(r => r.Row.PartitionKey).SelectMany(g => g.Chunk(100)).ToList();
         await Parallel.ForEachAsync(transactions, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = Ct }, async (chunk, ct) =>
-            await store.Events.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r.Row)).ToList(), ct));
+            await store.Events.Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r.Row)).ToList(), ct));
         return rows.Select(r => r.Id).ToList();
     }
 }

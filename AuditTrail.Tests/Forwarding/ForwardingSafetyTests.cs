@@ -321,7 +321,7 @@ public sealed partial class ForwardingTests
     private static async Task<string> ForwardDeadLettersOfTodayAsync(AuditTrailAppFactory app)
     {
         var all = new StringBuilder();
-        var container = app.Services.GetRequiredService<TrailStore>().DeadLetters;
+        var container = app.Services.GetRequiredService<TrailTables>().DeadLetters;
         foreach (var name in await container.RecentBlobNamesAsync("forward-", Ct))
         {
             all.Append(await container.ReadTextAsync(name, Ct));

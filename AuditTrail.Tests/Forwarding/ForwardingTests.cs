@@ -243,7 +243,7 @@ public sealed partial class ForwardingTests(AzuriteFixture azurite) : IAsyncLife
         var trail = await (await _http.SendAsync(Request(HttpMethod.Get, $"/api/workspaces/{ws}/audit-events", token), Ct)).Content.ReadAsStringAsync(Ct);
         Assert.Contains("Audit Forwarding Settings Changed", trail, StringComparison.Ordinal);
         var deadLetters = new StringBuilder();
-        var container = _app.Services.GetRequiredService<TrailStore>().DeadLetters;
+        var container = _app.Services.GetRequiredService<TrailTables>().DeadLetters;
         foreach (var name in await container.RecentBlobNamesAsync("forward-", Ct))
         {
             deadLetters.Append(await container.ReadTextAsync(name, Ct));

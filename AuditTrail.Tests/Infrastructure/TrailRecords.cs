@@ -1,5 +1,4 @@
 using AuditTrail.Core.Trail;
-using Azure.Data.Tables;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AuditTrail.Tests.Infrastructure;
@@ -11,9 +10,6 @@ public static class TrailRecords
     public static async Task<string> IdAsync(IServiceProvider services, string workspaceId, string kind, string subject, CancellationToken ct)
     {
         var prefix = TrailRecordIds.Of(kind, subject + "-");
-        return await services.GetRequiredService<TrailStore>().EventIds
-            .QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {workspaceId} and EventId ge {prefix} and EventId lt {prefix + "\uffff"}"), select: ["EventId"], cancellationToken: ct)
-            .Select(c => c.GetString("EventId")!)
-            .SingleAsync(ct);
+        return await services.GetRequiredService<TrailTables>().Claims.IdsStartingWithAsync(workspaceId, prefix, ct).SingleAsync(ct);
     }
 }

@@ -20,7 +20,7 @@ public sealed class AfterStoreStepTests(AzuriteFixture azurite)
         var marked = new RecordingStep("marked", "TestStepMark", calls);
         var every = new RecordingStep("every", null, calls);
         using var clients = azurite.CreateClients();
-        var ingestion = Ingestion(new TrailStore(clients.Tables, clients.Blobs), marked, every);
+        var ingestion = Ingestion(new TrailTables(clients.Tables, clients.Blobs), marked, every);
 
         await ingestion.IngestAsync(Batch(ws, "evt_a", "evt_b"), new IngestContext(IngestDoors.Http), Ct);
         var replay = await ingestion.IngestAsync(Batch(ws, "evt_a", "evt_b"), new IngestContext(IngestDoors.Http), Ct);
@@ -28,7 +28,7 @@ public sealed class AfterStoreStepTests(AzuriteFixture azurite)
         // The replay's events are in the trail (duplicates): the unmarked step sees them again, the marked one does not.
         Assert.Equal(2, replay.Duplicates);
         Assert.Equal(["marked: evt_a evt_b", "every: evt_a evt_b", "every: evt_a evt_b"], calls);
-        var claim = await clients.Tables.GetTableClient(TrailStore.EventIdsTable).FindAsync(ws, TrailKeys.Encode("evt_a"), Ct);
+        var claim = await clients.Tables.GetTableClient(TrailTables.EventIdsTable).FindAsync(ws, TrailKeys.Encode("evt_a"), Ct);
         Assert.Equal("marked:evt_a", claim!.GetString("TestStepMark"));
     }
 
@@ -40,7 +40,7 @@ public sealed class AfterStoreStepTests(AzuriteFixture azurite)
         var failing = new RecordingStep("failing", "TestStepMark", calls) { FailuresLeft = 1 };
         var later = new RecordingStep("later", null, calls);
         using var clients = azurite.CreateClients();
-        var ingestion = Ingestion(new TrailStore(clients.Tables, clients.Blobs), failing, later);
+        var ingestion = Ingestion(new TrailTables(clients.Tables, clients.Blobs), failing, later);
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => ingestion.IngestAsync(Batch(ws, "evt_a"), new IngestContext(IngestDoors.Http), Ct));
         Assert.Equal(["failing: evt_a"], calls);
@@ -51,7 +51,7 @@ public sealed class AfterStoreStepTests(AzuriteFixture azurite)
         Assert.Equal(["failing: evt_a", "failing: evt_a", "later: evt_a"], calls);
     }
 
-    private static IngestionService Ingestion(TrailStore store, params IAfterStoreStep[] steps) =>
+    private static IngestionService Ingestion(TrailTables store, params IAfterStoreStep[] steps) =>
         new(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance, afterStore: steps);
 
     private static List<RawEvent> Batch(string ws, params string[] ids) =>

@@ -23,7 +23,7 @@ public sealed class BatchFailureTests(AzuriteFixture azurite)
 
     /// <summary>Storage refuses the id claims of this workspace for good (400), as a bug or an input the code cannot take would fail every try.</summary>
     private static Func<ProxiedRequest, Fault?> ClaimsRefused(string workspaceId, FaultKind kind = FaultKind.BadRequest) =>
-        r => r.IsTransaction && r.Touches(TrailStore.EventIdsTable) && r.Body.Contains(workspaceId, StringComparison.Ordinal) ? new Fault(kind) : null;
+        r => r.IsTransaction && r.Touches(TrailTables.EventIdsTable) && r.Body.Contains(workspaceId, StringComparison.Ordinal) ? new Fault(kind) : null;
 
     [Fact]
     public async Task Batch_that_keeps_failing_is_dead_lettered_whole_after_the_configured_tries_and_acknowledged()
@@ -46,7 +46,7 @@ public sealed class BatchFailureTests(AzuriteFixture azurite)
         Assert.StartsWith("The batch failed 3 time(s) for a reason other than storage being unavailable", log, StringComparison.Ordinal);
         var blob = log[(log.IndexOf("audit-deadletter/", StringComparison.Ordinal) + "audit-deadletter/".Length)..].TrimEnd('.');
         using var clients = azurite.CreateClients();
-        var letter = JsonDocument.Parse((await clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer).ReadTextAsync(blob, Ct))!).RootElement;
+        var letter = JsonDocument.Parse((await clients.Blobs.GetBlobContainerClient(TrailTables.DeadLetterContainer).ReadTextAsync(blob, Ct))!).RootElement;
         Assert.Equal("batch_failed", letter.GetProperty("code").GetString());
         Assert.Contains("400", letter.GetProperty("reason").GetString(), StringComparison.Ordinal);
         // Whole and exactly as it came: the host's payload of that try, byte for byte.

@@ -56,7 +56,7 @@ public sealed class IngestionEdgeTests(AzuriteFixture azurite) : IngestionTestBa
         var ws = TestEvents.NewWorkspaceId();
         var refusing = new RefuseEventMarked("evt_refused") { InnerHandler = new SocketsHttpHandler() };
         using var clients = Azurite.CreateClients(refusing);
-        var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailTables(clients.Tables, clients.Blobs);
         var ingestion = new IngestionService(store, new DeadLetterStore(store), TimeProvider.System, NullLogger<IngestionService>.Instance);
         var raw = new[] { "evt_a", "evt_refused", "evt_b" }.Select(id => RawEvent.FromText(TestEvents.Event(ws, id, timestamp: At).ToJsonString())).ToList();
 
@@ -66,7 +66,7 @@ public sealed class IngestionEdgeTests(AzuriteFixture azurite) : IngestionTestBa
         var rejection = Assert.Single(result.Rejected);
         Assert.Equal((1, RejectionCodes.StorageRejected, "evt_refused"), (rejection.Index, rejection.Code, rejection.EventId));
         Assert.Equal(["evt_a", "evt_b"], (await RowsAsync(ws, At)).Where(r => r.RowKey.StartsWith("e_", StringComparison.Ordinal)).Select(r => r.GetString("EventId")).Order(StringComparer.Ordinal));
-        Assert.Null(await Clients.Tables.GetTableClient(TrailStore.EventIdsTable).FindAsync(ws, TrailKeys.Encode("evt_refused"), Ct));
+        Assert.Null(await Clients.Tables.GetTableClient(TrailTables.EventIdsTable).FindAsync(ws, TrailKeys.Encode("evt_refused"), Ct));
         Assert.NotNull(result.DeadLetterBlob);
     }
 

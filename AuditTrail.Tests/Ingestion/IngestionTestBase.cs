@@ -70,14 +70,14 @@ public abstract class IngestionTestBase : IAsyncDisposable
     /// test's token is itself an audited event).
     /// </summary>
     protected async Task<List<TableEntity>> RowsAsync(string workspaceId, DateTimeOffset day) =>
-        (await Clients.Tables.GetTableClient(TrailStore.EventsTable).PartitionAsync(TrailKeys.PartitionKey(workspaceId, day), Ct))
+        (await Clients.Tables.GetTableClient(TrailTables.EventsTable).PartitionAsync(TrailKeys.PartitionKey(workspaceId, day), Ct))
             .Where(r => r.GetString("Door") != "system")
             .ToList();
 
     /// <summary>The dead-letter lines written for a workspace (blobs of the last two days).</summary>
     protected async Task<List<JsonElement>> DeadLettersAsync(string workspaceId)
     {
-        var container = Clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
+        var container = Clients.Blobs.GetBlobContainerClient(TrailTables.DeadLetterContainer);
         var lines = new List<JsonElement>();
         foreach (var name in await container.RecentBlobNamesAsync("", Ct))
         {

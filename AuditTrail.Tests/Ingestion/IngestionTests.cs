@@ -179,7 +179,7 @@ public sealed class IngestionTests(AzuriteFixture azurite) : IngestionTestBase(a
         var result = (await JsonAsync(await InvokeEventHubAsync(TestEvents.EventHubInvocation([noise])))).GetProperty("ReturnValue");
 
         Assert.Equal("invalid_json", Assert.Single(result.GetProperty("rejected").EnumerateArray()).GetProperty("code").GetString());
-        var container = Clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
+        var container = Clients.Blobs.GetBlobContainerClient(TrailTables.DeadLetterContainer);
         var found = false;
         foreach (var name in await container.RecentBlobNamesAsync("", Ct))
         {
@@ -206,7 +206,7 @@ public sealed class IngestionTests(AzuriteFixture azurite) : IngestionTestBase(a
             var line = Assert.Single(await DeadLettersAsync(ws));
             Assert.Equal("evt_same", line.GetProperty("eventId").GetString());
         }
-        var container = Clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
+        var container = Clients.Blobs.GetBlobContainerClient(TrailTables.DeadLetterContainer);
         foreach (var ws in new[] { first, second })
         {
             Assert.Single(await container.RecentBlobNamesAsync($"{IngestDoors.Http}-{ws}-", Ct));
@@ -229,7 +229,7 @@ public sealed class IngestionTests(AzuriteFixture azurite) : IngestionTestBase(a
 
         Assert.Equal(["evt_before"], (await RowsAsync(ws, before)).Select(r => r.GetString("EventId")).Distinct());
         Assert.Equal(["evt_after"], (await RowsAsync(ws, after)).Select(r => r.GetString("EventId")).Distinct());
-        var partitions = Clients.Tables.GetTableClient(TrailStore.PartitionsTable);
+        var partitions = Clients.Tables.GetTableClient(TrailTables.PartitionsTable);
         Assert.NotNull(await partitions.FindAsync(before.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture), ws, Ct));
         Assert.NotNull(await partitions.FindAsync(after.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture), ws, Ct));
     }
@@ -307,7 +307,7 @@ public sealed class IngestionTests(AzuriteFixture azurite) : IngestionTestBase(a
         var e = TestEvents.Event(ws, "evt_crash", timestamp: At);
         await PostEventsAsync(ws, TestEvents.Array(e));
         // Simulate the crash: the id claim exists, the rows never made it.
-        var events = Clients.Tables.GetTableClient(TrailStore.EventsTable);
+        var events = Clients.Tables.GetTableClient(TrailTables.EventsTable);
         foreach (var row in await RowsAsync(ws, At))
         {
             await events.DeleteEntityAsync(row.PartitionKey, row.RowKey, cancellationToken: Ct);

@@ -50,7 +50,7 @@ public sealed class LargeInvocationTests(AzuriteFixture azurite)
         await StoredTrail.AssertStoredExactlyOnceAsync(clients, ws, ["evt_small_0000", "evt_small_0001"]);
         var log = invocation.GetProperty("Logs")[0].GetString()!;
         var blob = log[(log.IndexOf("audit-deadletter/", StringComparison.Ordinal) + "audit-deadletter/".Length)..].TrimEnd(')', '.');
-        var lines = (await clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer).ReadTextAsync(blob, Ct))!
+        var lines = (await clients.Blobs.GetBlobContainerClient(TrailTables.DeadLetterContainer).ReadTextAsync(blob, Ct))!
             .Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(large, lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("raw").GetString()));
     }

@@ -25,7 +25,7 @@ public sealed class OrphanedClaimTests(AzuriteFixture azurite)
         using var http = await StoredTrail.IngestClientAsync(app, ws);
         var first = TestEvents.Event(ws, "evt_orphan", timestamp: clock.Now.AddMinutes(-1));
         // The claim goes through; the rows never do, and the producer gives up.
-        storage.Faults = r => r.IsTransaction && r.Touches(TrailStore.EventsTable) ? new Fault(FaultKind.ServerBusy) : null;
+        storage.Faults = r => r.IsTransaction && r.Touches(TrailTables.EventsTable) ? new Fault(FaultKind.ServerBusy) : null;
         await StoredTrail.AssertStorageUnavailableAsync(await StoredTrail.PostAsync(http, ws, [first]));
         storage.Faults = _ => null;
 

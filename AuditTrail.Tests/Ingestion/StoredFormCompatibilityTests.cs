@@ -67,7 +67,7 @@ public sealed class StoredFormCompatibilityTests(AzuriteFixture azurite)
         using var clients = azurite.CreateClients();
         await using var app = new AuditTrailAppFactory(azurite.ConnectionString, new TestClock(Now));
         using var http = app.CreateClient();
-        await app.Services.GetRequiredService<TrailStore>().EnsureCreatedAsync(Ct);
+        await app.Services.GetRequiredService<TrailTables>().EnsureCreatedAsync(Ct);
         var old = OldLayout();
         foreach (var (table, pk, rk, body) in old)
         {
@@ -98,7 +98,7 @@ public sealed class StoredFormCompatibilityTests(AzuriteFixture azurite)
             var now = await clients.Tables.GetTableClient(table).FindAsync(pk, rk, Ct);
             Assert.NotNull(now);
             var after = Properties(now);
-            if (table == TrailStore.EventIdsTable)
+            if (table == TrailTables.EventIdsTable)
             {
                 // Stored before the integrity ledger: the replay records it there and marks its claim so.
                 Assert.True(after.Remove("Ledger"));
@@ -128,8 +128,8 @@ public sealed class StoredFormCompatibilityTests(AzuriteFixture azurite)
         sent["properties"] = new System.Text.Json.Nodes.JsonObject { ["k"] = "v" };
         await Reliability.StoredTrail.PostAsync(owner, ws, [sent]);
 
-        var claim = await clients.Tables.GetTableClient(TrailStore.EventIdsTable).FindAsync(ws, "evt~5Flayout", Ct);
-        var rows = (await clients.Tables.GetTableClient(TrailStore.EventsTable).PartitionAsync(TrailKeys.PartitionKey(ws, DateTimeOffset.UtcNow.AddMinutes(-1)), Ct))
+        var claim = await clients.Tables.GetTableClient(TrailTables.EventIdsTable).FindAsync(ws, "evt~5Flayout", Ct);
+        var rows = (await clients.Tables.GetTableClient(TrailTables.EventsTable).PartitionAsync(TrailKeys.PartitionKey(ws, DateTimeOffset.UtcNow.AddMinutes(-1)), Ct))
             .Where(r => r.GetString("EventId") == "evt_layout").ToList();
 
         Assert.Equal(4, rows.Count);

@@ -73,7 +73,7 @@ public sealed class ForgedDigestTests(AzuriteFixture azurite)
         await trail.IngestAsync(trail.Event("evt_1"));
         trail.Clock.Now += IntegrityTrail.SealDelay + TimeSpan.FromMinutes(1);
         // Storage refuses the trail's event rows, and only those: the digest is sealed, its record is not stored.
-        storage.Faults = r => r.IsTransaction && r.Touches(TrailStore.EventsTable) ? new Fault(FaultKind.ServerBusy) : null;
+        storage.Faults = r => r.IsTransaction && r.Touches(TrailTables.EventsTable) ? new Fault(FaultKind.ServerBusy) : null;
 
         using var output = new StringWriter();
         using var error = new StringWriter();

@@ -38,7 +38,7 @@ public sealed class IntegrityTrail : IAsyncDisposable
 
     public HttpClient Owner { get; private set; } = null!;
 
-    public TableClient Events => Clients.Tables.GetTableClient(TrailStore.EventsTable);
+    public TableClient Events => Clients.Tables.GetTableClient(TrailTables.EventsTable);
 
     public TableClient Ledger => Clients.Tables.GetTableClient(IntegrityStore.LedgerTable);
 

@@ -41,7 +41,7 @@ public sealed class SigningKeyRaceTests(PrivateAzuriteFixture azurite) : IClassF
         };
         using var clients = AzuriteFixture.CreateClients(azurite.ConnectionString, wire);
         var keys = Enumerable.Range(0, instances)
-            .Select(_ => new IntegrityKeys(new TrailStore(clients.Tables, clients.Blobs), Options.Create(new IntegrityOptions()), Mock.Of<TokenCredential>(), NullLogger<IntegrityKeys>.Instance))
+            .Select(_ => new IntegrityKeys(new TrailTables(clients.Tables, clients.Blobs), Options.Create(new IntegrityOptions()), Mock.Of<TokenCredential>(), NullLogger<IntegrityKeys>.Instance))
             .ToList();
         try
         {

@@ -30,7 +30,7 @@ public sealed class TrustedKeyTests(AzuriteFixture azurite)
         await trail.SealAsync();
         using var forger = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var jwk = IntegrityKeys.ToJwk(forger.ExportParameters(false));
-        var keys = trail.Clients.Tables.GetTableClient(TrailStore.KeysTable);
+        var keys = trail.Clients.Tables.GetTableClient(TrailTables.KeysTable);
         // Where the app used to list every key that ever signed, and trusted all of them.
         await keys.AddEntityAsync(new TableEntity("integrity-public", jwk.Kid) { ["X"] = jwk.X, ["Y"] = jwk.Y }, Ct);
         try
@@ -67,7 +67,7 @@ public sealed class TrustedKeyTests(AzuriteFixture azurite)
         using var clients = AzuriteFixture.CreateClients(azurite.ConnectionString);
         var options = new IntegrityOptions { SigningKeyPem = active.ExportPkcs8PrivateKeyPem(), TrustedPublicKeysPem = retired.ExportSubjectPublicKeyInfoPem() };
         Assert.Null(options.Problem());
-        using var keys = new IntegrityKeys(new TrailStore(clients.Tables, clients.Blobs), Options.Create(options), Mock.Of<TokenCredential>(), NullLogger<IntegrityKeys>.Instance);
+        using var keys = new IntegrityKeys(new TrailTables(clients.Tables, clients.Blobs), Options.Create(options), Mock.Of<TokenCredential>(), NullLogger<IntegrityKeys>.Instance);
 
         var set = (await keys.KeySetAsync(Ct)).Keys.Select(k => k.Kid).ToList();
 

@@ -377,7 +377,7 @@ public sealed class PageTests(AzuriteFixture azurite, BrowserFixture browser) : 
 
         // Someone with storage access rewrites who did it; Refresh checks again.
         using var clients = azurite.CreateClients();
-        var table = clients.Tables.GetTableClient(AuditTrail.Core.Trail.TrailStore.EventsTable);
+        var table = clients.Tables.GetTableClient(AuditTrail.Core.Trail.TrailTables.EventsTable);
         var ws = app.WorkspaceId;
         var row = await table.QueryAsync<Azure.Data.Tables.TableEntity>(Azure.Data.Tables.TableClient.CreateQueryFilter(
             $"PartitionKey ge {ws + "_"} and PartitionKey lt {ws + "`"} and EventId eq {"evt_sealed_1"}"), cancellationToken: Ct).FirstAsync(Ct);

@@ -53,7 +53,7 @@ public sealed class EventSourceTests(AzuriteFixture azurite)
         using var posted = await StoredTrail.PostAsync(owner, ws, [TestEvents.Event(ws, "evt_doorless", timestamp: at)]);
         Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
         using var clients = azurite.CreateClients();
-        var events = clients.Tables.GetTableClient(TrailStore.EventsTable);
+        var events = clients.Tables.GetTableClient(TrailTables.EventsTable);
         await foreach (var row in events.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {TrailKeys.PartitionKey(ws, at)} and EventId eq {"evt_doorless"}"), cancellationToken: Ct))
         {
             row.Remove("Door");

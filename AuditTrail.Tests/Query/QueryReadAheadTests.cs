@@ -47,12 +47,12 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             var path = request.RequestUri!.AbsolutePath;
-            var read = request.Method == HttpMethod.Get && (path.Contains("/" + TrailStore.EventsTable + "()", StringComparison.Ordinal) || path.Contains("/" + TrailStore.WorkspaceDaysTable + "()", StringComparison.Ordinal));
+            var read = request.Method == HttpMethod.Get && (path.Contains("/" + TrailTables.EventsTable + "()", StringComparison.Ordinal) || path.Contains("/" + TrailTables.WorkspaceDaysTable + "()", StringComparison.Ordinal));
             if (!read)
             {
                 return await base.SendAsync(request, cancellationToken);
             }
-            if (path.Contains(TrailStore.EventsTable, StringComparison.Ordinal))
+            if (path.Contains(TrailTables.EventsTable, StringComparison.Ordinal))
             {
                 Interlocked.Increment(ref _eventReads);
             }
@@ -85,7 +85,7 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
     /// <summary>A workspace with <paramref name="perDay"/> events a day for <paramref name="days"/> days before noon yesterday, the actor usr_sparse on one in four.</summary>
     private async Task<(string Workspace, List<string> SparseNewestFirst)> SeedAsync(AuditTrail.TestSupport.RegisteredStorage clients, int days, int perDay)
     {
-        var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailTables(clients.Tables, clients.Blobs);
         var ingestion = new IngestionService(store, new DeadLetterStore(store), _clock, NullLogger<IngestionService>.Instance);
         var ws = TestEvents.NewWorkspaceId();
         var now = _clock.Now.AddMinutes(-1);
@@ -98,7 +98,7 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
         return (ws, events.Where(e => e.Actor == "usr_sparse").Select(e => e.Id).ToList());
     }
 
-    private TrailQueryService Service(TrailStore store, int maxParallelDays) =>
+    private TrailQueryService Service(TrailTables store, int maxParallelDays) =>
         new(store, _clock, Options.Create(new QueryOptions { MaxParallelDays = maxParallelDays }));
 
     private AuditQuery Query(string ws, string? actorId, int limit) =>
@@ -126,7 +126,7 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
         var counter = new ReadCounter();
         using var clients = azurite.CreateClients(counter);
         var (ws, sparse) = await SeedAsync(clients, days: 12, perDay: 8);
-        var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailTables(clients.Tables, clients.Blobs);
         var query = Query(ws, "usr_sparse", limit: 5);
 
         counter.Reset();
@@ -151,7 +151,7 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
         var counter = new ReadCounter();
         using var clients = azurite.CreateClients(counter);
         var (ws, sparse) = await SeedAsync(clients, days: 3, perDay: 60);
-        var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailTables(clients.Tables, clients.Blobs);
         var service = Service(store, 8);
         await service.QueryAsync(Query(ws, null, 5), null, Ct); // opens the connections
 
@@ -173,7 +173,7 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
         var counter = new ReadCounter();
         using var clients = azurite.CreateClients(counter);
         var (ws, sparse) = await SeedAsync(clients, days: 20, perDay: 4);
-        var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailTables(clients.Tables, clients.Blobs);
 
         // A filter that matches nothing reads every day, as many at once as allowed; one that
         // fills its page early leaves reads ahead that must be cancelled and awaited.
@@ -190,7 +190,7 @@ public sealed class QueryReadAheadTests(AzuriteFixture azurite)
     public async Task Reads_ahead_of_large_events_stay_within_the_byte_budget_and_every_page_is_the_same()
     {
         using var clients = azurite.CreateClients();
-        var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailTables(clients.Tables, clients.Blobs);
         var ingestion = new IngestionService(store, new DeadLetterStore(store), _clock, NullLogger<IngestionService>.Instance);
         var ws = TestEvents.NewWorkspaceId();
         // Every four hours for 12 days, each event about 20 KB (40 KB held): six a day after the first.

@@ -79,7 +79,7 @@ public sealed class ConcurrencyTests(AzuriteFixture azurite)
         using var clients = azurite.CreateClients();
         await StoredTrail.AssertStoredExactlyOnceAsync(clients, ws, Enumerable.Range(0, Ids).Select(i => $"evt_race_{i:D2}").ToList());
         // Each id kept one whole version: its four rows agree on the actor.
-        var rows = (await clients.Tables.GetTableClient(Core.Trail.TrailStore.EventsTable).PartitionAsync(Core.Trail.TrailKeys.PartitionKey(ws, at), Ct))
+        var rows = (await clients.Tables.GetTableClient(Core.Trail.TrailTables.EventsTable).PartitionAsync(Core.Trail.TrailKeys.PartitionKey(ws, at), Ct))
             .Where(r => r.GetString("Door") != "system").ToList();
         Assert.All(rows.GroupBy(r => r.GetString("EventId")), g => Assert.Single(g.Select(r => r.GetString("ActorId")).Distinct()));
     }

@@ -38,10 +38,10 @@ public sealed partial class GracefulShutdownTests(AzuriteFixture azurite)
         var stop = new TaskCompletionSource<(string Batch, Task<int> Exit)>(TaskCreationOptions.RunContinuationsAsynchronously);
         // Rows are written slowly, so a batch is surely mid-write when the signal comes; the signal
         // is sent from inside such a write, once a few batches have been acknowledged.
-        storage.Faults = r => r.IsTransaction && r.Touches(TrailStore.EventsTable) ? new Fault(FaultKind.Slow, TimeSpan.FromMilliseconds(1500)) : null;
+        storage.Faults = r => r.IsTransaction && r.Touches(TrailTables.EventsTable) ? new Fault(FaultKind.Slow, TimeSpan.FromMilliseconds(1500)) : null;
         storage.OnRequest = r =>
         {
-            if (r.IsTransaction && r.Touches(TrailStore.EventsTable) && acknowledged.Count >= 3 && !stop.Task.IsCompleted
+            if (r.IsTransaction && r.Touches(TrailTables.EventsTable) && acknowledged.Count >= 3 && !stop.Task.IsCompleted
                 && BatchLabel().Match(r.Body) is { Success: true } batch)
             {
                 stop.TrySetResult((batch.Groups[1].Value, app.StopAsync(TimeSpan.FromSeconds(90))));

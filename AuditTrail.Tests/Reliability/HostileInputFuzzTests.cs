@@ -129,7 +129,7 @@ public sealed class HostileInputFuzzTests(AzuriteFixture azurite)
                 // The invocation's log line names its dead-letter blob: one line per rejection, each with its reason.
                 var log = answer.GetProperty("Logs")[0].GetString()!;
                 var blob = log[(log.IndexOf("audit-deadletter/", StringComparison.Ordinal) + "audit-deadletter/".Length)..].TrimEnd(')', '.');
-                var lines = (await clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer).ReadTextAsync(blob, Ct))!
+                var lines = (await clients.Blobs.GetBlobContainerClient(TrailTables.DeadLetterContainer).ReadTextAsync(blob, Ct))!
                     .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
                 Assert.Equal(count, lines.Count);
                 Assert.All(lines, l => Assert.False(string.IsNullOrEmpty(l.GetProperty("reason").GetString()), context));
@@ -275,7 +275,7 @@ public sealed class HostileInputFuzzTests(AzuriteFixture azurite)
     /// <summary>Today's and yesterday's dead-letter lines of one door for a workspace.</summary>
     private static async Task<List<JsonElement>> DeadLetterLinesAsync(AuditTrail.TestSupport.RegisteredStorage clients, string workspaceId, string door)
     {
-        var container = clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
+        var container = clients.Blobs.GetBlobContainerClient(TrailTables.DeadLetterContainer);
         var lines = new List<JsonElement>();
         foreach (var name in await container.RecentBlobNamesAsync(door + "-", Ct))
         {

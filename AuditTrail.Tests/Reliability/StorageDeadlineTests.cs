@@ -33,7 +33,7 @@ public sealed class StorageDeadlineTests(AzuriteFixture azurite)
         using var http = await StoredTrail.IngestClientAsync(app, ws);
         var events = StoredTrail.Events(ws, "evt_hung", 30);
         // The claims go through; the rows' transactions are taken and never answered.
-        storage.Faults = r => r.IsTransaction && r.Touches(TrailStore.EventsTable) ? new Fault(FaultKind.Timeout, TimeSpan.FromMinutes(5)) : null;
+        storage.Faults = r => r.IsTransaction && r.Touches(TrailTables.EventsTable) ? new Fault(FaultKind.Timeout, TimeSpan.FromMinutes(5)) : null;
 
         using var patience = Bounded();
         var response = await http.PostAsync($"/api/workspaces/{ws}/audit-events", Body(events), patience.Token);
@@ -55,7 +55,7 @@ public sealed class StorageDeadlineTests(AzuriteFixture azurite)
         var ws = TestEvents.NewWorkspaceId();
         using var http = await StoredTrail.IngestClientAsync(app, ws);
         Assert.Equal(HttpStatusCode.OK, (await StoredTrail.PostAsync(http, ws, StoredTrail.Events(ws, "evt_q", 5))).StatusCode);
-        storage.Faults = r => r.Method == "GET" && r.Touches(TrailStore.EventsTable) ? new Fault(FaultKind.Timeout, TimeSpan.FromMinutes(5)) : null;
+        storage.Faults = r => r.Method == "GET" && r.Touches(TrailTables.EventsTable) ? new Fault(FaultKind.Timeout, TimeSpan.FromMinutes(5)) : null;
 
         using var patience = Bounded();
         var response = await http.GetAsync($"/api/workspaces/{ws}/audit-events", patience.Token);

@@ -70,7 +70,7 @@ public sealed class StorageFaultTests(AzuriteFixture azurite)
         using var http = await StoredTrail.IngestClientAsync(app, ws);
         var events = StoredTrail.Events(ws, "evt_last", 40);
         // Claims and registries go through; every write of event rows fails: the worst moment to fail.
-        storage.Faults = r => r.IsTransaction && r.Touches(TrailStore.EventsTable) ? new Fault(kind, TimeSpan.FromSeconds(5)) : null;
+        storage.Faults = r => r.IsTransaction && r.Touches(TrailTables.EventsTable) ? new Fault(kind, TimeSpan.FromSeconds(5)) : null;
 
         var viaHttp = await StoredTrail.PostAsync(http, ws, events);
         var viaHost = await StoredTrail.InvokeEventHubAsync(http, events);
@@ -105,7 +105,7 @@ public sealed class StorageFaultTests(AzuriteFixture azurite)
         var events = StoredTrail.Events(ws, "evt_lost", 20);
         var budget = 1;
         // Storage applies the claims, then the connection dies: the retry meets EntityAlreadyExists.
-        storage.Faults = r => Faults(r, x => x.IsTransaction && x.Touches(TrailStore.EventIdsTable), new Fault(FaultKind.ResetAfterForward), ref budget);
+        storage.Faults = r => Faults(r, x => x.IsTransaction && x.Touches(TrailTables.EventIdsTable), new Fault(FaultKind.ResetAfterForward), ref budget);
 
         var response = await StoredTrail.PostAsync(http, ws, events);
 
@@ -158,7 +158,7 @@ public sealed class StorageFaultTests(AzuriteFixture azurite)
         var events = StoredTrail.Events(ws, "evt_inner", 10);
         var budget = 1;
         // 202 Accepted whose change set holds a 500 for action 2: the whole transaction was not applied.
-        storage.Faults = r => Faults(r, x => x.IsTransaction && x.Touches(TrailStore.EventsTable), new Fault(FaultKind.TransactionInnerError), ref budget);
+        storage.Faults = r => Faults(r, x => x.IsTransaction && x.Touches(TrailTables.EventsTable), new Fault(FaultKind.TransactionInnerError), ref budget);
 
         var response = await StoredTrail.PostAsync(http, ws, events);
 

@@ -33,7 +33,7 @@ public sealed class StorageOutageTests
             var down = 0;
             storage.OnRequest = async r =>
             {
-                if (r.IsTransaction && r.Touches(TrailStore.EventsTable) && Interlocked.Exchange(ref down, 1) == 0)
+                if (r.IsTransaction && r.Touches(TrailTables.EventsTable) && Interlocked.Exchange(ref down, 1) == 0)
                 {
                     await azurite.StopAsync();
                 }

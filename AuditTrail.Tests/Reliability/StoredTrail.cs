@@ -22,7 +22,7 @@ public static class StoredTrail
     /// <summary>Row counts per event id (a complete event has exactly 4: primary, actor, type, resource), system events left out.</summary>
     public static async Task<Dictionary<string, int>> RowsPerEventAsync(RegisteredStorage clients, string workspaceId, IEnumerable<DateTimeOffset> days)
     {
-        var table = clients.Tables.GetTableClient(TrailStore.EventsTable);
+        var table = clients.Tables.GetTableClient(TrailTables.EventsTable);
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var day in days.Select(d => d.UtcDateTime.Date).Distinct())
         {
@@ -40,7 +40,7 @@ public static class StoredTrail
 
     /// <summary>Event ids claimed in the workspace, system events left out.</summary>
     public static async Task<List<string>> ClaimedIdsAsync(RegisteredStorage clients, string workspaceId) =>
-        (await clients.Tables.GetTableClient(TrailStore.EventIdsTable).PartitionAsync(workspaceId, Ct))
+        (await clients.Tables.GetTableClient(TrailTables.EventIdsTable).PartitionAsync(workspaceId, Ct))
             .Where(c => c.GetString("Door") != "system")
             .Select(c => c.GetString("EventId")!)
             .ToList();

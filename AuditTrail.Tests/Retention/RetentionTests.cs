@@ -58,20 +58,20 @@ public sealed class RetentionTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     private async Task<List<string>> StoredIdsAsync(string ws, DateTimeOffset day) =>
-        (await _clients.Tables.GetTableClient(TrailStore.EventsTable).PartitionAsync(TrailKeys.PartitionKey(ws, day), Ct))
+        (await _clients.Tables.GetTableClient(TrailTables.EventsTable).PartitionAsync(TrailKeys.PartitionKey(ws, day), Ct))
             .Where(r => r.RowKey.StartsWith("e_", StringComparison.Ordinal)).Select(r => r.GetString("EventId")!).ToList();
 
     private async Task<int> RowCountAsync(string ws, DateTimeOffset day) =>
-        (await _clients.Tables.GetTableClient(TrailStore.EventsTable).PartitionAsync(TrailKeys.PartitionKey(ws, day), Ct)).Count;
+        (await _clients.Tables.GetTableClient(TrailTables.EventsTable).PartitionAsync(TrailKeys.PartitionKey(ws, day), Ct)).Count;
 
     private async Task<bool> ClaimedAsync(string ws, string id) =>
-        await _clients.Tables.GetTableClient(TrailStore.EventIdsTable).FindAsync(ws, TrailKeys.Encode(id), Ct) is not null;
+        await _clients.Tables.GetTableClient(TrailTables.EventIdsTable).FindAsync(ws, TrailKeys.Encode(id), Ct) is not null;
 
     private async Task<bool> RegisteredAsync(string ws, DateTimeOffset day)
     {
         var key = day.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture);
-        var byDay = await _clients.Tables.GetTableClient(TrailStore.PartitionsTable).FindAsync(key, ws, Ct) is not null;
-        var byWorkspace = await _clients.Tables.GetTableClient(TrailStore.WorkspaceDaysTable).FindAsync(ws, key, Ct) is not null;
+        var byDay = await _clients.Tables.GetTableClient(TrailTables.PartitionsTable).FindAsync(key, ws, Ct) is not null;
+        var byWorkspace = await _clients.Tables.GetTableClient(TrailTables.WorkspaceDaysTable).FindAsync(ws, key, Ct) is not null;
         Assert.Equal(byDay, byWorkspace);
         return byDay;
     }
@@ -144,7 +144,7 @@ public sealed class RetentionTests(AzuriteFixture azurite) : IAsyncLifetime
         {
             var now = _clock.Now;
             _clock.Now = orphanAt.AddMinutes(1);
-            storage.Faults = r => r.IsTransaction && r.Touches(TrailStore.EventsTable) ? new Fault(FaultKind.ServerBusy) : null;
+            storage.Faults = r => r.IsTransaction && r.Touches(TrailTables.EventsTable) ? new Fault(FaultKind.ServerBusy) : null;
             await Assert.ThrowsAnyAsync<Exception>(() => failing.Services.GetRequiredService<IngestionService>().IngestAsync(
                 [RawEvent.FromText(TestEvents.Event(ws, "orphan", timestamp: orphanAt).ToJsonString())], new IngestContext(IngestDoors.Http), Ct));
             _clock.Now = now;
@@ -194,7 +194,7 @@ public sealed class RetentionTests(AzuriteFixture azurite) : IAsyncLifetime
         using var cut = new CancellationTokenSource();
         var counting = new CancelAfterTransactions(6, cut) { InnerHandler = new SocketsHttpHandler() };
         using var clients = azurite.CreateClients(counting);
-        var store = new TrailStore(clients.Tables, clients.Blobs);
+        var store = new TrailTables(clients.Tables, clients.Blobs);
         var interrupted = new RetentionService(store, clients.Blobs, _clock, NullLogger<RetentionService>.Instance);
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => interrupted.PurgeAsync(cancellationToken: cut.Token));
@@ -232,7 +232,7 @@ public sealed class RetentionTests(AzuriteFixture azurite) : IAsyncLifetime
 
         var report = await _app.Services.GetRequiredService<RetentionService>().PurgeAsync(cancellationToken: Ct);
 
-        var container = _clients.Blobs.GetBlobContainerClient(TrailStore.DeadLetterContainer);
+        var container = _clients.Blobs.GetBlobContainerClient(TrailTables.DeadLetterContainer);
         Assert.True(report.DeadLetterBlobs >= 1);
         Assert.Null(await container.ReadTextAsync(old.DeadLetterBlob!, Ct));
         Assert.NotNull(await container.ReadTextAsync(kept.DeadLetterBlob!, Ct));

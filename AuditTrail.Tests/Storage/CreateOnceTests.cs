@@ -30,7 +30,7 @@ public sealed class CreateOnceTests : IDisposable
     [Fact]
     public async Task First_uses_that_arrive_together_send_one_creation()
     {
-        var store = new TrailStore(_clients.Tables, _clients.Blobs);
+        var store = new TrailTables(_clients.Tables, _clients.Blobs);
         await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(() => store.EnsureCreatedAsync(Ct), Ct)));
         Assert.Equal(6, CreateRequests);
 
@@ -45,7 +45,7 @@ public sealed class CreateOnceTests : IDisposable
         _wire.Answer = (request, _, _) => Task.FromResult(request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath.EndsWith("/Tables", StringComparison.Ordinal)
             ? RecordingHandler.Error(HttpStatusCode.Forbidden, "AuthorizationFailure")
             : null);
-        var store = new TrailStore(_clients.Tables, _clients.Blobs);
+        var store = new TrailTables(_clients.Tables, _clients.Blobs);
         var refused = await Assert.ThrowsAsync<RequestFailedException>(() => store.EnsureCreatedAsync(Ct));
         Assert.Equal(403, refused.Status);
         Assert.Equal("AuthorizationFailure", refused.ErrorCode);
