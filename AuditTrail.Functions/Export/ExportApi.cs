@@ -58,7 +58,7 @@ public static class ExportApi
     }
 
     private static async Task<Accepted<ExportResponse>> CreateAsync(
-        string workspaceId, HttpRequest request, ExportService exports, WorkspaceRateLimits limits, TimeProvider time, CancellationToken cancellationToken)
+        string workspaceId, Caller caller, HttpRequest request, ExportService exports, WorkspaceRateLimits limits, TimeProvider time, CancellationToken cancellationToken)
     {
         AuditQuery query;
         try
@@ -69,11 +69,10 @@ public static class ExportApi
         {
             throw new ProblemException(StatusCodes.Status400BadRequest, ex.Code, "Invalid query parameter", ex.Message, ex.Parameter);
         }
-        var token = request.HttpContext.CallerToken()!;
         // Bounded per workspace: each unfinished export is a worker reading the whole window.
         var info = await limits.CreateExportAsync(workspaceId,
             ct => exports.CountUnfinishedAsync(workspaceId, ct),
-            ct => exports.CreateAsync(query, new ExportActor("token", token.Id, token.Name), ct), cancellationToken);
+            ct => exports.CreateAsync(query, new ExportActor("token", caller.TokenId, caller.Name), ct), cancellationToken);
         request.HttpContext.Response.Headers.RetryAfter = PollSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return TypedResults.Accepted($"/api/workspaces/{workspaceId}/exports/{info.Id}", ExportResponse.From(info));
     }

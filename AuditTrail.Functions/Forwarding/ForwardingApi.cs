@@ -58,12 +58,11 @@ public static class ForwardingApi
         return TypedResults.Json(forwarding.View(current), AuditTrailJsonContext.Default.ForwardingSettingsView);
     }
 
-    private static async Task<IResult> PutAsync(string workspaceId, HttpRequest request, ForwardingSettingsService forwarding, CancellationToken cancellationToken)
+    private static async Task<IResult> PutAsync(string workspaceId, Caller caller, HttpRequest request, ForwardingSettingsService forwarding, CancellationToken cancellationToken)
     {
         var body = await RequestBody.ReadJsonAsync(request, "the settings as a JSON object", MaxSettingsBodyBytes, cancellationToken);
         var update = ReadUpdate(body);
-        var token = request.HttpContext.CallerToken()!;
-        var saved = await forwarding.UpdateAsync(workspaceId, update, new SettingsActor("token", token.Id), cancellationToken);
+        var saved = await forwarding.UpdateAsync(workspaceId, update, new SettingsActor("token", caller.TokenId), cancellationToken);
         return TypedResults.Json(forwarding.View(saved), AuditTrailJsonContext.Default.ForwardingSettingsView);
     }
 
@@ -71,10 +70,9 @@ public static class ForwardingApi
     /// 202: the messages are back on the forward queue; the forwarder sends them as it does any
     /// other. Up to <see cref="ForwardingDeadLetters.MaxPerResend"/> a call; <c>more</c> says to call again.
     /// </summary>
-    private static async Task<IResult> ResendAsync(string workspaceId, HttpContext context, ForwardingDeadLetters deadLetters, CancellationToken cancellationToken)
+    private static async Task<IResult> ResendAsync(string workspaceId, Caller caller, ForwardingDeadLetters deadLetters, CancellationToken cancellationToken)
     {
-        var token = context.CallerToken()!;
-        var result = await deadLetters.ResendAsync(workspaceId, new SettingsActor("token", token.Id), cancellationToken);
+        var result = await deadLetters.ResendAsync(workspaceId, new SettingsActor("token", caller.TokenId), cancellationToken);
         return TypedResults.Json(result, AuditTrailJsonContext.Default.ForwardingResendResult, statusCode: StatusCodes.Status202Accepted);
     }
 

@@ -1,12 +1,10 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using AuditTrail.Functions.Access;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
 namespace AuditTrail.Functions.Hosting;
-
-/// <summary>Marks an endpoint as taking <c>Authorization: Bearer &lt;token&gt;</c>, with the roles it accepts (none named: any valid token).</summary>
-public sealed record BearerTokenMetadata(IReadOnlyList<string> Roles);
 
 /// <summary>A query parameter as the OpenAPI document describes it: the limits are the ones the parser applies.</summary>
 public sealed record QueryParameterSpec(string Name, string Description, int? MaxLength = null, IReadOnlyList<string>? Enum = null,
@@ -33,8 +31,8 @@ public static class OpenApiConventionExtensions
 /// <summary>
 /// Makes the OpenAPI document complete by the way routes are declared, not route by route: every
 /// error answer is an RFC 7807 problem with its <c>code</c>; every route with
-/// <see cref="BearerTokenMetadata"/> (every workspace route, through
-/// <c>RequireWorkspaceRole</c>) carries the bearer security scheme and the 400/401/403/503 answers
+/// the bearer scheme in its authorization policy (every workspace route, through
+/// <c>RequireWorkspaceRole</c>, and <c>RequireCaller</c>) carries the bearer security scheme and the 400/401/403/503 answers
 /// its group's checks and storage deadline give; every route the rate limits apply to (all but
 /// those <see cref="RateLimitExemptions"/> names) may answer 429; every route may answer 500. A new route inherits
 /// all of it from its group.
@@ -77,21 +75,23 @@ internal static class OpenApiConventions
         {
             var metadata = context.Description.ActionDescriptor.EndpointMetadata;
             operation.Responses ??= new OpenApiResponses();
-            if (metadata.OfType<BearerTokenMetadata>().FirstOrDefault() is { } bearer)
+            var policies = metadata.OfType<Microsoft.AspNetCore.Authorization.AuthorizationPolicy>().ToList();
+            var roles = new EndpointMetadataCollection(metadata).WorkspaceRoles() ?? [];
+            if (policies.Any(p => p.AuthenticationSchemes.Contains(Access.BearerTokenHandler.SchemeName)))
             {
                 operation.Security ??= [];
                 operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [] });
                 AddError(operation, StatusCodes.Status401Unauthorized, "No valid access token: missing_token, invalid_token, token_expired or token_revoked.");
-                if (bearer.Roles.Count > 0)
+                if (roles.Count > 0)
                 {
                     AddError(operation, StatusCodes.Status400BadRequest, "The request is not valid (invalid_workspace_id, or the route's own codes).");
-                    AddError(operation, StatusCodes.Status403Forbidden, $"The token is for another workspace (forbidden) or lacks the role (insufficient_role): needs {string.Join(" or ", bearer.Roles)}.");
+                    AddError(operation, StatusCodes.Status403Forbidden, $"The token is for another workspace (forbidden) or lacks the role (insufficient_role): needs {string.Join(" or ", roles)}.");
                     AddError(operation, StatusCodes.Status503ServiceUnavailable, "storage_unavailable: nothing was acknowledged; retry after Retry-After.");
                 }
             }
             if (!RateLimitExemptions.IsExempt(context.Description.RelativePath))
             {
-                AddError(operation, StatusCodes.Status429TooManyRequests, metadata.OfType<BearerTokenMetadata>().Any(b => b.Roles.Count > 0)
+                AddError(operation, StatusCodes.Status429TooManyRequests, roles.Count > 0
                     ? "rate_limited: too many requests from this address, token or workspace, or too many verifications or exports of the workspace at once; retry after Retry-After."
                     : "rate_limited: too many requests from this address; retry after Retry-After.");
             }
