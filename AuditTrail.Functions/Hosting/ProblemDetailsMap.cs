@@ -100,6 +100,7 @@ public sealed class ProblemDetailsMap(ILogger<ProblemDetailsMap> logger) : IExce
             $"Nothing was changed: the audit event of this action would be refused by the trail ({u.Rejection.Reason}).", null),
         Core.Ingestion.TrailRecordConflictException c => (500, "trail_record_conflict", "Audit record conflict", c.Message, null),
         Core.Integrity.IntegrityRangeException r => (400, Core.Integrity.IntegrityRangeException.Code, "Invalid range", r.Message, r.Parameter),
+        Core.Query.QueryValidationException q => (400, q.Code, ApiProblem.InvalidQueryTitle, q.Message, q.Parameter),
         Core.Forwarding.ForwardingSettingsException f => (400, f.Code, "Invalid forwarding settings", f.Message, f.Field),
         JsonException j => (400, "invalid_json", "Invalid JSON", $"The request body is not valid JSON: {j.Message}", null),
         // Whatever was thrown once the client went away is that: it stopped the work.
