@@ -55,26 +55,23 @@ public static class IntegrityApi
     private static async Task<Ok<JsonWebKeySet>> KeysAsync(IntegrityKeys keys, CancellationToken cancellationToken) =>
         TypedResults.Ok(JsonWebKeySet.From(await keys.KeySetAsync(cancellationToken)));
 
-    private static async Task<Results<Ok<DigestList>, ApiProblem>> DigestsAsync(
-        string workspaceId, HttpRequest request, IntegrityService integrity, CancellationToken cancellationToken)
-    {
-        var range = TimeRange.From(request.Query);
-        if (range.Refusal() is { } refusal)
-        {
-            return refusal;
-        }
-        return TypedResults.Ok(DigestList.From(await integrity.ListDigestsAsync(workspaceId, range.StartTime, range.EndTime, cancellationToken)));
-    }
+    private static Task<Results<Ok<DigestList>, ApiProblem>> DigestsAsync(
+        string workspaceId, HttpRequest request, IntegrityService integrity, CancellationToken cancellationToken) =>
+        InRangeAsync(request, async (start, end) => DigestList.From(await integrity.ListDigestsAsync(workspaceId, start, end, cancellationToken)));
 
-    private static async Task<Results<Ok<VerificationReport>, ApiProblem>> VerifyAsync(
-        string workspaceId, HttpRequest request, IntegrityService integrity, CancellationToken cancellationToken)
+    private static Task<Results<Ok<VerificationReport>, ApiProblem>> VerifyAsync(
+        string workspaceId, HttpRequest request, IntegrityService integrity, CancellationToken cancellationToken) =>
+        InRangeAsync(request, async (start, end) => VerificationReport.From(await integrity.VerifyAsync(workspaceId, start, end, cancellationToken)));
+
+    /// <summary>What <paramref name="read"/> finds in the query's range, or the 400 for a time that does not read.</summary>
+    private static async Task<Results<Ok<T>, ApiProblem>> InRangeAsync<T>(HttpRequest request, Func<DateTimeOffset?, DateTimeOffset?, Task<T>> read)
     {
         var range = TimeRange.From(request.Query);
         if (range.Refusal() is { } refusal)
         {
             return refusal;
         }
-        return TypedResults.Ok(VerificationReport.From(await integrity.VerifyAsync(workspaceId, range.StartTime, range.EndTime, cancellationToken)));
+        return TypedResults.Ok(await read(range.StartTime, range.EndTime));
     }
 }
 
