@@ -35,7 +35,7 @@ public static class AuditTrailCoreServiceCollectionExtensions
         services.AddSingleton<IngestionService>();
         services.AddSingleton<ActionRecorder>();
         services.AddOptions<IngestionOptions>().Bind(configuration.GetSection(IngestionOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<EventHubBatches>();
+        services.AddSingleton<BatchPoisonPolicy>();
         services.AddSingleton<AccessTokenService>();
         services.AddOptions<QueryOptions>()
             .Bind(configuration.GetSection(QueryOptions.Section))

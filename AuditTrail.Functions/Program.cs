@@ -2,12 +2,12 @@ using AuditTrail.Core;
 using AuditTrail.Functions.Access;
 using AuditTrail.Functions.Export;
 using AuditTrail.Functions.Forwarding;
+using AuditTrail.Functions.FunctionsHost;
 using AuditTrail.Functions.Hosting;
 using AuditTrail.Functions.Ingestion;
 using AuditTrail.Functions.Integrity;
 using AuditTrail.Functions.Page;
 using AuditTrail.Functions.Query;
-using AuditTrail.Functions.Retention;
 using AuditTrail.Functions.Schemas;
 using Microsoft.Extensions.Options;
 
@@ -41,9 +41,7 @@ try
     }
     builder.AddAuditTrailTelemetry();
     builder.Services.AddAuditTrailHttp();
-    builder.Services.AddStandaloneTimers(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
-    builder.Services.AddStandaloneForwarder(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
-    builder.Services.AddStandaloneExporter(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
+    builder.Services.AddStandaloneTriggers(builder.Configuration, command ? HostingMode.CustomHandler : hosting.Mode);
     app = builder.Build();
     // The checks the host would run at start, run here first: a bad setting is the operator's to
     // fix, so it gets one line naming it, not the host's start-up failure log and stack trace.
@@ -61,11 +59,11 @@ if (command)
 }
 app.UseAuditTrailHttp();
 app.MapHostEndpoints();
+app.MapHostInvocations();
 app.MapAuditTrailPage();
 app.MapAccessApi();
 app.MapIngestionApi();
 app.MapQueryApi();
-app.MapRetentionApi();
 app.MapExportApi();
 app.MapForwardingApi();
 app.MapIntegrityApi();

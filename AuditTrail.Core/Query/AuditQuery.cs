@@ -32,6 +32,9 @@ public sealed record QueryPosition(string Day, string AfterRowKey);
 
 public sealed record AuditEventPage(IReadOnlyList<Events.AuditEvent> Events, QueryPosition? Next);
 
+/// <summary>A query parameter refused as a value (a query that does not validate is an expected answer), with the parameter named.</summary>
+public sealed record QueryRefusal(string Parameter, string Message, string Code = QueryValidationException.InvalidParameter);
+
 /// <summary>A query parameter the service refuses, with the parameter named.</summary>
 public sealed class QueryValidationException : Exception
 {

@@ -1,4 +1,3 @@
-using AuditTrail.Core.Access;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AuditTrail.Functions.Access;
@@ -8,20 +7,22 @@ public static class AccessApi
 {
     public static IEndpointRouteBuilder MapAccessApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/access-token", (Delegate)GetCallerTokenAsync)
-            .Produces<AccessTokenView>()
-            .WithMetadata(new Hosting.BearerTokenMetadata([]))
+        app.MapGet("/api/access-token", GetCallerToken)
+            .RequireCaller()
             .WithTags("Access")
             .WithName("GetCallerToken")
             .WithSummary("The calling token's workspace, role, name and expiry; never its secret.");
         return app;
     }
 
-    private static async Task<Ok<AccessTokenView>> GetCallerTokenAsync(HttpContext http) =>
-        TypedResults.Ok(AccessTokenView.From(await WorkspaceAccess.AuthenticateAsync(http)));
+    private static Ok<AccessTokenView> GetCallerToken(Caller caller) => TypedResults.Ok(AccessTokenView.From(caller));
 }
 
 public sealed record AccessTokenView(string Id, string WorkspaceId, string Role, string? Name, DateTimeOffset? ExpiresAt)
 {
-    public static AccessTokenView From(AccessTokenInfo token) => new(token.Id, token.WorkspaceId, token.Role, token.Name, token.ExpiresAt);
+    public static AccessTokenView From(Caller caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        return new(caller.TokenId, caller.WorkspaceId, caller.Role, caller.Name, caller.ExpiresAt);
+    }
 }

@@ -1,81 +1,130 @@
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Events;
 using AuditTrail.Functions.Hosting;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
 
 namespace AuditTrail.Functions.Access;
 
 /// <summary>
 /// Guards every <c>/api/workspaces/{workspaceId}/…</c> route: a bearer token of that workspace
-/// with one of the route's roles. 401 when the token is missing, malformed, unknown, expired or
-/// revoked; 403 when it is valid but for another workspace or too weak a role. The answers say
-/// nothing about the workspace asked for, so a probe learns nothing about other tenants.
+/// with one of the route's roles. 400 when the workspace id in the path is not one (before any
+/// token is looked up); 401 when the token is missing, malformed, unknown, expired or revoked
+/// (<see cref="BearerTokenHandler"/>); 403 when it is valid but for another workspace or too weak a
+/// role. The answers say nothing about the workspace asked for, so a probe learns nothing about
+/// other tenants.
 /// </summary>
 public static class WorkspaceAccess
 {
-    private const string TokenKey = "AuditTrail.AccessToken";
+    /// <summary>Any valid token, whatever its workspace and role.</summary>
+    public static AuthorizationPolicy AnyToken { get; } = new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName).RequireAuthenticatedUser().Build();
 
     /// <summary>Requires a token of the route's workspace with one of <paramref name="roles"/>.</summary>
     public static TBuilder RequireWorkspaceRole<TBuilder>(this TBuilder builder, params string[] roles) where TBuilder : IEndpointConventionBuilder =>
-        builder.WithMetadata(new BearerTokenMetadata(roles)).AddEndpointFilter(async (context, next) =>
+        builder.RequireAuthorization(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName)
+            .RequireAuthenticatedUser()
+            .AddRequirements(new WorkspaceRoleRequirement(roles))
+            .Build());
+
+    /// <summary>Requires any valid token: the route answers about the caller itself.</summary>
+    public static TBuilder RequireCaller<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.RequireAuthorization(AnyToken);
+
+    /// <summary>The workspace roles a route's authorization policy asks for; null on a route that names no workspace.</summary>
+    public static IReadOnlyList<string>? WorkspaceRoles(this EndpointMetadataCollection metadata) =>
+        metadata.GetOrderedMetadata<AuthorizationPolicy>().SelectMany(p => p.Requirements).OfType<WorkspaceRoleRequirement>().FirstOrDefault()?.Roles;
+
+    /// <summary>The bearer scheme, the workspace/role rule and the answers that say why a request is refused.</summary>
+    public static IServiceCollection AddWorkspaceAccess(this IServiceCollection services)
+    {
+        // No default scheme (ASP.NET Core makes a lone scheme the default unless this documented
+        // switch says not to): only the routes whose policy names the bearer scheme look a token up,
+        // so a token sent to the page, the status or the schema costs no storage call and cannot fail it.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
+        services.AddAuthentication()
+            .AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
+        services.AddAuthorization();
+        services.AddSingleton<IAuthorizationHandler, WorkspaceRoleHandler>();
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, WorkspaceAuthorizationResultHandler>();
+        return services;
+    }
+
+    /// <summary>Authentication and authorization, after a check of the path's workspace id that needs no token.</summary>
+    public static WebApplication UseWorkspaceAccess(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.Use((context, next) =>
         {
-            var http = context.HttpContext;
-            var workspaceId = http.Request.RouteValues["workspaceId"] as string;
-            if (!WorkspaceIds.IsValid(workspaceId))
-            {
-                throw new ProblemException(StatusCodes.Status400BadRequest, "invalid_workspace_id", "Invalid workspace id",
-                    "The workspace id in the path is not valid. " + WorkspaceIds.Rule, "workspaceId");
-            }
-            var token = await AuthenticateAsync(http);
-            if (!string.Equals(token.WorkspaceId, workspaceId, StringComparison.Ordinal))
-            {
-                throw new ProblemException(StatusCodes.Status403Forbidden, "forbidden", "Forbidden", "This access token does not grant access to this workspace.");
-            }
-            if (!roles.Contains(token.Role, StringComparer.Ordinal))
-            {
-                throw new ProblemException(StatusCodes.Status403Forbidden, "insufficient_role", "Forbidden",
-                    $"This requires the {string.Join(" or ", roles)} role; the access token has the {token.Role} role.");
-            }
-            // After the checks, so only the workspace's own tokens spend its buckets (the per-address
-            // limit has already counted this request, whatever its token).
-            http.RequestServices.GetRequiredService<WorkspaceRateLimits>().Admit(http, token, workspaceId!);
-            http.Items[TokenKey] = token;
-            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("AuditTrail.Access").LogInformation(
-                "{Method} {Path} by token {TokenId} ({Role}) of workspace {WorkspaceId}", http.Request.Method, http.Request.Path, token.Id, token.Role, token.WorkspaceId);
-            return await next(context);
+            var workspaceId = context.Request.RouteValues["workspaceId"] as string;
+            return context.GetEndpoint()?.Metadata.WorkspaceRoles() is null || WorkspaceIds.IsValid(workspaceId)
+                ? next(context)
+                : ApiProblem.BadRequest("invalid_workspace_id", "Invalid workspace id", "The workspace id in the path is not valid. " + WorkspaceIds.Rule, "workspaceId").ExecuteAsync(context);
         });
-
-    /// <summary>
-    /// The caller's valid token, or the 401 that says why there is none: missing, malformed or
-    /// unknown, expired, revoked. Says nothing about which workspace, if any, was asked for.
-    /// </summary>
-    public static async Task<AccessTokenInfo> AuthenticateAsync(HttpContext http)
-    {
-        var tokens = http.RequestServices.GetRequiredService<AccessTokenService>();
-        var validation = await tokens.ValidateAsync(BearerToken(http.Request), http.RequestAborted);
-        return validation.Result switch
-        {
-            TokenCheck.Valid => validation.Token!,
-            TokenCheck.Missing => throw Unauthorized("missing_token", "Send an access token as 'Authorization: Bearer <token>'. Create one with 'tokens create --workspace <id> --role owner'."),
-            TokenCheck.Expired => throw Unauthorized("token_expired", "The access token has expired. Ask a workspace owner for a new one."),
-            TokenCheck.Revoked => throw Unauthorized("token_revoked", "The access token has been revoked. Ask a workspace owner for a new one."),
-            _ => throw Unauthorized("invalid_token", "The access token is not valid. Check that it was copied whole."),
-        };
+        app.UseAuthorization();
+        return app;
     }
+}
 
-    /// <summary>The token that authorised this request (its id is the actor when the request itself is audited).</summary>
-    public static AccessTokenInfo? CallerToken(this HttpContext context) => context.Items[TokenKey] as AccessTokenInfo;
+/// <summary>The caller's token must be of the route's workspace and have one of <see cref="Roles"/>.</summary>
+public sealed record WorkspaceRoleRequirement(IReadOnlyList<string> Roles) : IAuthorizationRequirement;
 
-    private static string? BearerToken(HttpRequest request)
+/// <summary>Why a valid token may not act on the route's workspace: the 403 to answer.</summary>
+public sealed class WorkspaceRefusal(IAuthorizationHandler handler, ApiProblem problem) : AuthorizationFailureReason(handler, problem.Detail)
+{
+    public ApiProblem Problem { get; } = problem;
+}
+
+internal sealed class WorkspaceRoleHandler : AuthorizationHandler<WorkspaceRoleRequirement>
+{
+    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, WorkspaceRoleRequirement requirement)
     {
-        var header = request.Headers.Authorization.ToString();
-        if (string.IsNullOrEmpty(header))
+        if (Caller.From(context.User) is not { } caller)
         {
-            return null;
+            return Task.CompletedTask; // no token: the bearer scheme's challenge says why
         }
-        // Anything present but not a bearer credential is a malformed token, not a missing one.
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "malformed";
+        var workspaceId = (context.Resource as HttpContext)?.Request.RouteValues["workspaceId"] as string;
+        if (!string.Equals(caller.WorkspaceId, workspaceId, StringComparison.Ordinal))
+        {
+            context.Fail(new WorkspaceRefusal(this, new ApiProblem(StatusCodes.Status403Forbidden, "forbidden", "Forbidden", "This access token does not grant access to this workspace.")));
+        }
+        else if (!requirement.Roles.Contains(caller.Role, StringComparer.Ordinal))
+        {
+            context.Fail(new WorkspaceRefusal(this, new ApiProblem(StatusCodes.Status403Forbidden, "insufficient_role", "Forbidden",
+                $"This requires the {string.Join(" or ", requirement.Roles)} role; the access token has the {caller.Role} role.")));
+        }
+        else
+        {
+            context.Succeed(requirement);
+        }
+        return Task.CompletedTask;
     }
+}
 
-    private static ProblemException Unauthorized(string code, string detail) =>
-        new(StatusCodes.Status401Unauthorized, code, "Unauthorized", detail);
+/// <summary>
+/// Answers a refused request with its problem, and counts an admitted workspace request against
+/// the limits that need the token (<see cref="WorkspaceRateLimits.Admit"/>): after the checks, so
+/// only the workspace's own tokens spend its buckets (the per-address limit has already counted
+/// this request, whatever its token).
+/// </summary>
+internal sealed class WorkspaceAuthorizationResultHandler(WorkspaceRateLimits limits, ILoggerFactory loggers) : IAuthorizationMiddlewareResultHandler
+{
+    private readonly AuthorizationMiddlewareResultHandler _default = new();
+    private readonly ILogger _logger = loggers.CreateLogger("AuditTrail.Access");
+
+    public async Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
+    {
+        if (authorizeResult.Forbidden && authorizeResult.AuthorizationFailure?.FailureReasons.OfType<WorkspaceRefusal>().FirstOrDefault() is { } refusal)
+        {
+            await refusal.Problem.ExecuteAsync(context);
+            return;
+        }
+        if (authorizeResult.Succeeded && policy.Requirements.OfType<WorkspaceRoleRequirement>().Any() && Caller.From(context.User) is { } caller)
+        {
+            limits.Admit(context, caller.TokenId, caller.WorkspaceId);
+            _logger.LogInformation("{Method} {Path} by token {TokenId} ({Role}) of workspace {WorkspaceId}",
+                context.Request.Method, context.Request.Path, caller.TokenId, caller.Role, caller.WorkspaceId);
+        }
+        await _default.HandleAsync(next, context, policy, authorizeResult);
+    }
 }

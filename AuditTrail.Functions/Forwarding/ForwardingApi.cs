@@ -1,8 +1,12 @@
 using System.Text.Json;
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Forwarding;
+using ForwardingResendResult = AuditTrail.Functions.Forwarding.Wire.ForwardingResendResult;
+using ForwardingSettingsView = AuditTrail.Functions.Forwarding.Wire.ForwardingSettingsView;
 using AuditTrail.Functions.Access;
+using AuditTrail.Functions.Forwarding.Wire;
 using AuditTrail.Functions.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
 using AuditTrail.Functions.Ingestion;
 
 namespace AuditTrail.Functions.Forwarding;
@@ -45,47 +49,47 @@ public static class ForwardingApi
             .Produces<ForwardingResendResult>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status400BadRequest);
 
-        if (app.ServiceProvider.GetRequiredService<HostingSettings>().InvocationEndpoints)
-        {
-            app.MapPost("/" + QueueFunction, InvokeAsync).ExcludeFromDescription();
-        }
         return app;
     }
 
-    private static async Task<IResult> GetAsync(string workspaceId, ForwardingSettingsService forwarding, CancellationToken cancellationToken)
-    {
-        var current = await forwarding.GetAsync(workspaceId, cancellationToken);
-        return TypedResults.Json(forwarding.View(current), AuditTrailJsonContext.Default.ForwardingSettingsView);
-    }
+    // The settings are written with the app's own serializer options (absent, not null, when unset),
+    // so these answers are JSON results, and their shapes declared on the routes.
+    private static async Task<JsonHttpResult<ForwardingSettingsView>> GetAsync(string workspaceId, ForwardingSettingsService forwarding, CancellationToken cancellationToken) =>
+        View(forwarding.View(await forwarding.GetAsync(workspaceId, cancellationToken)));
 
-    private static async Task<IResult> PutAsync(string workspaceId, HttpRequest request, ForwardingSettingsService forwarding, CancellationToken cancellationToken)
+    private static JsonHttpResult<ForwardingSettingsView> View(Core.Forwarding.ForwardingSettingsView view) =>
+        TypedResults.Json(ForwardingSettingsView.From(view), AuditTrailJsonContext.Default.ForwardingSettingsView);
+
+    private static async Task<Results<JsonHttpResult<ForwardingSettingsView>, ApiProblem>> PutAsync(
+        string workspaceId, Caller caller, HttpRequest request, ForwardingSettingsService forwarding, CancellationToken cancellationToken)
     {
         var body = await RequestBody.ReadJsonAsync(request, "the settings as a JSON object", MaxSettingsBodyBytes, cancellationToken);
-        var update = ReadUpdate(body);
-        var token = request.HttpContext.CallerToken()!;
-        var saved = await forwarding.UpdateAsync(workspaceId, update, new SettingsActor("token", token.Id), cancellationToken);
-        return TypedResults.Json(forwarding.View(saved), AuditTrailJsonContext.Default.ForwardingSettingsView);
+        var (update, invalid) = ReadUpdate(body);
+        if (update is null)
+        {
+            return invalid!;
+        }
+        var change = await forwarding.UpdateAsync(workspaceId, update, new SettingsActor("token", caller.TokenId), cancellationToken);
+        return change.Refusal is { } refusal
+            ? Invalid(refusal.Code, refusal.Field, refusal.Message)
+            : View(forwarding.View(change.Settings!));
     }
 
     /// <summary>
     /// 202: the messages are back on the forward queue; the forwarder sends them as it does any
     /// other. Up to <see cref="ForwardingDeadLetters.MaxPerResend"/> a call; <c>more</c> says to call again.
     /// </summary>
-    private static async Task<IResult> ResendAsync(string workspaceId, HttpContext context, ForwardingDeadLetters deadLetters, CancellationToken cancellationToken)
-    {
-        var token = context.CallerToken()!;
-        var result = await deadLetters.ResendAsync(workspaceId, new SettingsActor("token", token.Id), cancellationToken);
-        return TypedResults.Json(result, AuditTrailJsonContext.Default.ForwardingResendResult, statusCode: StatusCodes.Status202Accepted);
-    }
+    private static async Task<JsonHttpResult<ForwardingResendResult>> ResendAsync(string workspaceId, Caller caller, ForwardingDeadLetters deadLetters, CancellationToken cancellationToken) =>
+        TypedResults.Json(ForwardingResendResult.From(await deadLetters.ResendAsync(workspaceId, new SettingsActor("token", caller.TokenId), cancellationToken)),
+            AuditTrailJsonContext.Default.ForwardingResendResult, statusCode: StatusCodes.Status202Accepted);
 
-    /// <summary>Strict: an object of the four known fields with the right types, nothing else.</summary>
-    internal static ForwardingSettingsUpdate ReadUpdate(byte[] body)
+    /// <summary>Strict: an object of the four known fields with the right types, nothing else; or the 400 that says what is wrong.</summary>
+    internal static (ForwardingSettingsUpdate? Update, ApiProblem? Invalid) ReadUpdate(byte[] body)
     {
         using var doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 8 });
         if (doc.RootElement.ValueKind != JsonValueKind.Object)
         {
-            throw new ProblemException(StatusCodes.Status400BadRequest, "not_an_object", "Body must be an object",
-                "Send an object with any of: enabled, writeKey, endpoint, suppressTransientFailures.");
+            return (null, ApiProblem.BadRequest("not_an_object", "Body must be an object", "Send an object with any of: enabled, writeKey, endpoint, suppressTransientFailures."));
         }
         bool? enabled = null, suppress = null;
         string? writeKey = null, endpoint = null;
@@ -94,64 +98,34 @@ public static class ForwardingApi
         {
             if (!seen.Add(p.Name))
             {
-                throw Invalid("duplicate_field", p.Name, $"Field '{p.Name}' appears more than once.");
+                return (null, Invalid("duplicate_field", p.Name, $"Field '{p.Name}' appears more than once."));
             }
-            switch (p.Name)
+            var wrong = p.Name switch
             {
-                case "enabled":
-                    enabled = Bool(p);
-                    break;
-                case "suppressTransientFailures":
-                    suppress = Bool(p);
-                    break;
-                case "writeKey":
-                    writeKey = Text(p);
-                    break;
-                case "endpoint":
-                    endpoint = Text(p);
-                    break;
-                default:
-                    throw Invalid("unknown_field", p.Name, $"Unknown field '{p.Name[..Math.Min(p.Name.Length, 64)]}'. Known: enabled, writeKey, endpoint, suppressTransientFailures.");
+                "enabled" => Bool(p, ref enabled),
+                "suppressTransientFailures" => Bool(p, ref suppress),
+                "writeKey" => Text(p, ref writeKey),
+                "endpoint" => Text(p, ref endpoint),
+                _ => Invalid("unknown_field", p.Name, $"Unknown field '{p.Name[..Math.Min(p.Name.Length, 64)]}'. Known: enabled, writeKey, endpoint, suppressTransientFailures."),
+            };
+            if (wrong is not null)
+            {
+                return (null, wrong);
             }
         }
-        return new ForwardingSettingsUpdate(enabled, writeKey, endpoint, suppress);
+        return (new ForwardingSettingsUpdate(enabled, writeKey, endpoint, suppress), null);
 
-        static bool Bool(JsonProperty p) => p.Value.ValueKind switch
+        static ApiProblem? Bool(JsonProperty p, ref bool? value)
         {
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            _ => throw Invalid("invalid_field", p.Name, $"'{p.Name}' must be true or false."),
-        };
-        static string Text(JsonProperty p) => p.Value.ValueKind == JsonValueKind.String
-            ? p.Value.GetString()!
-            : throw Invalid("invalid_field", p.Name, $"'{p.Name}' must be a string.");
-        static ProblemException Invalid(string code, string field, string detail) =>
-            new(StatusCodes.Status400BadRequest, code, "Invalid forwarding settings", detail, field);
-    }
-
-    /// <summary>
-    /// The queue trigger. 2xx means the message is done (delivered, forwarding off, refused for
-    /// good, or unreadable and dead-lettered); a transient failure answers 500, which fails the
-    /// invocation so the host makes the message visible again and poisons it after maxDequeueCount.
-    /// </summary>
-    private static async Task<IResult> InvokeAsync(HttpRequest request, EventForwarder forwarder, ILoggerFactory loggers, CancellationToken cancellationToken)
-    {
-        var (invocation, bytes) = await HostInvocation.ReadQueueInvocationAsync(request, QueueBinding, cancellationToken);
-        try
-        {
-            var result = invocation.MessageText is null
-                ? await forwarder.DeadLetterAsync(System.Text.Encoding.UTF8.GetString(bytes), invocation.Error!, cancellationToken)
-                : await forwarder.ForwardAsync(invocation.MessageText, invocation.DequeueCount, cancellationToken);
-            return Invocation(StatusCodes.Status200OK, result.Summary);
+            value = p.Value.ValueKind switch { JsonValueKind.True => true, JsonValueKind.False => false, _ => null };
+            return value is null ? Invalid("invalid_field", p.Name, $"'{p.Name}' must be true or false.") : null;
         }
-        catch (ForwardingTransientException ex)
+        static ApiProblem? Text(JsonProperty p, ref string? value)
         {
-            loggers.CreateLogger(typeof(ForwardingApi)).LogWarning("Forward message {MessageId} failed on try {DequeueCount}; the host will retry: {Reason}",
-                invocation.MessageId, invocation.DequeueCount, ex.Message);
-            return Invocation(StatusCodes.Status500InternalServerError, ex.Message);
+            value = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : null;
+            return value is null ? Invalid("invalid_field", p.Name, $"'{p.Name}' must be a string.") : null;
         }
     }
 
-    private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<InvocationResponse> Invocation(int status, string log) => TypedResults.Json(
-        new InvocationResponse(new Dictionary<string, JsonElement>(), [log], null), AuditTrailJsonContext.Default.InvocationResponse, statusCode: status);
+    private static ApiProblem Invalid(string code, string field, string detail) => ApiProblem.BadRequest(code, "Invalid forwarding settings", detail, field);
 }

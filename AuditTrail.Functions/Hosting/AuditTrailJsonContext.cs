@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using AuditTrail.Functions.FunctionsHost;
 using AuditTrail.Functions.Ingestion;
 
 namespace AuditTrail.Functions.Hosting;
@@ -12,10 +13,10 @@ namespace AuditTrail.Functions.Hosting;
 [JsonSerializable(typeof(AuditTrail.Functions.Export.ExportResponse))]
 [JsonSerializable(typeof(AuditTrail.Functions.Query.EventTypesResponse))]
 [JsonSerializable(typeof(AuditTrail.Functions.Query.ActivityResponse))]
-[JsonSerializable(typeof(AuditTrail.Core.Forwarding.ForwardingSettingsView))]
-[JsonSerializable(typeof(AuditTrail.Core.Forwarding.ForwardingResendResult))]
+[JsonSerializable(typeof(AuditTrail.Functions.Forwarding.Wire.ForwardingSettingsView))]
+[JsonSerializable(typeof(AuditTrail.Functions.Forwarding.Wire.ForwardingResendResult))]
 [JsonSerializable(typeof(AuditTrail.Functions.Access.AccessTokenView))]
-[JsonSerializable(typeof(AuditTrail.Core.Integrity.JsonWebKeySet))]
-[JsonSerializable(typeof(AuditTrail.Core.Integrity.DigestList))]
-[JsonSerializable(typeof(AuditTrail.Core.Integrity.VerificationReport))]
+[JsonSerializable(typeof(AuditTrail.Functions.Integrity.Wire.JsonWebKeySet))]
+[JsonSerializable(typeof(AuditTrail.Functions.Integrity.Wire.DigestList))]
+[JsonSerializable(typeof(AuditTrail.Functions.Integrity.Wire.VerificationReport))]
 internal sealed partial class AuditTrailJsonContext : JsonSerializerContext;

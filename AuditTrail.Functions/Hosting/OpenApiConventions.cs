@@ -1,18 +1,16 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using AuditTrail.Functions.Access;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
 namespace AuditTrail.Functions.Hosting;
 
-/// <summary>Marks an endpoint as taking <c>Authorization: Bearer &lt;token&gt;</c>, with the roles it accepts (none named: any valid token).</summary>
-public sealed record BearerTokenMetadata(IReadOnlyList<string> Roles);
-
 /// <summary>A query parameter as the OpenAPI document describes it: the limits are the ones the parser applies.</summary>
 public sealed record QueryParameterSpec(string Name, string Description, int? MaxLength = null, IReadOnlyList<string>? Enum = null,
     int? Minimum = null, int? Maximum = null, int? Default = null, string? Format = null, string? Example = null);
 
-/// <summary>The query parameters an endpoint reads from the raw query string (so the framework cannot see them).</summary>
+/// <summary>The query parameters an endpoint takes, as the parser reads them (the binder sees only text).</summary>
 public sealed record QueryParametersMetadata(IReadOnlyList<QueryParameterSpec> Parameters);
 
 /// <summary>An example for the request body (<see cref="Status"/> null) or for one response, as JSON text.</summary>
@@ -33,8 +31,8 @@ public static class OpenApiConventionExtensions
 /// <summary>
 /// Makes the OpenAPI document complete by the way routes are declared, not route by route: every
 /// error answer is an RFC 7807 problem with its <c>code</c>; every route with
-/// <see cref="BearerTokenMetadata"/> (every workspace route, through
-/// <c>RequireWorkspaceRole</c>) carries the bearer security scheme and the 400/401/403/503 answers
+/// the bearer scheme in its authorization policy (every workspace route, through
+/// <c>RequireWorkspaceRole</c>, and <c>RequireCaller</c>) carries the bearer security scheme and the 400/401/403/503 answers
 /// its group's checks and storage deadline give; every route the rate limits apply to (all but
 /// those <see cref="RateLimitExemptions"/> names) may answer 429; every route may answer 500. A new route inherits
 /// all of it from its group.
@@ -48,90 +46,129 @@ internal static class OpenApiConventions
     {
         options.AddDocumentTransformer((document, _, _) =>
         {
-            document.Info.Title = "Audit Trail API";
-            document.Info.Description = "Record, filter and read each workspace's audit trail. Workspace routes take 'Authorization: Bearer <token>'. "
-                + "Every error is an RFC 7807 problem (application/problem+json) with a stable 'code'.";
-            document.Components ??= new OpenApiComponents();
-            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
-            document.Components.SecuritySchemes[BearerScheme] = new OpenApiSecurityScheme
-            {
-                Type = SecuritySchemeType.Http,
-                Scheme = "bearer",
-                BearerFormat = "opaque",
-                Description = "A workspace access token (tokens create --workspace <id> --role owner|ingest).",
-            };
-            document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
-            document.Components.Schemas[ProblemSchema] = Problem();
-            Normalize(document.Components.Schemas);
-            foreach (var media in document.Paths.Values.SelectMany(p => p.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>())
-                         .SelectMany(o => (o.Responses?.Values.SelectMany(r => r.Content?.Values ?? Enumerable.Empty<OpenApiMediaType>()) ?? []).Concat(o.RequestBody?.Content?.Values ?? Enumerable.Empty<OpenApiMediaType>())))
-            {
-                if (IsJsonElement(media.Schema))
-                {
-                    media.Schema = new OpenApiSchema { Description = "Any JSON value." };
-                }
-            }
+            Describe(document);
             return Task.CompletedTask;
         });
         options.AddOperationTransformer((operation, context, _) =>
         {
             var metadata = context.Description.ActionDescriptor.EndpointMetadata;
             operation.Responses ??= new OpenApiResponses();
-            if (metadata.OfType<BearerTokenMetadata>().FirstOrDefault() is { } bearer)
-            {
-                operation.Security ??= [];
-                operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [] });
-                AddError(operation, StatusCodes.Status401Unauthorized, "No valid access token: missing_token, invalid_token, token_expired or token_revoked.");
-                if (bearer.Roles.Count > 0)
-                {
-                    AddError(operation, StatusCodes.Status400BadRequest, "The request is not valid (invalid_workspace_id, or the route's own codes).");
-                    AddError(operation, StatusCodes.Status403Forbidden, $"The token is for another workspace (forbidden) or lacks the role (insufficient_role): needs {string.Join(" or ", bearer.Roles)}.");
-                    AddError(operation, StatusCodes.Status503ServiceUnavailable, "storage_unavailable: nothing was acknowledged; retry after Retry-After.");
-                }
-            }
-            if (!RateLimitExemptions.IsExempt(context.Description.RelativePath))
-            {
-                AddError(operation, StatusCodes.Status429TooManyRequests, metadata.OfType<BearerTokenMetadata>().Any(b => b.Roles.Count > 0)
-                    ? "rate_limited: too many requests from this address, token or workspace, or too many verifications or exports of the workspace at once; retry after Retry-After."
-                    : "rate_limited: too many requests from this address; retry after Retry-After.");
-            }
+            AddAccessAnswers(operation, metadata, context);
             AddError(operation, StatusCodes.Status500InternalServerError, "internal_error: nothing from the request was acknowledged.");
-            foreach (var (status, response) in operation.Responses.ToList())
-            {
-                if (int.TryParse(status, NumberStyles.None, CultureInfo.InvariantCulture, out var code) && code >= 400)
-                {
-                    // Whatever the route declared, the body is the app's one problem shape (ProblemDetailsMap).
-                    operation.Responses[status] = new OpenApiResponse
-                    {
-                        Description = string.IsNullOrEmpty(response.Description) ? ReasonPhrase(code) : response.Description,
-                        Content = new Dictionary<string, OpenApiMediaType>
-                        {
-                            ["application/problem+json"] = new() { Schema = new OpenApiSchemaReference(ProblemSchema, context.Document) },
-                        },
-                    };
-                }
-            }
-            if (metadata.OfType<QueryParametersMetadata>().FirstOrDefault() is { } query)
-            {
-                operation.Parameters ??= [];
-                foreach (var p in query.Parameters)
-                {
-                    operation.Parameters.Add(Parameter(p));
-                }
-            }
-            foreach (var example in metadata.OfType<OpenApiExampleMetadata>())
-            {
-                var node = JsonNode.Parse(example.Json);
-                var content = example.Status is { } s
-                    ? operation.Responses.TryGetValue(s.ToString(CultureInfo.InvariantCulture), out var r) ? r.Content : null
-                    : operation.RequestBody?.Content;
-                foreach (var media in content?.Values ?? [])
-                {
-                    media.Example = node?.DeepClone();
-                }
-            }
+            AnswerErrorsWithProblems(operation, context);
+            AddQueryParameters(operation, metadata);
+            AddExamples(operation, metadata);
             return Task.CompletedTask;
         });
+    }
+
+    /// <summary>The document's title, the bearer scheme, the one problem shape, and the schema rules of <see cref="Normalize"/>.</summary>
+    private static void Describe(OpenApiDocument document)
+    {
+        document.Info.Title = "Audit Trail API";
+        document.Info.Description = "Record, filter and read each workspace's audit trail. Workspace routes take 'Authorization: Bearer <token>'. "
+            + "Every error is an RFC 7807 problem (application/problem+json) with a stable 'code'.";
+        document.Components ??= new OpenApiComponents();
+        document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+        document.Components.SecuritySchemes[BearerScheme] = new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.Http,
+            Scheme = "bearer",
+            BearerFormat = "opaque",
+            Description = "A workspace access token (tokens create --workspace <id> --role owner|ingest).",
+        };
+        document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
+        document.Components.Schemas[ProblemSchema] = Problem();
+        Normalize(document.Components.Schemas);
+        foreach (var media in document.Paths.Values.SelectMany(p => p.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>())
+                     .SelectMany(o => (o.Responses?.Values.SelectMany(r => r.Content?.Values ?? Enumerable.Empty<OpenApiMediaType>()) ?? []).Concat(o.RequestBody?.Content?.Values ?? Enumerable.Empty<OpenApiMediaType>())))
+        {
+            if (IsJsonElement(media.Schema))
+            {
+                media.Schema = new OpenApiSchema { Description = "Any JSON value." };
+            }
+        }
+    }
+
+    /// <summary>The bearer requirement and the answers of the token checks (from the route's authorization policy), and 429 where the rate limits apply.</summary>
+    private static void AddAccessAnswers(OpenApiOperation operation, IList<object> metadata, OpenApiOperationTransformerContext context)
+    {
+        var policies = metadata.OfType<Microsoft.AspNetCore.Authorization.AuthorizationPolicy>().ToList();
+        var roles = new EndpointMetadataCollection(metadata).WorkspaceRoles() ?? [];
+        if (policies.Any(p => p.AuthenticationSchemes.Contains(Access.BearerTokenHandler.SchemeName)))
+        {
+            operation.Security ??= [];
+            operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [] });
+            AddError(operation, StatusCodes.Status401Unauthorized, "No valid access token: missing_token, invalid_token, token_expired or token_revoked.");
+            if (roles.Count > 0)
+            {
+                AddError(operation, StatusCodes.Status400BadRequest, "The request is not valid (invalid_workspace_id, or the route's own codes).");
+                AddError(operation, StatusCodes.Status403Forbidden, $"The token is for another workspace (forbidden) or lacks the role (insufficient_role): needs {string.Join(" or ", roles)}.");
+                AddError(operation, StatusCodes.Status503ServiceUnavailable, "storage_unavailable: nothing was acknowledged; retry after Retry-After.");
+            }
+        }
+        if (!RateLimitExemptions.IsExempt(context.Description.RelativePath))
+        {
+            AddError(operation, StatusCodes.Status429TooManyRequests, roles.Count > 0
+                ? "rate_limited: too many requests from this address, token or workspace, or too many verifications or exports of the workspace at once; retry after Retry-After."
+                : "rate_limited: too many requests from this address; retry after Retry-After.");
+        }
+    }
+
+    /// <summary>Whatever the route declared, an error's body is the app's one problem shape (ProblemDetailsMap).</summary>
+    private static void AnswerErrorsWithProblems(OpenApiOperation operation, OpenApiOperationTransformerContext context)
+    {
+        foreach (var (status, response) in operation.Responses!.ToList())
+        {
+            if (int.TryParse(status, NumberStyles.None, CultureInfo.InvariantCulture, out var code) && code >= 400)
+            {
+                operation.Responses![status] = new OpenApiResponse
+                {
+                    Description = string.IsNullOrEmpty(response.Description) ? ReasonPhrase(code) : response.Description,
+                    Content = new Dictionary<string, OpenApiMediaType>
+                    {
+                        ["application/problem+json"] = new() { Schema = new OpenApiSchemaReference(ProblemSchema, context.Document) },
+                    },
+                };
+            }
+        }
+    }
+
+    /// <summary>The query parameters as the parser reads them: the binder sees each as text, the spec says what is accepted.</summary>
+    private static void AddQueryParameters(OpenApiOperation operation, IList<object> metadata)
+    {
+        if (metadata.OfType<QueryParametersMetadata>().FirstOrDefault() is not { } query)
+        {
+            return;
+        }
+        operation.Parameters ??= [];
+        foreach (var p in query.Parameters)
+        {
+            var bound = operation.Parameters.ToList().FindIndex(o => o.In == ParameterLocation.Query && o.Name == p.Name);
+            if (bound >= 0)
+            {
+                operation.Parameters[bound] = Parameter(p);
+            }
+            else
+            {
+                operation.Parameters.Add(Parameter(p));
+            }
+        }
+    }
+
+    private static void AddExamples(OpenApiOperation operation, IList<object> metadata)
+    {
+        foreach (var example in metadata.OfType<OpenApiExampleMetadata>())
+        {
+            var node = JsonNode.Parse(example.Json);
+            var content = example.Status is { } s
+                ? operation.Responses!.TryGetValue(s.ToString(CultureInfo.InvariantCulture), out var r) ? r.Content : null
+                : operation.RequestBody?.Content;
+            foreach (var media in content?.Values ?? [])
+            {
+                media.Example = node?.DeepClone();
+            }
+        }
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AuditTrail.Core.Storage;
+using AuditTrail.Functions.Access;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
@@ -10,7 +11,7 @@ namespace AuditTrail.Functions.Hosting;
 /// stable <c>code</c> beside the human <c>detail</c>; storage outages become 503 with Retry-After so
 /// producers back off and retry; nothing internal (stack, connection, keys) leaks into a body.
 /// </summary>
-public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<ProblemDetailsMap> logger) : IExceptionHandler
+public sealed class ProblemDetailsMap(ILogger<ProblemDetailsMap> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -24,31 +25,45 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
         {
             logger.LogError(exception, "{Method} {Path} failed: {Code}", httpContext.Request.Method, httpContext.Request.Path, code);
         }
-        else
+        var retryAfter = exception is RateLimitedException limited ? limited.RetryAfter : (TimeSpan?)null;
+        return await WriteAsync(httpContext, new ApiProblem(status, code, title, detail, parameter, retryAfter), exception);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="problem"/> as the app's one problem shape, with the headers its status
+    /// implies; a refusal (4xx) is logged here, a failure where it was caught. The exception handler
+    /// and the routes that answer a refusal as a value (<see cref="ApiProblem"/>) both end here.
+    /// </summary>
+    internal static async ValueTask<bool> WriteAsync(HttpContext httpContext, ApiProblem problem, Exception? exception = null)
+    {
+        var (status, code, title, detail, parameter, retryAfter) = problem;
+        if (status < 500)
         {
-            logger.LogInformation("{Method} {Path} refused with {Status} {Code}: {Detail}", httpContext.Request.Method, httpContext.Request.Path, status, code, detail);
+            httpContext.RequestServices.GetRequiredService<ILogger<ProblemDetailsMap>>().LogInformation(
+                "{Method} {Path} refused with {Status} {Code}: {Detail}", httpContext.Request.Method, httpContext.Request.Path, status, code, detail);
         }
-        // Set here, not where the exception is thrown: the exception handler clears the response first.
+        // Set here, not where the refusal is decided: the exception handler clears the response first.
         if (status == StatusCodes.Status503ServiceUnavailable)
         {
             httpContext.Response.Headers.RetryAfter = "5";
         }
-        if (exception is RateLimitedException limited)
+        if (retryAfter is { } wait)
         {
-            httpContext.Response.Headers.RetryAfter = RateLimitedException.Seconds(limited.RetryAfter);
+            httpContext.Response.Headers.RetryAfter = RateLimitedException.Seconds(wait);
         }
         if (status == StatusCodes.Status401Unauthorized)
         {
             httpContext.Response.Headers.WWWAuthenticate = "Bearer";
         }
         httpContext.Response.StatusCode = status;
-        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail, Type = $"https://httpstatuses.io/{status}" };
-        problem.Extensions["code"] = code;
+        var details = new ProblemDetails { Status = status, Title = title, Detail = detail, Type = $"https://httpstatuses.io/{status}" };
+        details.Extensions["code"] = code;
         if (parameter is not null)
         {
-            problem.Extensions["parameter"] = parameter;
+            details.Extensions["parameter"] = parameter;
         }
-        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+        var problems = httpContext.RequestServices.GetRequiredService<IProblemDetailsService>();
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = details, Exception = exception });
     }
 
     private const string RateLimitedTitle = "Too many requests";
@@ -85,6 +100,7 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
             $"Nothing was changed: the audit event of this action would be refused by the trail ({u.Rejection.Reason}).", null),
         Core.Ingestion.TrailRecordConflictException c => (500, "trail_record_conflict", "Audit record conflict", c.Message, null),
         Core.Integrity.IntegrityRangeException r => (400, Core.Integrity.IntegrityRangeException.Code, "Invalid range", r.Message, r.Parameter),
+        Core.Query.QueryValidationException q => (400, q.Code, ApiProblem.InvalidQueryTitle, q.Message, q.Parameter),
         Core.Forwarding.ForwardingSettingsException f => (400, f.Code, "Invalid forwarding settings", f.Message, f.Field),
         JsonException j => (400, "invalid_json", "Invalid JSON", $"The request body is not valid JSON: {j.Message}", null),
         // Whatever was thrown once the client went away is that: it stopped the work.
@@ -101,7 +117,7 @@ public sealed class ProblemDetailsMap(IProblemDetailsService problems, ILogger<P
 
 public static class HttpServiceCollectionExtensions
 {
-    /// <summary>Error handling for the whole app, the rate limits, one storage deadline per API request, and the OpenAPI document at <c>/openapi/v1.json</c>.</summary>
+    /// <summary>Error handling for the whole app, the rate limits, one storage deadline per API request, token checks, and the OpenAPI document at <c>/openapi/v1.json</c>.</summary>
     public static WebApplication UseAuditTrailHttp(this WebApplication app)
     {
         app.UseExceptionHandler();
@@ -110,6 +126,7 @@ public static class HttpServiceCollectionExtensions
         // the endpoints: a refused request costs no storage call and no token check.
         app.UseRateLimiter();
         app.UseMiddleware<StorageDeadline>();
+        app.UseWorkspaceAccess();
         app.MapOpenApi();
         return app;
     }
@@ -133,6 +150,7 @@ public static class HttpServiceCollectionExtensions
         });
         services.AddExceptionHandler<ProblemDetailsMap>();
         services.AddAuditTrailRateLimits();
+        services.AddWorkspaceAccess();
         services.AddOpenApi(OpenApiConventions.Configure);
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AuditTrailJsonContext.Default));
         return services;

@@ -126,7 +126,7 @@ public static class ClientAddress
 }
 
 /// <summary>
-/// The limits that apply once a request's token is known (<c>RequireWorkspaceRole</c> calls
+/// The limits that apply once a request's token is known (the workspace authorization calls
 /// <see cref="Admit"/> after the token and role checks): per token, per workspace and per
 /// workspace for costly requests, and the bounds on verifications and exports running at once.
 /// Only authorised requests count here, so nobody without a workspace's token can spend its
@@ -135,7 +135,7 @@ public static class ClientAddress
 /// <remarks>
 /// These are the token buckets and concurrency limiters of System.Threading.RateLimiting, the ones
 /// ASP.NET Core's rate-limiting middleware runs; they are called here rather than as the
-/// middleware's policies because the middleware runs before the endpoint filter that authenticates,
+/// middleware's policies because the middleware runs before authentication,
 /// and a partition keyed on an unchecked token or a route's workspace id would let a stranger
 /// drain another tenant's bucket. All state is per instance: with several instances each enforces
 /// its own buckets (docs/architecture.md, "Rate limits").
@@ -181,17 +181,16 @@ public sealed class WorkspaceRateLimits : IDisposable
         QueueLimit = 0, // over the limit is an answer at once, never a request parked in memory
     };
 
-    /// <summary>Counts one authorised request of <paramref name="token"/> on <paramref name="workspaceId"/>; throws <see cref="RateLimitedException"/> when a bucket is empty.</summary>
-    public void Admit(HttpContext http, AccessTokenInfo token, string workspaceId)
+    /// <summary>Counts one authorised request of token <paramref name="tokenId"/> on <paramref name="workspaceId"/>; throws <see cref="RateLimitedException"/> when a bucket is empty.</summary>
+    public void Admit(HttpContext http, string tokenId, string workspaceId)
     {
         ArgumentNullException.ThrowIfNull(http);
-        ArgumentNullException.ThrowIfNull(token);
         var costly = http.GetEndpoint()?.Metadata.GetMetadata<CostlyRequestMetadata>()?.Applies(http.Request) ?? false;
-        Take(_perToken, token.Id, http, workspaceId, "this access token", token.Id);
-        Take(_perWorkspace, workspaceId, http, workspaceId, "this workspace", token.Id);
+        Take(_perToken, tokenId, http, workspaceId, "this access token", tokenId);
+        Take(_perWorkspace, workspaceId, http, workspaceId, "this workspace", tokenId);
         if (costly)
         {
-            Take(_costly, workspaceId, http, workspaceId, "this workspace's costly requests (activity, verification, exports, queries of several event types)", token.Id);
+            Take(_costly, workspaceId, http, workspaceId, "this workspace's costly requests (activity, verification, exports, queries of several event types)", tokenId);
         }
     }
 

@@ -3,17 +3,17 @@ using AuditTrail.Core.Access;
 using AuditTrail.Core.Ingestion;
 using AuditTrail.Functions.Access;
 using AuditTrail.Functions.Hosting;
-using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AuditTrail.Functions.Ingestion;
 
 /// <summary>
-/// The two ingestion doors. Both parse their payload, call <see cref="IngestionService"/> and map
-/// its result; nothing else happens here.
+/// The HTTP ingestion door: parses the payload, calls <see cref="IngestionService"/> and maps its
+/// result; nothing else happens here. The Event Hubs door is a host invocation (<see cref="FunctionsHost.HostInvocations"/>).
 /// </summary>
 public static class IngestionApi
 {
-    /// <summary>The Event Hubs-triggered function's name: its folder, and the path the host POSTs to.</summary>
+    /// <summary>The Event Hubs-triggered function's name: its folder, and the path the host POSTs to (<see cref="FunctionsHost.HostInvocations"/>).</summary>
     public const string EventHubFunction = "IngestAuditEvents";
 
     /// <summary>The trigger binding's name in its function.json.</summary>
@@ -28,7 +28,6 @@ public static class IngestionApi
         workspace.MapPost("/audit-events", PostAuditEventsAsync)
             .WithName("PostAuditEvents")
             .Accepts<IReadOnlyList<AuditEventInput>>("application/json")
-            .Produces<IngestResponse>()
             .WithSummary($"Store a batch of up to {HttpLimits.MaxEventsPerRequest} audit events, at most 4 MiB (owner or ingest token). The event's JSON Schema: GET /api/schemas/audit-event.json.")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
@@ -41,90 +40,27 @@ public static class IngestionApi
                 """)
             .WithResponseExample(StatusCodes.Status200OK, """{"received":2,"accepted":2,"duplicates":0,"rejectedCount":0,"rejected":[],"uncatalogedTypes":[]}""");
 
-        var hosting = app.ServiceProvider.GetRequiredService<HostingSettings>();
-        if (hosting.InvocationEndpoints)
-        {
-            app.MapPost("/" + EventHubFunction, InvokeEventHubAsync).ExcludeFromDescription();
-        }
         return app;
     }
 
-    private static async Task<IResult> PostAuditEventsAsync(string workspaceId, HttpRequest request, IngestionService ingestion, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<IngestResponse>, ApiProblem>> PostAuditEventsAsync(string workspaceId, HttpRequest request, IngestionService ingestion, CancellationToken cancellationToken)
     {
         var bytes = await RequestBody.ReadJsonAsync(request, "the events as a JSON array", HttpLimits.MaxIngestBodyBytes, cancellationToken);
         using var body = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
         if (body.RootElement.ValueKind != JsonValueKind.Array)
         {
-            throw new ProblemException(StatusCodes.Status400BadRequest, "not_an_array", "Body must be an array",
-                "The request body must be a JSON array of audit events, even for a single event.");
+            return ApiProblem.BadRequest("not_an_array", "Body must be an array", "The request body must be a JSON array of audit events, even for a single event.");
         }
         var count = body.RootElement.GetArrayLength();
         if (count > HttpLimits.MaxEventsPerRequest)
         {
-            throw new ProblemException(StatusCodes.Status413PayloadTooLarge, "too_many_events", "Too many events",
+            return new ApiProblem(StatusCodes.Status413PayloadTooLarge, "too_many_events", "Too many events",
                 $"A request may carry at most {HttpLimits.MaxEventsPerRequest} events; this one has {count}. Split it into several requests.");
         }
         var events = body.RootElement.EnumerateArray().Select(e => RawEvent.FromJson(e)).ToList();
         var result = await ingestion.IngestAsync(events, new IngestContext(IngestDoors.Http, workspaceId, request.HttpContext.TraceIdentifier), cancellationToken);
         return TypedResults.Ok(IngestResponse.From(result));
     }
-
-    /// <summary>
-    /// The Event Hubs trigger, as the host invokes a custom handler. A payload that cannot be read
-    /// is dead-lettered whole and acknowledged, so one bad payload cannot stall the partition; a
-    /// storage failure answers non-2xx, which fails the invocation so the host's retry policy runs
-    /// before any checkpoint moves past the batch; a failure that repeats for another reason ends
-    /// in the dead letters too (<see cref="EventHubBatches"/>). The payload is read from its bytes.
-    /// </summary>
-    private static async Task<IResult> InvokeEventHubAsync(HttpRequest request, IngestionService ingestion, EventHubBatches batches, CancellationToken cancellationToken)
-    {
-        var context = new IngestContext(IngestDoors.EventHub, null, HostInvocation.InvocationId(request));
-        var payload = await RequestBody.ReadAsync(request, HttpLimits.MaxInvocationBodyBytes, cancellationToken);
-        // Kept whole and acknowledged: a payload that cannot be split into events would fail the same
-        // way on every try, and the host retries without end.
-        async Task<IResult> UnreadableAsync(string reason, string log)
-        {
-            var blob = await ingestion.DeadLetterUnreadableAsync(payload, RejectionCodes.MalformedInvocation, reason, context, cancellationToken);
-            return Invocation([$"{log} Kept as audit-deadletter/{blob}."], null);
-        }
-        JsonDocument document;
-        try
-        {
-            document = System.Text.Unicode.Utf8.IsValid(payload)
-                ? JsonDocument.Parse(payload, new JsonDocumentOptions { MaxDepth = 64 })
-                // Never from the host, which sends valid UTF-8: read leniently (U+FFFD), so the valid
-                // events of such a batch are still stored and only the damaged ones dead-lettered.
-                : JsonDocument.Parse(System.Text.Encoding.UTF8.GetString(payload), new JsonDocumentOptions { MaxDepth = 64 });
-        }
-        catch (JsonException ex)
-        {
-            return await UnreadableAsync($"The invocation payload is not valid JSON: {ex.Message}", "Invocation payload was not JSON.");
-        }
-        using (document)
-        {
-            HostInvocation.Batch batch;
-            try
-            {
-                batch = HostInvocation.ReadEventBatch(document.RootElement, EventHubBinding);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // A shape the reader did not foresee.
-                return await UnreadableAsync($"The invocation payload could not be split into events: {ex.Message}", "Invocation payload could not be split into events.");
-            }
-            if (batch.Error is not null)
-            {
-                return await UnreadableAsync(batch.Error, batch.Error);
-            }
-            var outcome = await batches.IngestAsync(batch.Events, payload, batch.Attempt, context, cancellationToken);
-            return outcome.Result is { } result
-                ? Invocation([HostInvocation.Describe(result)], IngestResponse.From(result))
-                : Invocation([$"{outcome.Reason} Kept whole as audit-deadletter/{outcome.DeadLetterBlob}."], null);
-        }
-    }
-
-    private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<InvocationResponse> Invocation(IReadOnlyList<string> logs, IngestResponse? returnValue) =>
-        TypedResults.Json(new InvocationResponse(new Dictionary<string, JsonElement>(), logs, returnValue), AuditTrailJsonContext.Default.InvocationResponse);
 }
 
 /// <summary>
@@ -133,17 +69,19 @@ public static class IngestionApi
 /// </summary>
 public sealed record AuditEventInput(
     string Id, string? WorkspaceId, string Type, string Timestamp,
-    Core.Events.AuditActor Actor, Core.Events.AuditResource Resource, Core.Events.AuditContext? Context,
+    Query.AuditActor Actor, Query.AuditResource Resource, Query.AuditContext? Context,
     IReadOnlyList<Query.AuditChange>? Changes, IReadOnlyDictionary<string, JsonElement>? Properties);
 
 /// <summary>The answer to an ingest request. Every event is counted once: accepted, duplicate or rejected.</summary>
 public sealed record IngestResponse(int Received, int Accepted, int Duplicates, int RejectedCount, IReadOnlyList<IngestRejection> Rejected, IReadOnlyList<string> UncatalogedTypes)
 {
-    public static IngestResponse From(IngestResult r) => new(r.Received, r.Accepted, r.Duplicates, r.Rejected.Count, r.Rejected, r.UncatalogedTypes);
+    public static IngestResponse From(IngestResult r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        return new(r.Received, r.Accepted, r.Duplicates, r.Rejected.Count,
+            [.. r.Rejected.Select(x => new IngestRejection(x.Index, x.Code, x.Reason, x.Field, x.EventId, x.WorkspaceId))], r.UncatalogedTypes);
+    }
 }
 
-/// <summary>The custom-handler response shape the host expects: outputs by binding name, log lines, return value.</summary>
-public sealed record InvocationResponse(
-    [property: System.Text.Json.Serialization.JsonPropertyName("Outputs")] IReadOnlyDictionary<string, JsonElement> Outputs,
-    [property: System.Text.Json.Serialization.JsonPropertyName("Logs")] IReadOnlyList<string> Logs,
-    [property: System.Text.Json.Serialization.JsonPropertyName("ReturnValue")] IngestResponse? ReturnValue);
+/// <summary>One event the trail refused: its index in the batch, a stable code, why, and the field and ids when known.</summary>
+public sealed record IngestRejection(int Index, string Code, string Reason, string? Field = null, string? EventId = null, string? WorkspaceId = null);

@@ -2,6 +2,10 @@ using System.Text.Json;
 using AuditTrail.Core.Access;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Integrity;
+using AuditTrail.Functions.Integrity.Wire;
+using DigestList = AuditTrail.Functions.Integrity.Wire.DigestList;
+using JsonWebKeySet = AuditTrail.Functions.Integrity.Wire.JsonWebKeySet;
+using VerificationReport = AuditTrail.Functions.Integrity.Wire.VerificationReport;
 using AuditTrail.Functions.Access;
 using AuditTrail.Functions.Hosting;
 using AuditTrail.Functions.Ingestion;
@@ -18,7 +22,11 @@ public static class IntegrityApi
     /// <summary>The timer function's name: its folder, and the path the host POSTs to.</summary>
     public const string TimerFunction = "SealAuditDigests";
 
-    private static readonly HashSet<string> RangeParameters = new(StringComparer.Ordinal) { "start", "end" };
+    /// <summary>Only <c>start</c> and <c>end</c>, each once.</summary>
+    private static readonly QueryParameterRule RangeRule = new(["start", "end"],
+        name => ApiProblem.BadRequest("unknown_parameter", ApiProblem.InvalidQueryTitle, "Only 'start' and 'end' are accepted here.", name.Length > 64 ? name[..64] : name),
+        name => ApiProblem.BadRequest("repeated_parameter", ApiProblem.InvalidQueryTitle, $"'{name}' may be given once.", name),
+        KeyByKey: true);
 
     public static IEndpointRouteBuilder MapIntegrityApi(this IEndpointRouteBuilder app)
     {
@@ -32,72 +40,67 @@ public static class IntegrityApi
             .WithTags("Integrity");
         workspace.MapGet("/digests", DigestsAsync)
             .WithName("ListIntegrityDigests")
-            .WithSummary("The workspace's sealed digests whose interval meets [start, end) of ingestion time (default: the last 91 days).");
+            .WithSummary("The workspace's sealed digests whose interval meets [start, end) of ingestion time (default: the last 91 days).")
+            .AcceptsQueryParameters(RangeRule);
         workspace.MapGet("/verification", VerifyAsync)
             .WithName("VerifyIntegrity")
             .WithSummary("Recomputes every event recorded in [start, end) from the trail and checks it against the ledger, the digests and their signatures; intact only when nothing is wrong.")
             .CountsAsCostly()
-            .OneVerificationAtATime();
+            .OneVerificationAtATime()
+            .AcceptsQueryParameters(RangeRule);
 
-        if (app.ServiceProvider.GetRequiredService<HostingSettings>().InvocationEndpoints)
-        {
-            // The timer payload carries nothing the seal needs, so it is not read.
-            app.MapPost("/" + TimerFunction, async (DigestSealer sealer, CancellationToken ct) =>
-            {
-                var report = await sealer.SealAsync(null, ct);
-                // A run that failed some workspace fails the invocation, so the host's own failure
-                // count and alerts see it; the other workspaces are sealed all the same.
-                return TypedResults.Json(
-                    new InvocationResponse(new Dictionary<string, JsonElement>(), [IntegrityCommand.Describe(report)], null),
-                    AuditTrailJsonContext.Default.InvocationResponse, statusCode: report.Succeeded ? StatusCodes.Status200OK : StatusCodes.Status500InternalServerError);
-            }).ExcludeFromDescription();
-        }
         return app;
     }
 
     private static async Task<Ok<JsonWebKeySet>> KeysAsync(IntegrityKeys keys, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await keys.KeySetAsync(cancellationToken));
+        TypedResults.Ok(JsonWebKeySet.From(await keys.KeySetAsync(cancellationToken)));
 
-    private static async Task<Ok<DigestList>> DigestsAsync(string workspaceId, HttpRequest request, IntegrityService integrity, CancellationToken cancellationToken)
-    {
-        var (start, end) = ParseRange(request.Query);
-        return TypedResults.Ok(await integrity.ListDigestsAsync(workspaceId, start, end, cancellationToken));
-    }
+    private static Task<Results<Ok<DigestList>, ApiProblem>> DigestsAsync(
+        string workspaceId, HttpRequest request, IntegrityService integrity, CancellationToken cancellationToken) =>
+        InRangeAsync(request, async (start, end) => DigestList.From(await integrity.ListDigestsAsync(workspaceId, start, end, cancellationToken)));
 
-    private static async Task<Ok<VerificationReport>> VerifyAsync(string workspaceId, HttpRequest request, IntegrityService integrity, CancellationToken cancellationToken)
-    {
-        var (start, end) = ParseRange(request.Query);
-        return TypedResults.Ok(await integrity.VerifyAsync(workspaceId, start, end, cancellationToken));
-    }
+    private static Task<Results<Ok<VerificationReport>, ApiProblem>> VerifyAsync(
+        string workspaceId, HttpRequest request, IntegrityService integrity, CancellationToken cancellationToken) =>
+        InRangeAsync(request, async (start, end) => VerificationReport.From(await integrity.VerifyAsync(workspaceId, start, end, cancellationToken)));
 
-    /// <summary>Only <c>start</c> and <c>end</c>, each once, each an ISO 8601 time with an offset.</summary>
-    internal static (DateTimeOffset? Start, DateTimeOffset? End) ParseRange(IQueryCollection query)
+    /// <summary>What <paramref name="read"/> finds in the query's range, or the 400 for a time that does not read.</summary>
+    private static async Task<Results<Ok<T>, ApiProblem>> InRangeAsync<T>(HttpRequest request, Func<DateTimeOffset?, DateTimeOffset?, Task<T>> read)
     {
-        foreach (var (name, values) in query)
+        var range = TimeRange.From(request.Query);
+        if (range.Refusal() is { } refusal)
         {
-            if (!RangeParameters.Contains(name))
-            {
-                throw new ProblemException(StatusCodes.Status400BadRequest, "unknown_parameter", "Invalid query parameter",
-                    "Only 'start' and 'end' are accepted here.", name.Length > 64 ? name[..64] : name);
-            }
-            if (values.Count != 1)
-            {
-                throw new ProblemException(StatusCodes.Status400BadRequest, "repeated_parameter", "Invalid query parameter", $"'{name}' may be given once.", name);
-            }
+            return refusal;
         }
-        return (Time(query, "start"), Time(query, "end"));
+        return TypedResults.Ok(await read(range.StartTime, range.EndTime));
+    }
+}
+
+/// <summary>
+/// An integrity range as the query string carries it: <c>start</c> and <c>end</c>, each an ISO 8601
+/// time with an offset, or absent. Read from the query rather than bound, as the OpenAPI document
+/// has never described these two parameters and a generated client must not change.
+/// </summary>
+public sealed record TimeRange(Microsoft.Extensions.Primitives.StringValues Start, Microsoft.Extensions.Primitives.StringValues End)
+{
+    public static TimeRange From(IQueryCollection query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return new(query["start"], query["end"]);
     }
 
-    private static DateTimeOffset? Time(IQueryCollection query, string name)
-    {
-        var text = query[name].ToString();
-        if (text.Length == 0)
-        {
-            return null;
-        }
-        return Iso8601.TryParseUtc(text, out var value)
-            ? value
-            : throw new ProblemException(StatusCodes.Status400BadRequest, "invalid_time", "Invalid query parameter",
+    public DateTimeOffset? StartTime => Time(Start);
+
+    public DateTimeOffset? EndTime => Time(End);
+
+    /// <summary>The 400 for the first time that does not read, or null.</summary>
+    public ApiProblem? Refusal() => Unreadable(Start, "start") ?? Unreadable(End, "end");
+
+    private static ApiProblem? Unreadable(Microsoft.Extensions.Primitives.StringValues value, string name) =>
+        value.ToString().Length == 0 || Iso8601.TryParseUtc(value.ToString(), out _)
+            ? null
+            : ApiProblem.BadRequest("invalid_time", ApiProblem.InvalidQueryTitle,
                 $"'{name}' must be an ISO 8601 time with a UTC offset, such as 2026-01-31T00:00:00Z.", name);
-    }
+
+    private static DateTimeOffset? Time(Microsoft.Extensions.Primitives.StringValues value) =>
+        Iso8601.TryParseUtc(value.ToString(), out var time) ? time : null;
 }

@@ -15,18 +15,6 @@ namespace AuditTrail.Functions.Query;
 /// <summary>Reading the trail: filtered pages of a workspace's events, and the event catalog.</summary>
 public static class QueryApi
 {
-    private static readonly HashSet<string> Parameters = new(StringComparer.Ordinal)
-    {
-        "start", "end", "type", "productArea", "actorId", "actorType", "resourceType", "resourceId", "limit", "continuation",
-    };
-
-    // The list's filters, without paging: a chart covers the whole window.
-    private static readonly HashSet<string> ActivityParameters = new(StringComparer.Ordinal)
-    {
-        "start", "end", "type", "productArea", "actorId", "actorType", "resourceType", "resourceId",
-    };
-
-
     public static IEndpointRouteBuilder MapQueryApi(this IEndpointRouteBuilder app)
     {
         var workspace = app.MapGroup("/api/workspaces/{workspaceId}")
@@ -37,23 +25,25 @@ public static class QueryApi
         workspace.MapGet("/audit-events/activity", GetActivityAsync)
             .WithName("GetAuditActivity")
             .WithSummary("Events per UTC day of the filtered view (same filters as listing), every day of its window.")
-            .WithQueryParameters(QueryParameters.Filters)
+            .TakesQuery(QueryParameters.Filters)
             .CountsAsCostly();
 
         workspace.MapGet("/audit-events/{eventId}", GetAuditEventAsync)
             .WithName("GetAuditEvent")
             .WithSummary("One event of the workspace by its id, in the same form as in a listed page.")
+            .AcceptsQueryParameters(QueryParameterRule.None(key => ApiProblem.BadRequest(
+                QueryValidationException.InvalidParameter, ApiProblem.InvalidQueryTitle, "This route takes no query parameters.", key)))
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         workspace
             .MapGet("/audit-events", GetAuditEventsAsync)
             .WithName("ListAuditEvents")
             .WithSummary("A filtered page of the workspace's audit events, newest first.")
-            .WithQueryParameters([.. QueryParameters.Filters, .. QueryParameters.Paging])
+            .TakesQuery([.. QueryParameters.Filters, .. QueryParameters.Paging])
             .WithResponseExample(StatusCodes.Status200OK, ListExample)
             .CountsAsCostly(request => QueryParameters.NamesSeveralTypes(request.Query));
 
-        app.MapGet("/api/event-types", () => TypedResults.Ok(new EventTypesResponse(EventCatalog.Areas)))
+        app.MapGet("/api/event-types", () => TypedResults.Ok(EventTypesResponse.From(EventCatalog.Areas)))
             .WithTags("Query")
             .WithName("ListEventTypes")
             .WithSummary("The event catalog: every event type, grouped by product area.");
@@ -70,54 +60,44 @@ public static class QueryApi
          "nextLink":"/api/workspaces/ws_demo/audit-events?start=2026-08-25T10%3A00%3A00.0000000Z&end=2026-11-23T10%3A05%3A00.0000000Z&limit=1&continuation=eyJ2IjoxfQ"}
         """;
 
-    private static async Task<EventPageResult> GetAuditEventsAsync(
-        string workspaceId, HttpRequest request, TrailQueryService queries, ContinuationTokens continuations, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Results<EventPageResult, ApiProblem>> GetAuditEventsAsync(string workspaceId, [AsParameters] TrailFilters filters, [AsParameters] PageParameters page,
+        HttpRequest request, TrailQueryService queries, ContinuationTokens continuations, TimeProvider time, CancellationToken cancellationToken)
     {
-        try
+        var (query, refusal) = QueryParameters.Parse(workspaceId, filters, time.GetUtcNow(), page);
+        if (query is null)
         {
-            var query = QueryParameters.Parse(workspaceId, request.Query, time.GetUtcNow(), Parameters);
-            var continuation = request.Query["continuation"].ToString();
-            var from = string.IsNullOrEmpty(continuation) ? null : await continuations.DecodeAsync(continuation, query, cancellationToken);
-            var page = await queries.QueryAsync(query, from, cancellationToken);
-            string? nextLink = null;
-            if (page.Next is not null)
-            {
-                var token = await continuations.EncodeAsync(page.Next, query, cancellationToken);
-                nextLink = NextLink(request, query, token);
-            }
-            return new EventPageResult(page.Events, nextLink);
+            return QueryParameters.Problem(refusal!);
         }
-        catch (QueryValidationException ex)
+        var continuation = new Microsoft.Extensions.Primitives.StringValues(page.Continuation).ToString();
+        // A continuation that does not fit the query is Core's to judge; ProblemDetailsMap answers its refusal.
+        var from = string.IsNullOrEmpty(continuation) ? null : await continuations.DecodeAsync(continuation, query, cancellationToken);
+        var found = await queries.QueryAsync(query, from, cancellationToken);
+        string? nextLink = null;
+        if (found.Next is not null)
         {
-            throw new ProblemException(StatusCodes.Status400BadRequest, ex.Code, "Invalid query parameter", ex.Message, ex.Parameter);
+            var token = await continuations.EncodeAsync(found.Next, query, cancellationToken);
+            nextLink = NextLink(request, query, token);
         }
+        return new EventPageResult(found.Events, nextLink);
     }
 
-    private static async Task<Ok<ActivityResponse>> GetActivityAsync(string workspaceId, HttpRequest request, TrailActivityService activity, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ActivityResponse>, ApiProblem>> GetActivityAsync(
+        string workspaceId, [AsParameters] TrailFilters filters, TrailActivityService activity, TimeProvider time, CancellationToken cancellationToken)
     {
-        AuditQuery query;
-        try
+        var (query, refusal) = QueryParameters.Parse(workspaceId, filters, time.GetUtcNow());
+        if (query is null)
         {
-            query = QueryParameters.Parse(workspaceId, request.Query, time.GetUtcNow(), ActivityParameters);
-        }
-        catch (QueryValidationException ex)
-        {
-            throw new ProblemException(StatusCodes.Status400BadRequest, ex.Code, "Invalid query parameter", ex.Message, ex.Parameter);
+            return QueryParameters.Problem(refusal!);
         }
         var counts = await activity.CountAsync(query, cancellationToken);
         return TypedResults.Ok(new ActivityResponse(counts.Start, counts.End, counts.Total, counts.Days.Select(d => new ActivityDayView(d.Day, d.Count)).ToList()));
     }
 
-    private static async Task<EventResult> GetAuditEventAsync(string workspaceId, string eventId, HttpRequest request, TrailQueryService queries, CancellationToken cancellationToken)
+    private static async Task<Results<EventResult, ApiProblem>> GetAuditEventAsync(string workspaceId, string eventId, TrailQueryService queries, CancellationToken cancellationToken)
     {
-        if (request.Query.Count > 0)
-        {
-            var key = request.Query.Keys.First();
-            throw new ProblemException(StatusCodes.Status400BadRequest, QueryValidationException.InvalidParameter, "Invalid query parameter", "This route takes no query parameters.", key);
-        }
         if (string.IsNullOrWhiteSpace(eventId) || eventId.Length > EventLimits.MaxIdLength || eventId.Any(char.IsControl))
         {
-            throw new ProblemException(StatusCodes.Status400BadRequest, QueryValidationException.InvalidParameter, "Invalid event id",
+            return ApiProblem.BadRequest(QueryValidationException.InvalidParameter, "Invalid event id",
                 $"An event id is 1-{EventLimits.MaxIdLength} characters without control characters.", "eventId");
         }
         // The server keeps an encoded slash (%2F) encoded in a path segment; an id holding "/" is
@@ -125,10 +105,10 @@ public static class QueryApi
         var e = await queries.FindAsync(workspaceId, eventId, cancellationToken)
                 ?? (eventId.Contains("%2F", StringComparison.OrdinalIgnoreCase)
                     ? await queries.FindAsync(workspaceId, eventId.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase), cancellationToken)
-                    : null)
-                ?? throw new ProblemException(StatusCodes.Status404NotFound, "event_not_found", "Event not found",
-                    $"This workspace has no event with that id in the last {EventLimits.RetentionDays} days.", "eventId");
-        return new EventResult(e);
+                    : null);
+        return e is null
+            ? ApiProblem.NotFound("event_not_found", "Event not found", $"This workspace has no event with that id in the last {EventLimits.RetentionDays} days.", "eventId")
+            : new EventResult(e);
     }
 
     /// <summary>The same filters with start and end made explicit, so every page sees the same window.</summary>
@@ -213,7 +193,23 @@ public static class QueryApi
     }
 }
 
-public sealed record EventTypesResponse(IReadOnlyList<ProductArea> Value);
+public sealed record EventTypesResponse(IReadOnlyList<ProductArea> Value)
+{
+    public static EventTypesResponse From(IEnumerable<Core.Events.ProductArea> areas) =>
+        new([.. areas.Select(a => new ProductArea(a.Name, a.FormerNames, a.EventTypes))]);
+}
+
+/// <summary>A product area of the event catalog: its name, the names it had, its event types.</summary>
+public sealed record ProductArea(string Name, IReadOnlyList<string> FormerNames, IReadOnlyList<string> EventTypes);
+
+/// <summary>Who acted (schema of the written event; <see cref="AuditEventJson"/> writes it).</summary>
+public sealed record AuditActor(string Type, string Id, string? Name, string? Email);
+
+/// <summary>What was acted on.</summary>
+public sealed record AuditResource(string Type, string Id, string? Name);
+
+/// <summary>Where the request came from.</summary>
+public sealed record AuditContext(string? Ip, string? UserAgent, string? RequestId);
 
 /// <summary>The activity of a view: its window as applied (start clipped to retention) and one entry per UTC day.</summary>
 public sealed record ActivityResponse(DateTimeOffset Start, DateTimeOffset End, long Total, IReadOnlyList<ActivityDayView> Value);

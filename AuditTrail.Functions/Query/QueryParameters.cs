@@ -1,18 +1,20 @@
 using System.Globalization;
 using AuditTrail.Core.Events;
 using AuditTrail.Core.Query;
+using AuditTrail.Functions.Hosting;
 
 namespace AuditTrail.Functions.Query;
 
 /// <summary>
 /// Turns the query string into an <see cref="AuditQuery"/>, refusing anything it does not
-/// understand (an unknown parameter is refused too: a misspelt filter must not silently widen the
-/// result). The window defaults to the whole retention period and never reaches beyond it.
+/// understand (an unknown parameter is refused too, by <see cref="Rule"/>: a misspelt filter must
+/// not silently widen the result). The window defaults to the whole retention period and never
+/// reaches beyond it.
 /// </summary>
 public static class QueryParameters
 {
     /// <summary>The filters as the OpenAPI document describes them, with the limits <see cref="Parse"/> applies.</summary>
-    public static IReadOnlyList<Functions.Hosting.QueryParameterSpec> Filters { get; } =
+    public static IReadOnlyList<QueryParameterSpec> Filters { get; } =
     [
         new("start", "Inclusive start, ISO 8601 with 'Z' or an offset. Default: the start of the 90-day retention window.", 64, Format: "date-time", Example: "2026-11-23T00:00:00Z"),
         new("end", "Exclusive end, ISO 8601 with 'Z' or an offset. Default and cap: now + 5 minutes.", 64, Format: "date-time"),
@@ -25,7 +27,7 @@ public static class QueryParameters
     ];
 
     /// <summary>A page's size and position, for listing routes.</summary>
-    public static IReadOnlyList<Functions.Hosting.QueryParameterSpec> Paging { get; } =
+    public static IReadOnlyList<QueryParameterSpec> Paging { get; } =
     [
         new("limit", "Page size.", Minimum: 1, Maximum: AuditQuery.MaxLimit, Default: AuditQuery.DefaultLimit),
         new("continuation", "Only as found in nextLink: it is bound to the filters it was made with."),
@@ -43,24 +45,23 @@ public static class QueryParameters
             .Distinct(StringComparer.OrdinalIgnoreCase).Skip(1).Any();
     }
 
-    public static AuditQuery Parse(string workspaceId, IQueryCollection query, DateTimeOffset now, IReadOnlySet<string> known)
+    /// <summary>
+    /// The filters of <paramref name="f"/> as an <see cref="AuditQuery"/>, or the first parameter
+    /// refused (in the order a reader of the query would meet them). Unknown and repeated
+    /// parameters have been refused before (<see cref="Rule"/>).
+    /// </summary>
+    public static (AuditQuery? Query, QueryRefusal? Refusal) Parse(string workspaceId, TrailFilters f, DateTimeOffset now, PageParameters? page = null)
     {
-        foreach (var key in query.Keys)
-        {
-            if (!known.Contains(key))
-            {
-                throw new QueryValidationException(key, $"Unknown parameter '{Clip(key)}'. Known: {string.Join(", ", known)}.");
-            }
-        }
-        foreach (var key in query.Keys.Where(k => k != "type" && query[k].Count > 1))
-        {
-            throw new QueryValidationException(key, $"Parameter '{key}' may appear only once.");
-        }
-
+        ArgumentNullException.ThrowIfNull(f);
+        QueryRefusal? refusal = null;
         var retentionStart = now.AddDays(-EventLimits.RetentionDays);
         var latest = now + EventLimits.MaxFutureSkew;
-        var end = Time(query, "end") ?? latest;
-        var start = Time(query, "start") ?? retentionStart;
+        if (!Time(f.End, "end", ref refusal, out var endTime) || !Time(f.Start, "start", ref refusal, out var startTime))
+        {
+            return (null, refusal);
+        }
+        var end = endTime ?? latest;
+        var start = startTime ?? retentionStart;
         if (end > latest)
         {
             end = latest;
@@ -70,90 +71,145 @@ public static class QueryParameters
         // stays valid while time passes.
         if (start >= end)
         {
-            throw new QueryValidationException(query.ContainsKey("start") ? "start" : "end", "'start' must be earlier than 'end' (and 'end' later than the start of the 90-day retention window).");
+            return (null, new(f.Start is { Length: > 0 } ? "start" : "end", "'start' must be earlier than 'end' (and 'end' later than the start of the 90-day retention window)."));
         }
+        if (!Types(f.Type, ref refusal, out var types)
+            || !Area(f.ProductArea, ref refusal, out var area)
+            || !Text(f.ActorType, "actorType", 16, ref refusal, out var actorType)
+            || (actorType is not null && !ActorTypes.All.Contains(actorType)
+                && Refuse(ref refusal, "actorType", $"'actorType' must be one of {string.Join(", ", ActorTypes.All)}."))
+            || !Limit(page?.Limit, ref refusal, out var limit)
+            || !Text(f.ActorId, "actorId", EventLimits.MaxIdLength, ref refusal, out var actorId)
+            || !Text(f.ResourceType, "resourceType", EventLimits.MaxTypeLength, ref refusal, out var resourceType)
+            || !Text(f.ResourceId, "resourceId", EventLimits.MaxIdLength, ref refusal, out var resourceId))
+        {
+            return (null, refusal);
+        }
+        return (new AuditQuery(workspaceId, start, end, types, area, actorId, actorType, resourceType, resourceId, limit), null);
+    }
 
-        var types = new List<string>();
+    /// <summary>
+    /// The query parameters a route takes (<paramref name="parameters"/>): any other is refused as
+    /// unknown, and each but <c>type</c> may appear once (a misspelt filter must not silently widen the result).
+    /// </summary>
+    public static QueryParameterRule Rule(IReadOnlyList<QueryParameterSpec> parameters)
+    {
+        var known = parameters.Select(p => p.Name).ToList();
+        return new(known,
+            key => Problem(new(key, $"Unknown parameter '{Clip(key)}'. Known: {string.Join(", ", known)}.")),
+            key => Problem(new(key, $"Parameter '{key}' may appear only once.")),
+            Repeatable: ["type"]);
+    }
+
+    /// <summary>Describes <paramref name="parameters"/> in the OpenAPI document and refuses any other (<see cref="Rule"/>).</summary>
+    public static RouteHandlerBuilder TakesQuery(this RouteHandlerBuilder builder, IReadOnlyList<QueryParameterSpec> parameters) =>
+        builder.WithQueryParameters(parameters).AcceptsQueryParameters(Rule(parameters));
+
+    /// <summary>The 400 a refused query parameter is answered with.</summary>
+    public static ApiProblem Problem(QueryRefusal refusal)
+    {
+        ArgumentNullException.ThrowIfNull(refusal);
+        return ApiProblem.BadRequest(refusal.Code, ApiProblem.InvalidQueryTitle, refusal.Message, refusal.Parameter);
+    }
+
+    private static bool Types(Microsoft.Extensions.Primitives.StringValues values, ref QueryRefusal? refusal, out List<string> types)
+    {
+        types = [];
         // Repeated (type=A&type=B) or comma-separated (type=A,B): the Functions host forwards repeated
         // values joined with commas, so both must mean the same. Type names hold no commas.
-        foreach (var raw in query["type"].SelectMany(v => (v ?? string.Empty).Split(',', StringSplitOptions.TrimEntries)))
+        foreach (var raw in values.SelectMany(v => (v ?? string.Empty).Split(',', StringSplitOptions.TrimEntries)))
         {
-            var t = Text(raw, "type", EventLimits.MaxTypeLength)!;
-            EventCatalog.TryGet(t, out var canonical, out _);
+            if (!Text(raw, "type", EventLimits.MaxTypeLength, ref refusal, out var t))
+            {
+                return false;
+            }
+            EventCatalog.TryGet(t!, out var canonical, out _);
             if (!types.Contains(canonical, StringComparer.Ordinal))
             {
                 types.Add(canonical);
             }
         }
-        if (types.Count > AuditQuery.MaxTypes)
-        {
-            throw new QueryValidationException("type", $"At most {AuditQuery.MaxTypes} 'type' values may be given.");
-        }
-
-        string? area = null;
-        if (Text(query["productArea"], "productArea", 128) is { } areaText)
-        {
-            area = areaText.Equals(EventCatalog.UncatalogedArea, StringComparison.OrdinalIgnoreCase)
-                ? EventCatalog.UncatalogedArea
-                : EventCatalog.FindArea(areaText)?.Name ?? throw new QueryValidationException("productArea", $"'{Clip(areaText)}' is not a product area. GET /api/event-types lists them.");
-        }
-
-        var actorType = Text(query["actorType"], "actorType", 16);
-        if (actorType is not null && !ActorTypes.All.Contains(actorType))
-        {
-            throw new QueryValidationException("actorType", $"'actorType' must be one of {string.Join(", ", ActorTypes.All)}.");
-        }
-
-        var limit = AuditQuery.DefaultLimit;
-        if (Text(query["limit"], "limit", 8) is { } limitText
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > AuditQuery.MaxLimit))
-        {
-            throw new QueryValidationException("limit", $"'limit' must be a whole number from 1 to {AuditQuery.MaxLimit}.");
-        }
-
-        return new AuditQuery(
-            workspaceId, start, end, types, area,
-            Text(query["actorId"], "actorId", EventLimits.MaxIdLength),
-            actorType,
-            Text(query["resourceType"], "resourceType", EventLimits.MaxTypeLength),
-            Text(query["resourceId"], "resourceId", EventLimits.MaxIdLength),
-            limit);
+        return types.Count <= AuditQuery.MaxTypes || !Refuse(ref refusal, "type", $"At most {AuditQuery.MaxTypes} 'type' values may be given.");
     }
 
-    private static DateTimeOffset? Time(IQueryCollection query, string name)
+    private static bool Area(Microsoft.Extensions.Primitives.StringValues values, ref QueryRefusal? refusal, out string? area)
     {
-        var text = Text(query[name], name, 64);
+        area = null;
+        if (!Text(values, "productArea", 128, ref refusal, out var text))
+        {
+            return false;
+        }
         if (text is null)
         {
-            return null;
+            return true;
+        }
+        area = text.Equals(EventCatalog.UncatalogedArea, StringComparison.OrdinalIgnoreCase)
+            ? EventCatalog.UncatalogedArea
+            : EventCatalog.FindArea(text)?.Name;
+        return area is not null || !Refuse(ref refusal, "productArea", $"'{Clip(text)}' is not a product area. GET /api/event-types lists them.");
+    }
+
+    private static bool Limit(Microsoft.Extensions.Primitives.StringValues values, ref QueryRefusal? refusal, out int limit)
+    {
+        limit = AuditQuery.DefaultLimit;
+        if (!Text(values, "limit", 8, ref refusal, out var text))
+        {
+            return false;
+        }
+        return text is null
+               || (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit >= 1 && limit <= AuditQuery.MaxLimit)
+               || !Refuse(ref refusal, "limit", $"'limit' must be a whole number from 1 to {AuditQuery.MaxLimit}.");
+    }
+
+    private static bool Time(Microsoft.Extensions.Primitives.StringValues values, string name, ref QueryRefusal? refusal, out DateTimeOffset? time)
+    {
+        time = null;
+        if (!Text(values, name, 64, ref refusal, out var text))
+        {
+            return false;
+        }
+        if (text is null)
+        {
+            return true;
         }
         if (!Iso8601.TryParseUtc(text, out var value))
         {
-            throw new QueryValidationException(name, $"'{name}' must be an ISO 8601 date and time with 'Z' or an offset, for example 2026-11-23T00:00:00Z.");
+            return !Refuse(ref refusal, name, $"'{name}' must be an ISO 8601 date and time with 'Z' or an offset, for example 2026-11-23T00:00:00Z.");
         }
-        return value;
+        time = value;
+        return true;
     }
 
-    private static string? Text(Microsoft.Extensions.Primitives.StringValues values, string name, int maxLength)
+    /// <summary>Absent (null), or present, not blank, within <paramref name="maxLength"/> and free of control characters.</summary>
+    private static bool Text(Microsoft.Extensions.Primitives.StringValues values, string name, int maxLength, ref QueryRefusal? refusal, out string? text)
     {
-        var value = values.ToString();
+        text = null;
         if (values.Count == 0)
         {
-            return null;
+            return true;
         }
+        var value = values.ToString();
         if (string.IsNullOrWhiteSpace(value))
         {
-            throw new QueryValidationException(name, $"'{name}' must not be empty.");
+            return !Refuse(ref refusal, name, $"'{name}' must not be empty.");
         }
         if (value.Length > maxLength)
         {
-            throw new QueryValidationException(name, $"'{name}' is longer than {maxLength} characters.");
+            return !Refuse(ref refusal, name, $"'{name}' is longer than {maxLength} characters.");
         }
         if (value.Any(char.IsControl))
         {
-            throw new QueryValidationException(name, $"'{name}' contains control characters.");
+            return !Refuse(ref refusal, name, $"'{name}' contains control characters.");
         }
-        return value;
+        text = value;
+        return true;
+    }
+
+    /// <summary>Records the refusal; true, so a check reads "passes or refuses".</summary>
+    private static bool Refuse(ref QueryRefusal? refusal, string parameter, string message)
+    {
+        refusal = new QueryRefusal(parameter, message);
+        return true;
     }
 
     private static string Clip(string s) => s.Length <= 40 ? s : s[..40] + "…";

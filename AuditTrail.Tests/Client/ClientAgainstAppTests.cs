@@ -93,7 +93,7 @@ public sealed class ClientAgainstAppTests(AzuriteFixture azurite) : IAsyncDispos
 
         var export = reader.ExportAsync(ws, new AuditEventFilter { ActorId = "usr_0" }, Ct);
         // Standalone mode's export poller, run here one poll at a time (as ExportRuns does) until the client has its link.
-        var poller = _app.Services.GetRequiredService<StandaloneExporter>();
+        var poller = _app.Services.GetRequiredService<AuditTrail.Functions.FunctionsHost.StandaloneQueuePoller<ExportFunction>>();
         while (!export.IsCompleted)
         {
             if (await poller.PollOnceAsync(Ct) == 0)
@@ -152,7 +152,7 @@ public sealed class ClientAgainstAppTests(AzuriteFixture azurite) : IAsyncDispos
         Assert.Equal(2, sent.Accepted);
 
         var reading = ClientExamples.ReaderAsync(http, ws, await TokenAsync(ws, Roles.Owner), output, Ct);
-        var poller = _app.Services.GetRequiredService<StandaloneExporter>();
+        var poller = _app.Services.GetRequiredService<AuditTrail.Functions.FunctionsHost.StandaloneQueuePoller<ExportFunction>>();
         while (!reading.IsCompleted)
         {
             if (await poller.PollOnceAsync(Ct) == 0)

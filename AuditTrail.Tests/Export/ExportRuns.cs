@@ -28,7 +28,7 @@ public static class ExportRuns
     /// </summary>
     public static async Task<ExportInfo> CompleteAsync(IServiceProvider services, string workspaceId, string exportId, CancellationToken ct, Func<ExportInfo, Task>? afterEachPoll = null)
     {
-        var poller = services.GetRequiredService<StandaloneExporter>();
+        var poller = services.GetRequiredService<AuditTrail.Functions.FunctionsHost.StandaloneQueuePoller<ExportFunction>>();
         var exports = services.GetRequiredService<ExportService>();
         for (var i = 0; i < 1000; i++)
         {

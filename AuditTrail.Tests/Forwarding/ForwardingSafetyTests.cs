@@ -332,7 +332,7 @@ public sealed partial class ForwardingTests
     /// <summary>Polls an app's forward queue until it has been empty twice in a row (bounded, so a bug fails rather than hangs).</summary>
     private static async Task DrainAsync(AuditTrailAppFactory app)
     {
-        var forwarder = app.Services.GetRequiredService<StandaloneForwarder>();
+        var forwarder = app.Services.GetRequiredService<AuditTrail.Functions.FunctionsHost.StandaloneQueuePoller<ForwardFunction>>();
         var empty = 0;
         for (var i = 0; i < 200 && empty < 2; i++)
         {

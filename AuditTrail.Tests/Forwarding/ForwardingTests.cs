@@ -427,7 +427,7 @@ public sealed partial class ForwardingTests(AzuriteFixture azurite) : IAsyncLife
     /// <summary>Polls the forward queue until it has been empty twice in a row (bounded, so a bug fails rather than hangs).</summary>
     private async Task DrainAsync()
     {
-        var forwarder = _app.Services.GetRequiredService<StandaloneForwarder>();
+        var forwarder = _app.Services.GetRequiredService<AuditTrail.Functions.FunctionsHost.StandaloneQueuePoller<ForwardFunction>>();
         var empty = 0;
         for (var i = 0; i < 200 && empty < 2; i++)
         {

@@ -123,7 +123,7 @@ public sealed class BatchFailureTests(AzuriteFixture azurite)
         payload["Metadata"]!["RetryContext"] = asText ? context.ToJsonString() : context;
 
         using var doc = JsonDocument.Parse(payload.ToJsonString());
-        var attempt = HostInvocation.ReadEventBatch(doc.RootElement, "events").Attempt;
+        var attempt = AuditTrail.Functions.FunctionsHost.EventHubInvocationReader.ReadEventBatch(doc.RootElement, "events").Attempt;
 
         Assert.Equal(("9/42/2", 3, -1, false), (attempt.Key, attempt.RetryCount, attempt.MaxRetryCount, attempt.IsLast));
     }

@@ -273,7 +273,7 @@ public sealed class RetentionTests(AzuriteFixture azurite) : IAsyncLifetime
     [Fact]
     public void Standalone_timer_uses_the_schedule_of_the_function_json_the_host_reads()
     {
-        var schedule = StandaloneTimer.ReadSchedule(StandaloneTimer.FunctionJsonPath);
+        var schedule = AuditTrail.Functions.FunctionsHost.StandaloneTimer.ReadSchedule(AuditTrail.Functions.FunctionsHost.StandaloneTimer.FunctionJsonPath(RetentionApi.TimerFunction));
 
         Assert.Equal(new DateTime(2026, 11, 24, 2, 30, 0), schedule.GetNextOccurrence(new DateTime(2026, 11, 23, 12, 0, 0)));
         Assert.Equal(new DateTime(2026, 11, 23, 2, 30, 0), schedule.GetNextOccurrence(new DateTime(2026, 11, 23, 0, 0, 0)));

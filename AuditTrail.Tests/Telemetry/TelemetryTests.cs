@@ -153,7 +153,7 @@ public sealed class TelemetryTests(AzuriteFixture azurite)
         put.Content = JsonContent.Create(new { enabled = true, writeKey = receiver.WriteKey, endpoint = receiver.Endpoint.ToString() });
         Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(put, Ct)).StatusCode);
 
-        var forwarder = app.Services.GetRequiredService<StandaloneForwarder>();
+        var forwarder = app.Services.GetRequiredService<AuditTrail.Functions.FunctionsHost.StandaloneQueuePoller<ForwardFunction>>();
         for (var i = 0; i < 100 && receiver.Requests == 0; i++)
         {
             await forwarder.PollOnceAsync(Ct);

@@ -2,8 +2,9 @@ using AuditTrail.Core.Storage;
 using AuditTrail.Core.Telemetry;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
+using Microsoft.Extensions.Options;
 
-namespace AuditTrail.Functions.Hosting;
+namespace AuditTrail.Functions.FunctionsHost;
 
 /// <summary>
 /// Standalone mode's stand-in for a queue trigger: polls a queue and hands each message to a
@@ -16,7 +17,8 @@ namespace AuditTrail.Functions.Hosting;
 /// queue and deleted. A message still being handled when the app stops is made visible again at
 /// once, for the next instance to take up.
 /// </summary>
-public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poisonQueue, TimeProvider time, ILogger logger) : BackgroundService
+public sealed class StandaloneQueuePoller<TFunction>(TFunction function, TimeProvider time, ILogger<StandaloneQueuePoller<TFunction>> logger) : BackgroundService
+    where TFunction : IQueueFunction
 {
     /// <summary>The most messages one receive may take (the Queue service's limit).</summary>
     private const int MaxMessagesPerReceive = 32;
@@ -24,22 +26,10 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan MinPollingInterval = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>The queue's settings: host.json's <c>extensions.queues</c> as the trigger applies them in Azure.</summary>
-    protected abstract QueueTriggerOptions Polling { get; }
+    private readonly QueueClient queue = function.Queue;
+    private readonly QueueClient poisonQueue = function.PoisonQueue;
 
-    /// <summary>The queue function this poller stands in for: the name of each message's span, as the host's invocation would be.</summary>
-    protected abstract string FunctionName { get; }
-
-    protected abstract Task EnsureCreatedAsync(CancellationToken cancellationToken);
-
-    /// <summary>Handles one message's text; throws for a failure the message should be tried again for.</summary>
-    protected abstract Task HandleAsync(string messageText, long dequeueCount, CancellationToken cancellationToken);
-
-    /// <summary>Which failures count against the message's tries; any other is not expected and ends the poll (logged, the message comes back when its lease ends).</summary>
-    protected virtual bool IsFailure(Exception exception, CancellationToken cancellationToken) => true;
-
-    /// <summary>The failure in one line for the log.</summary>
-    protected virtual string Describe(Exception exception) => StorageFailures.Describe(exception);
+    private QueueTriggerOptions Polling => function.Polling;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -59,7 +49,7 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
                 }
                 try
                 {
-                    await EnsureCreatedAsync(stoppingToken);
+                    await function.EnsureCreatedAsync(stoppingToken);
                     var messages = (await queue.ReceiveMessagesAsync(Math.Min(MaxMessagesPerReceive, batchSize - running.Count), Lease, stoppingToken)).Value;
                     running.AddRange(messages.Select(m => SettleLoggedAsync(m, stoppingToken)));
                     if (messages.Length > 0)
@@ -89,7 +79,7 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
     /// <summary>Takes one batch of messages and settles each, all at once; returns how many it took.</summary>
     public async Task<int> PollOnceAsync(CancellationToken cancellationToken)
     {
-        await EnsureCreatedAsync(cancellationToken);
+        await function.EnsureCreatedAsync(cancellationToken);
         var messages = (await queue.ReceiveMessagesAsync(Math.Min(MaxMessagesPerReceive, Polling.BatchSize), Lease, cancellationToken)).Value;
         await Task.WhenAll(messages.Select(m => SettleAsync(m, cancellationToken)));
         return messages.Length;
@@ -124,7 +114,7 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
                 m.MessageId, queue.Name, poisonQueue.Name);
             return;
         }
-        using var activity = AuditTrailTelemetry.StartFunction(FunctionName, "pubsub");
+        using var activity = AuditTrailTelemetry.StartFunction(function.Name, "pubsub");
         activity?.SetTag("messaging.message.delivery_count", m.DequeueCount);
         var lease = new MessageLease(queue, m, time);
         Exception? failure = null;
@@ -132,7 +122,7 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
         {
             await using (lease.Start(cancellationToken))
             {
-                await HandleAsync(text, m.DequeueCount, cancellationToken);
+                await function.HandleAsync(text, m.DequeueCount, cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -142,7 +132,7 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
             await queue.UpdateMessageAsync(m.MessageId, lease.PopReceipt, visibilityTimeout: TimeSpan.Zero, cancellationToken: bound.Token);
             throw;
         }
-        catch (Exception ex) when (IsFailure(ex, cancellationToken))
+        catch (Exception ex) when (function.IsFailure(ex, cancellationToken))
         {
             failure = ex;
         }
@@ -160,13 +150,13 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
             await QueueMessages.SendAsync(poisonQueue, messageText, cancellationToken);
             await queue.DeleteMessageAsync(m.MessageId, lease.PopReceipt, cancellationToken);
             logger.LogError("Message {MessageId} on {Queue} failed {DequeueCount} times; moved to {PoisonQueue}: {Reason}",
-                m.MessageId, queue.Name, m.DequeueCount, poisonQueue.Name, Describe(failure));
+                m.MessageId, queue.Name, m.DequeueCount, poisonQueue.Name, function.Describe(failure));
         }
         else
         {
             await queue.UpdateMessageAsync(m.MessageId, lease.PopReceipt, visibilityTimeout: Polling.RetryDelay, cancellationToken: cancellationToken);
             logger.LogWarning("Message {MessageId} on {Queue} failed on try {DequeueCount} of {MaxDequeueCount}; retrying in {RetryDelay}: {Reason}",
-                m.MessageId, queue.Name, m.DequeueCount, Polling.MaxDequeueCount, Polling.RetryDelay, Describe(failure));
+                m.MessageId, queue.Name, m.DequeueCount, Polling.MaxDequeueCount, Polling.RetryDelay, function.Describe(failure));
         }
     }
 
@@ -218,20 +208,30 @@ public abstract class StandaloneQueuePoller(QueueClient queue, QueueClient poiso
     }
 }
 
-public static class StandaloneQueuePollerExtensions
+/// <summary>
+/// A queue-triggered function as standalone mode runs it (<see cref="StandaloneQueuePoller{TFunction}"/>):
+/// its queues, the host's settings for them, and the handler the host invocation calls too.
+/// </summary>
+public interface IQueueFunction
 {
-    /// <summary>
-    /// Registers a poller, and runs it in-process when there is no Functions host, unless
-    /// <c>{section}:PollQueue</c> is false (tests drive a poller themselves).
-    /// </summary>
-    public static IServiceCollection AddStandaloneQueuePoller<TPoller>(this IServiceCollection services, IConfiguration configuration, string section, HostingMode mode)
-        where TPoller : StandaloneQueuePoller
-    {
-        services.AddSingleton<TPoller>();
-        if (mode == HostingMode.Standalone && configuration.GetValue($"{section}:PollQueue", true))
-        {
-            services.AddHostedService(sp => sp.GetRequiredService<TPoller>());
-        }
-        return services;
-    }
+    /// <summary>The queue function this stands in for: the name of each message's span, as the host's invocation would be.</summary>
+    string Name { get; }
+
+    QueueClient Queue { get; }
+
+    QueueClient PoisonQueue { get; }
+
+    /// <summary>The queue's settings: host.json's <c>extensions.queues</c> as the trigger applies them in Azure.</summary>
+    QueueTriggerOptions Polling { get; }
+
+    Task EnsureCreatedAsync(CancellationToken cancellationToken);
+
+    /// <summary>Handles one message's text; throws for a failure the message should be tried again for.</summary>
+    Task HandleAsync(string messageText, long dequeueCount, CancellationToken cancellationToken);
+
+    /// <summary>Which failures count against the message's tries; any other is not expected and ends the poll (logged, the message comes back when its lease ends).</summary>
+    bool IsFailure(Exception exception, CancellationToken cancellationToken) => true;
+
+    /// <summary>The failure in one line for the log.</summary>
+    string Describe(Exception exception) => StorageFailures.Describe(exception);
 }

@@ -1,15 +1,17 @@
 using System.Globalization;
 using System.Text.Json;
 using AuditTrail.Core.Ingestion;
+using AuditTrail.Functions.Hosting;
+using static AuditTrail.Functions.FunctionsHost.InvocationPayload;
 
-namespace AuditTrail.Functions.Hosting;
+namespace AuditTrail.Functions.FunctionsHost;
 
 /// <summary>
-/// Reads the Functions host's invocation payload (<c>{"Data": {...}, "Metadata": {...}}</c>).
-/// The host's encoding is irregular (strings JSON-encoded twice, arrays sent as JSON text), so
-/// the batch is accepted in any of the shapes it may take; each event is then judged strictly.
+/// Reads the Functions host's Event Hubs invocation (<c>{"Data": {...}, "Metadata": {...}}</c>) into
+/// a batch of events. The host's encoding is irregular (strings JSON-encoded twice, arrays sent as
+/// JSON text), so the batch is accepted in any of the shapes it may take; each event is then judged strictly.
 /// </summary>
-public static class HostInvocation
+public static class EventHubInvocationReader
 {
     /// <summary>
     /// Outcome of reading a batch: the events, or why the payload could not be split into events;
@@ -79,78 +81,8 @@ public static class HostInvocation
         return new BatchAttempt(key, Math.Max(0, Number("RetryCount")), Number("MaxRetryCount"));
     }
 
-    /// <summary>A queue-triggered invocation: the message text (after the host's base64 decoding) and its try number.</summary>
-    public sealed record QueueInvocation(string? MessageText, long DequeueCount, string? MessageId, string? Error);
-
-    /// <summary>
-    /// Reads a queue trigger's payload: <c>Data.{binding}</c> holds the message text, JSON-encoded
-    /// once more as the host does for strings (an object, if the host already decoded JSON text, is
-    /// taken as its JSON text); <c>Metadata.DequeueCount</c> counts the tries including this one.
-    /// </summary>
-    public static QueueInvocation ReadQueueMessage(JsonElement root, string bindingName)
-    {
-        if (TriggerValue(root, bindingName, out var value) is { } error)
-        {
-            return new QueueInvocation(null, 1, null, error);
-        }
-        string? text = value.ValueKind switch
-        {
-            JsonValueKind.String => value.GetString(),
-            JsonValueKind.Object or JsonValueKind.Array => value.GetRawText(),
-            _ => null,
-        };
-        // The extra encoding: text that is itself a JSON string literal is decoded once more.
-        if (text is not null && LooksLike(text, '"'))
-        {
-            try
-            {
-                text = JsonSerializer.Deserialize<string>(text) ?? text;
-            }
-            catch (JsonException)
-            {
-                // Not an encoded string after all: keep the text as it came.
-            }
-        }
-        var metadata = TryGetProperty(root, "Metadata", out var m) && m.ValueKind == JsonValueKind.Object ? m : default;
-        long dequeueCount = 1;
-        string? messageId = null;
-        if (metadata.ValueKind == JsonValueKind.Object)
-        {
-            if (TryGetProperty(metadata, "DequeueCount", out var dc))
-            {
-                var raw = dc.ValueKind == JsonValueKind.String ? dc.GetString() : dc.GetRawText();
-                dequeueCount = long.TryParse(raw?.Trim('"'), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 1;
-            }
-            if (TryGetProperty(metadata, "Id", out var id))
-            {
-                messageId = Scalar(id).Trim('"');
-            }
-        }
-        return text is null
-            ? new QueueInvocation(null, dequeueCount, messageId, $"The '{bindingName}' binding holds no message text.")
-            : new QueueInvocation(text, dequeueCount, messageId, null);
-    }
-
     /// <summary>One item of a batch: a JSON value, or a message's body unescaped to UTF-8.</summary>
     private readonly record struct Item(JsonElement Element, ReadOnlyMemory<byte>? Utf8);
-
-    /// <summary>
-    /// Reads a queue trigger's invocation from the request body. A body that is not JSON gives an
-    /// invocation without message text, whose <see cref="QueueInvocation.Error"/> says why.
-    /// </summary>
-    public static async Task<(QueueInvocation Invocation, byte[] Body)> ReadQueueInvocationAsync(HttpRequest request, string bindingName, CancellationToken cancellationToken)
-    {
-        var bytes = await RequestBody.ReadAsync(request, HttpLimits.MaxInvocationBodyBytes, cancellationToken);
-        try
-        {
-            using var doc = JsonDocument.Parse(bytes);
-            return (ReadQueueMessage(doc.RootElement, bindingName), bytes);
-        }
-        catch (JsonException ex)
-        {
-            return (new QueueInvocation(null, 1, null, $"The invocation payload is not valid JSON: {ex.Message}"), bytes);
-        }
-    }
 
     /// <summary>
     /// Flattens the shapes a batch may take. Level one, the batch: an array, or JSON text of an
@@ -258,34 +190,6 @@ public static class HostInvocation
     }
 
     /// <summary>
-    /// The trigger binding's value in <c>Data</c>; null on success, else why there is none. A single
-    /// binding under another name is still the trigger's.
-    /// </summary>
-    private static string? TriggerValue(JsonElement root, string bindingName, out JsonElement value)
-    {
-        value = default;
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            return "The invocation payload is not a JSON object.";
-        }
-        if (!TryGetProperty(root, "Data", out var data) || data.ValueKind != JsonValueKind.Object)
-        {
-            return "The invocation payload has no 'Data' object.";
-        }
-        if (TryGetProperty(data, bindingName, out value))
-        {
-            return null;
-        }
-        var properties = data.EnumerateObject().ToList();
-        if (properties.Count != 1)
-        {
-            return $"The invocation payload's 'Data' has no '{bindingName}' binding.";
-        }
-        value = properties[0].Value;
-        return null;
-    }
-
-    /// <summary>
     /// Decodes JSON text that holds an array or another JSON string, a few levels deep, from UTF-8
     /// to UTF-8. The document returned (if any) owns the value and is disposed by the caller.
     /// </summary>
@@ -312,22 +216,6 @@ public static class HostInvocation
             value = next.RootElement;
         }
         return (value, document);
-    }
-
-    private static bool LooksLike(string? text, char first) => text is not null && text.AsSpan().TrimStart().StartsWith(first.ToString(), StringComparison.Ordinal);
-
-    private static bool TryGetProperty(JsonElement obj, string name, out JsonElement value)
-    {
-        foreach (var p in obj.EnumerateObject())
-        {
-            if (p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
-            {
-                value = p.Value;
-                return true;
-            }
-        }
-        value = default;
-        return false;
     }
 
     /// <summary>Metadata arrays arrive as JSON text or as arrays; anything else is ignored (they are only context).</summary>
@@ -369,13 +257,6 @@ public static class HostInvocation
         return partitionContext.ValueKind == JsonValueKind.Object && TryGetProperty(partitionContext, "PartitionId", out var id) ? Scalar(id) : null;
     }
 
-    private static string Scalar(JsonElement e) => e.ValueKind switch
-    {
-        JsonValueKind.String => e.GetString()!,
-        JsonValueKind.Number => e.GetRawText(),
-        _ => e.GetRawText(),
-    };
-
     private static string? At(List<string>? list, int index) => list is not null && index < list.Count ? list[index] : null;
 
     private static Dictionary<string, string>? Origin(string? partitionId, string? sequenceNumber, string? enqueuedTime)
@@ -395,9 +276,6 @@ public static class HostInvocation
         }
         return origin.Count == 0 ? null : origin;
     }
-
-    internal static string InvocationId(HttpRequest request) =>
-        request.Headers.TryGetValue("X-Azure-Functions-InvocationId", out var id) && !string.IsNullOrEmpty(id) ? id.ToString() : request.HttpContext.TraceIdentifier;
 
     internal static string Describe(IngestResult result) => string.Create(CultureInfo.InvariantCulture,
         $"Received {result.Received}: {result.Accepted} accepted, {result.Duplicates} duplicates, {result.Rejected.Count} rejected{(result.DeadLetterBlob is null ? string.Empty : $" (dead letters: audit-deadletter/{result.DeadLetterBlob})")}.");

@@ -39,7 +39,7 @@ public sealed class IngestionOptions
 public sealed record BatchOutcome(IngestResult? Result, string? DeadLetterBlob, string? Reason);
 
 /// <summary>
-/// Event Hubs batches through <see cref="IngestionService"/>, under the host's retry policy
+/// The poison policy for Event Hubs batches: each goes through <see cref="IngestionService"/>, under the host's retry policy
 /// (<c>maxRetryCount: -1</c>: a batch is retried until it succeeds, and its partition waits). That
 /// is right while storage is unavailable, which passes, and wrong for a failure that repeats on
 /// every try (a bug, a payload the code cannot take), which would stop the partition for good.
@@ -47,7 +47,7 @@ public sealed record BatchOutcome(IngestResult? Result, string? DeadLetterBlob, 
 /// reason, or on the host's last try, is dead-lettered whole, raw, with the reason, and
 /// acknowledged. A storage outage still fails the invocation every time: nothing is dropped.
 /// </summary>
-public sealed class EventHubBatches(IngestionService ingestion, IOptions<IngestionOptions> options, ILogger<EventHubBatches> logger)
+public sealed class BatchPoisonPolicy(IngestionService ingestion, IOptions<IngestionOptions> options, ILogger<BatchPoisonPolicy> logger)
 {
     private const int MaxTracked = 10_000;
 
