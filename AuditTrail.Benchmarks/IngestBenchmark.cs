@@ -164,18 +164,11 @@ public static class IngestBenchmark
         {
             var now = DateTimeOffset.UtcNow;
             var events = batch.Select((r, i) => AuditEventReader.Read(r, i, null, now).Event!).ToList();
-            var claims = Transactions(store.Claims.Table, TableTransactionActionType.Add, events.Select(e => new TableEntity(e.WorkspaceId, TrailKeys.Encode(e.Id))
-            {
-                ["EventId"] = e.Id,
-                ["ContentHash"] = EventRows.ContentHash(e),
-                ["EventPartition"] = EventRows.PartitionKey(e),
-                ["EventRow"] = TrailKeys.PrimaryRowKey(e.Timestamp, e.Id),
-                ["ReceivedAt"] = now,
-                ["Door"] = IngestDoors.Http,
-                ["ClaimToken"] = Guid.NewGuid().ToString("N"),
-            }));
+            // The very claims ingest writes, from the claims table's owner.
+            var claims = Transactions(store.Claims.Table, TableTransactionActionType.Add,
+                events.Select(e => EventClaim.For(e, EventRows.ContentHash(e), now, IngestDoors.Http, Guid.NewGuid().ToString("N")).ToEntity()));
             var rows = Transactions(store.Events.Table, TableTransactionActionType.UpsertReplace, events.SelectMany(e => EventRows.Create(e, EventRows.ContentHash(e), now, IngestDoors.Http)));
-            var days = events.Select(e => (Day: e.Timestamp.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture), e.WorkspaceId)).Distinct()
+            var days = events.Select(e => (Day: DayKeys.Of(e.Timestamp), e.WorkspaceId)).Distinct()
                 .Where(d => registered.Add(d.Day + "/" + d.WorkspaceId)).ToList();
             var registries = Transactions(store.Days.ByDay, TableTransactionActionType.UpsertReplace, days.Select(d => new TableEntity(d.Day, d.WorkspaceId)))
                 .Concat(Transactions(store.Days.ByWorkspace, TableTransactionActionType.UpsertReplace, days.Select(d => new TableEntity(d.WorkspaceId, d.Day)))).ToList();

@@ -216,24 +216,25 @@ public static class LoadBenchmark
         foreach (var ws in workspaces)
         {
             var claimed = new Dictionary<string, int>(StringComparer.Ordinal);
-            await foreach (var c in ids.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {ws}"), select: ["EventId", "Door"], cancellationToken: ct))
+            await foreach (var row in ids.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {ws}"), cancellationToken: ct))
             {
-                if (c.GetString("Door") != IngestDoors.System)
+                var c = EventClaim.From(row);
+                if (c.Door != IngestDoors.System)
                 {
                     claims++;
-                    claimed[c.GetString("EventId")!] = claimed.GetValueOrDefault(c.GetString("EventId")!) + 1;
+                    claimed[c.EventId!] = claimed.GetValueOrDefault(c.EventId!) + 1;
                 }
             }
             var rows = new Dictionary<string, int>(StringComparer.Ordinal);
             await foreach (var day in days.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {ws}"), cancellationToken: ct))
             {
                 var partition = $"{ws}_{day.RowKey}";
-                await foreach (var r in events.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {"e_"} and RowKey lt {"e`"}"), select: ["EventId", "Door"], cancellationToken: ct))
+                await foreach (var r in events.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {"e_"} and RowKey lt {"e`"}"), cancellationToken: ct))
                 {
-                    if (r.GetString("Door") != IngestDoors.System)
+                    if (EventRows.Door(r) != IngestDoors.System)
                     {
                         primaryRows++;
-                        rows[r.GetString("EventId")!] = rows.GetValueOrDefault(r.GetString("EventId")!) + 1;
+                        rows[EventRows.EventId(r)!] = rows.GetValueOrDefault(EventRows.EventId(r)!) + 1;
                     }
                 }
             }

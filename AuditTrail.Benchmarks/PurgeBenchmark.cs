@@ -119,14 +119,14 @@ public static class PurgeBenchmark
     private static async Task<long> RawDeleteAsync(TrailTables store, List<string> workspaces, DateOnly day, CancellationToken ct)
     {
         long rows = 0;
-        var dayKey = day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+        var dayKey = DayKeys.Of(day);
         await Parallel.ForEachAsync(workspaces, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (ws, token) =>
         {
             var pk = TrailKeys.PartitionKey(ws, day);
             long local = 0;
-            await foreach (var page in store.Events.Table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {pk}"), 1000, ["RowKey", "EventId"], token).AsPages())
+            await foreach (var page in store.Events.Table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {pk}"), 1000, EventRows.IdColumns, token).AsPages())
             {
-                var claims = page.Values.Where(r => r.RowKey.StartsWith("e_", StringComparison.Ordinal)).Select(r => TrailKeys.Encode(r.GetString("EventId")!)).ToList();
+                var claims = page.Values.Where(r => r.RowKey.StartsWith("e_", StringComparison.Ordinal)).Select(r => TrailKeys.Encode(EventRows.EventId(r)!)).ToList();
                 foreach (var chunk in claims.Chunk(100))
                 {
                     await store.Claims.Table.SubmitTransactionAsync(chunk.Select(k => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(ws, k))).ToList(), token);

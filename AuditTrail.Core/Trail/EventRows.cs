@@ -110,6 +110,16 @@ public static class EventRows
         return row.GetDateTimeOffset("ReceivedAt");
     }
 
+    /// <summary>What a purge reads of each row: its key, and the event id its claim is under.</summary>
+    public static IReadOnlyList<string> IdColumns { get; } = ["RowKey", "EventId"];
+
+    /// <summary>The door the row's event came in by (http, hub or the trail's own), or null on a row without one.</summary>
+    public static string? Door(TableEntity row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        return row.GetString("Door");
+    }
+
     /// <summary>The stored event id, or null on a row without one.</summary>
     public static string? EventId(TableEntity row)
     {

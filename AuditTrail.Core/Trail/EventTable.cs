@@ -80,7 +80,7 @@ public sealed class EventTable
         string partitionKey, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await foreach (var page in Table.QueryAsync<TableEntity>(
-                           TableClient.CreateQueryFilter($"PartitionKey eq {partitionKey}"), maxPerPage: 1000, select: ["RowKey", "EventId"], cancellationToken: cancellationToken).AsPages())
+                           TableClient.CreateQueryFilter($"PartitionKey eq {partitionKey}"), maxPerPage: 1000, select: EventRows.IdColumns, cancellationToken: cancellationToken).AsPages())
         {
             var ids = page.Values.Where(r => r.RowKey.StartsWith(TrailKeys.PrimaryPrefix, StringComparison.Ordinal) && EventRows.EventId(r) is not null)
                 .Select(r => EventRows.EventId(r)!).ToList();
