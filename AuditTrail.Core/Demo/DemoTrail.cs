@@ -57,9 +57,23 @@ public static class DemoTrail
     public static IReadOnlyList<JsonObject> Generate(string workspaceId, DateTimeOffset anchor, int count = 360)
     {
         ArgumentNullException.ThrowIfNull(workspaceId);
-        // Not a security use: a fixed seed is what makes the trail repeatable.
-#pragma warning disable CA5394
+        // Not a security use: a fixed seed is what makes the trail repeatable. One generator is
+        // drawn from in a fixed order (the times, then each event in turn), so the steps below
+        // must keep that order for the trail to stay the same.
         var random = new Random(19);
+        var times = Times(random, anchor, count);
+        var events = new List<JsonObject>(count);
+        for (var i = 0; i < times.Count; i++)
+        {
+            events.Add(Event(random, workspaceId, i, times[i]));
+        }
+        return events;
+    }
+
+    /// <summary>When the events happened, sorted: 90 days before the anchor, weekends quiet, mostly in working hours.</summary>
+    private static List<DateTimeOffset> Times(Random random, DateTimeOffset anchor, int count)
+    {
+#pragma warning disable CA5394
         var start = anchor.AddDays(-89);
         var times = new List<DateTimeOffset>(count);
         while (times.Count < count)
@@ -73,53 +87,63 @@ public static class DemoTrail
             var hour = random.NextDouble() < 0.85 ? 7 + random.Next(11) : random.Next(24);
             times.Add(day.Date.AddHours(hour).AddMinutes(random.Next(60)).AddSeconds(random.Next(60)) is var t ? new DateTimeOffset(t, TimeSpan.Zero) : default);
         }
+#pragma warning restore CA5394
         times.Sort();
+        return times;
+    }
 
-        var events = new List<JsonObject>(count);
-        for (var i = 0; i < times.Count; i++)
+    /// <summary>Event <paramref name="index"/>: who did what to which resource, from where, with its changes or failure.</summary>
+    private static JsonObject Event(Random random, string workspaceId, int index, DateTimeOffset time)
+    {
+#pragma warning disable CA5394
+        var target = Pick(random, Targets, t => t.Weight);
+        var actor = Pick(random, Actors, a => a.Weight);
+        var area = EventCatalog.FindArea(target.Area)!;
+        var type = area.EventTypes[random.Next(area.EventTypes.Count)];
+        var (resourceId, resourceName) = target.Resources[random.Next(target.Resources.Length)];
+        var e = new JsonObject
         {
-            var target = Pick(random, Targets, t => t.Weight);
-            var actor = Pick(random, Actors, a => a.Weight);
-            var area = EventCatalog.FindArea(target.Area)!;
-            var type = area.EventTypes[random.Next(area.EventTypes.Count)];
-            var (resourceId, resourceName) = target.Resources[random.Next(target.Resources.Length)];
-            var e = new JsonObject
+            ["id"] = $"evt_demo_{index:D4}",
+            ["workspaceId"] = workspaceId,
+            ["type"] = type,
+            ["timestamp"] = time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+            ["actor"] = actor.Email is null
+                ? new JsonObject { ["type"] = actor.Type, ["id"] = actor.Id, ["name"] = actor.Name }
+                : new JsonObject { ["type"] = actor.Type, ["id"] = actor.Id, ["name"] = actor.Name, ["email"] = actor.Email },
+            ["resource"] = new JsonObject { ["type"] = target.ResourceType, ["id"] = resourceId, ["name"] = resourceName },
+            ["context"] = new JsonObject
             {
-                ["id"] = $"evt_demo_{i:D4}",
-                ["workspaceId"] = workspaceId,
-                ["type"] = type,
-                ["timestamp"] = times[i].UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
-                ["actor"] = actor.Email is null
-                    ? new JsonObject { ["type"] = actor.Type, ["id"] = actor.Id, ["name"] = actor.Name }
-                    : new JsonObject { ["type"] = actor.Type, ["id"] = actor.Id, ["name"] = actor.Name, ["email"] = actor.Email },
-                ["resource"] = new JsonObject { ["type"] = target.ResourceType, ["id"] = resourceId, ["name"] = resourceName },
-                ["context"] = new JsonObject
-                {
-                    ["ip"] = actor.Type == "token" ? "198.51.100." + (10 + random.Next(20)) : "203.0.113." + (1 + random.Next(200)),
-                    ["userAgent"] = actor.Type == "token" ? Agents[2 + random.Next(2)] : Agents[random.Next(2)],
-                    ["requestId"] = $"req_{random.Next(1 << 30):x8}",
-                },
-            };
-            if (type.EndsWith("Modified", StringComparison.Ordinal) || type.EndsWith("Updated", StringComparison.Ordinal) || type.Contains("Edited", StringComparison.Ordinal))
-            {
-                var field = Fields[random.Next(Fields.Length)];
-                e["changes"] = new JsonArray(field switch
-                {
-                    "enabled" => new JsonObject { ["field"] = field, ["before"] = true, ["after"] = false },
-                    "schedule" => new JsonObject { ["field"] = field, ["before"] = new JsonObject { ["every"] = "1h" }, ["after"] = new JsonObject { ["every"] = $"{2 + random.Next(10)}h" } },
-                    "settings.batchSize" => new JsonObject { ["field"] = field, ["before"] = 100, ["after"] = 100 * (2 + random.Next(8)) },
-                    "owner" => new JsonObject { ["field"] = field, ["before"] = "usr_ada", ["after"] = actor.Id },
-                    _ => new JsonObject { ["field"] = field, ["before"] = resourceName, ["after"] = resourceName + " (v" + (2 + random.Next(5)) + ")" },
-                });
-            }
-            else if (type.EndsWith("Failed", StringComparison.Ordinal) || type.Contains("Violations", StringComparison.Ordinal))
-            {
-                e["properties"] = new JsonObject { ["reason"] = random.NextDouble() < 0.5 ? "credentials rejected by the destination" : "timeout after 300 s", ["attempt"] = 1 + random.Next(3) };
-            }
-            events.Add(e);
+                ["ip"] = actor.Type == "token" ? "198.51.100." + (10 + random.Next(20)) : "203.0.113." + (1 + random.Next(200)),
+                ["userAgent"] = actor.Type == "token" ? Agents[2 + random.Next(2)] : Agents[random.Next(2)],
+                ["requestId"] = $"req_{random.Next(1 << 30):x8}",
+            },
+        };
+        if (type.EndsWith("Modified", StringComparison.Ordinal) || type.EndsWith("Updated", StringComparison.Ordinal) || type.Contains("Edited", StringComparison.Ordinal))
+        {
+            e["changes"] = new JsonArray(Change(random, actor, resourceName));
+        }
+        else if (type.EndsWith("Failed", StringComparison.Ordinal) || type.Contains("Violations", StringComparison.Ordinal))
+        {
+            e["properties"] = new JsonObject { ["reason"] = random.NextDouble() < 0.5 ? "credentials rejected by the destination" : "timeout after 300 s", ["attempt"] = 1 + random.Next(3) };
         }
 #pragma warning restore CA5394
-        return events;
+        return e;
+    }
+
+    /// <summary>A before/after change of one field, as a modification of the resource shows it.</summary>
+    private static JsonObject Change(Random random, Actor actor, string resourceName)
+    {
+#pragma warning disable CA5394
+        var field = Fields[random.Next(Fields.Length)];
+        return field switch
+        {
+            "enabled" => new JsonObject { ["field"] = field, ["before"] = true, ["after"] = false },
+            "schedule" => new JsonObject { ["field"] = field, ["before"] = new JsonObject { ["every"] = "1h" }, ["after"] = new JsonObject { ["every"] = $"{2 + random.Next(10)}h" } },
+            "settings.batchSize" => new JsonObject { ["field"] = field, ["before"] = 100, ["after"] = 100 * (2 + random.Next(8)) },
+            "owner" => new JsonObject { ["field"] = field, ["before"] = "usr_ada", ["after"] = actor.Id },
+            _ => new JsonObject { ["field"] = field, ["before"] = resourceName, ["after"] = resourceName + " (v" + (2 + random.Next(5)) + ")" },
+        };
+#pragma warning restore CA5394
     }
 
     private static T Pick<T>(Random random, T[] items, Func<T, double> weight)

@@ -75,37 +75,44 @@ public sealed class EventForwarder(
 
         var (events, missing, receivedAt) = await LoadAsync(message, cancellationToken);
         var toSend = current.SuppressTransientFailures ? events.Where(e => !TransientFailures.WillBeRetried(e)).ToList() : events;
-        var suppressed = events.Count - toSend.Count;
         var endpoint = settings.EndpointOf(current);
-        var sent = 0;
-
-        // Recorded for the owner, dead-lettered and kept for a resend once the setting is fixed; not retried.
-        async Task<ForwardResult> RefusedAsync(int status, string reason)
-        {
-            var failure = new ForwardingFailure(time.GetUtcNow(), status, reason, toSend.Count - sent);
-            await settings.RecordFailureAsync(workspace, failure, cancellationToken);
-            var blob = await deadLetters.WriteAsync(
-                [(new IngestRejection(0, "forward_rejected", $"{endpoint}: {failure.Reason}"), RawEvent.FromText(messageText))],
-                new IngestContext(Door, workspace), time.GetUtcNow(), cancellationToken);
-            await resendable.RecordAsync(message, messageText, blob, failure, cancellationToken);
-            logger.LogWarning("Source of {WorkspaceId} at {Endpoint} refused {Events} events with {Status} ({Reason}); not retried, dead-lettered to {DeadLetterBlob}",
-                workspace, endpoint, failure.EventCount, failure.Status, failure.Reason, blob);
-            return new ForwardResult(ForwardOutcome.Rejected, sent, suppressed, missing, $"The source refused events with {failure.Status}: {failure.Reason}");
-        }
+        var refused = new RefusedForward(message, messageText, endpoint, toSend.Count, events.Count - toSend.Count, missing);
 
         // The key goes only to the endpoint it was given for. The settings API keeps the two together;
         // a row changed any other way (storage written directly, a row older than the binding, a
         // changed default endpoint) is not trusted with the key.
         if (toSend.Count > 0 && !settings.KeyIsBound(current))
         {
-            return await RefusedAsync(0, $"The write key was not given for {ForwardingSettingsStore.Canonical(endpoint)}; nothing was sent. Send the write key again with the endpoint, then resend.");
+            return await RefusedAsync(refused, 0, 0, $"The write key was not given for {ForwardingSettingsStore.Canonical(endpoint)}; nothing was sent. Send the write key again with the endpoint, then resend.", cancellationToken);
         }
+        var (sent, refusal) = await SendAsync(endpoint, current.WriteKey, toSend, receivedAt, workspace, dequeueCount, cancellationToken);
+        if (refusal is { } refusedBatch)
+        {
+            return await RefusedAsync(refused, sent, refusedBatch.Status, refusedBatch.Reason, cancellationToken);
+        }
+        logger.LogInformation("Forwarded {Sent} events of {WorkspaceId} to {Endpoint} ({Suppressed} transient failures held back, {Missing} no longer stored; try {DequeueCount})",
+            sent, workspace, endpoint, refused.Suppressed, missing, dequeueCount);
+        return new ForwardResult(ForwardOutcome.Delivered, sent, refused.Suppressed, missing,
+            $"Forwarded {sent} events ({refused.Suppressed} held back as transient failures, {missing} no longer stored).");
+    }
+
+    /// <summary>What a refusal reports and keeps of the message being forwarded.</summary>
+    private sealed record RefusedForward(ForwardMessage Message, string MessageText, Uri Endpoint, int ToSend, int Suppressed, int Missing);
+
+    /// <summary>
+    /// Posts the events as <c>/v1/batch</c> calls in order, stopping at the first the source refuses
+    /// for good: how many were sent, and that refusal if there was one. A failure worth retrying throws.
+    /// </summary>
+    private async Task<(int Sent, (int Status, string Reason)? Refusal)> SendAsync(
+        Uri endpoint, string writeKey, IReadOnlyList<AuditEvent> toSend, Dictionary<AuditEvent, DateTimeOffset?> receivedAt, string workspace, long dequeueCount, CancellationToken cancellationToken)
+    {
+        var sent = 0;
         foreach (var (body, calls) in TrackCalls.Batches(toSend.Select(TrackCalls.Serialize)))
         {
             (int Status, string Reason)? refusal;
             try
             {
-                refusal = await PostAsync(endpoint, current.WriteKey, body, workspace, dequeueCount, cancellationToken);
+                refusal = await PostAsync(endpoint, writeKey, body, workspace, dequeueCount, cancellationToken);
             }
             catch (ForwardingTransientException ex)
             {
@@ -115,15 +122,27 @@ public sealed class EventForwarder(
             telemetry?.ForwardCall(refusal is null ? "delivered" : "rejected", refusal?.Status ?? 200);
             if (refusal is not null)
             {
-                return await RefusedAsync(refusal.Value.Status, refusal.Value.Reason);
+                return (sent, refusal);
             }
             telemetry?.Forwarded(toSend.Skip(sent).Take(calls).Select(e => receivedAt.GetValueOrDefault(e)).ToList(), time.GetUtcNow());
             sent += calls;
         }
-        logger.LogInformation("Forwarded {Sent} events of {WorkspaceId} to {Endpoint} ({Suppressed} transient failures held back, {Missing} no longer stored; try {DequeueCount})",
-            sent, workspace, endpoint, suppressed, missing, dequeueCount);
-        return new ForwardResult(ForwardOutcome.Delivered, sent, suppressed, missing,
-            $"Forwarded {sent} events ({suppressed} held back as transient failures, {missing} no longer stored).");
+        return (sent, null);
+    }
+
+    /// <summary>Recorded for the owner, dead-lettered and kept for a resend once the setting is fixed; not retried.</summary>
+    private async Task<ForwardResult> RefusedAsync(RefusedForward forward, int sent, int status, string reason, CancellationToken cancellationToken)
+    {
+        var workspace = forward.Message.WorkspaceId;
+        var failure = new ForwardingFailure(time.GetUtcNow(), status, reason, forward.ToSend - sent);
+        await settings.RecordFailureAsync(workspace, failure, cancellationToken);
+        var blob = await deadLetters.WriteAsync(
+            [(new IngestRejection(0, "forward_rejected", $"{forward.Endpoint}: {failure.Reason}"), RawEvent.FromText(forward.MessageText))],
+            new IngestContext(Door, workspace), time.GetUtcNow(), cancellationToken);
+        await resendable.RecordAsync(forward.Message, forward.MessageText, blob, failure, cancellationToken);
+        logger.LogWarning("Source of {WorkspaceId} at {Endpoint} refused {Events} events with {Status} ({Reason}); not retried, dead-lettered to {DeadLetterBlob}",
+            workspace, forward.Endpoint, failure.EventCount, failure.Status, failure.Reason, blob);
+        return new ForwardResult(ForwardOutcome.Rejected, sent, forward.Suppressed, forward.Missing, $"The source refused events with {failure.Status}: {failure.Reason}");
     }
 
     /// <summary>Keeps a message (or invocation) that cannot be read, with the reason; retrying it could never succeed.</summary>

@@ -56,6 +56,24 @@ public sealed class ForwardingDeadLetters(
     {
         ArgumentNullException.ThrowIfNull(workspaceId);
         ArgumentNullException.ThrowIfNull(actor);
+        await EnsureResendableAsync(workspaceId, cancellationToken);
+        await EnsureCreatedAsync(cancellationToken);
+        var (rows, more) = await ReadAsync(workspaceId, cancellationToken);
+        var events = rows.Sum(r => r.Events);
+        if (rows.Count == 0)
+        {
+            return new ForwardingResendResult(0, 0, more);
+        }
+        await RecordAsync(workspaceId, actor, rows.Count, events, cancellationToken);
+        await RequeueAsync(rows, cancellationToken);
+        logger.LogInformation("Resent {Messages} dead-lettered forward messages ({Events} events) of {WorkspaceId} for {ActorType} {ActorId}; more waiting: {More}",
+            rows.Count, events, workspaceId, actor.Type, actor.Id, more);
+        return new ForwardingResendResult(rows.Count, events, more);
+    }
+
+    /// <summary>Refuses a resend whose messages could only be refused or dropped again.</summary>
+    private async Task EnsureResendableAsync(string workspaceId, CancellationToken cancellationToken)
+    {
         // Resent while off, the messages would be dropped as "forwarding is off" and lost for good.
         var current = await settings.GetAsync(workspaceId, cancellationToken);
         if (!current.Enabled || current.WriteKey is null)
@@ -69,16 +87,18 @@ public sealed class ForwardingDeadLetters(
             throw new ForwardingSettingsException("write_key_required", "writeKey",
                 "The write key was not given for the endpoint now set: send the write key again with the endpoint before resending.");
         }
-        await EnsureCreatedAsync(cancellationToken);
+    }
+
+    /// <summary>Up to <see cref="MaxPerResend"/> of the workspace's dead-lettered forward messages, and whether more wait.</summary>
+    private async Task<(List<(TableEntity Row, string Text, int Events)> Rows, bool More)> ReadAsync(string workspaceId, CancellationToken cancellationToken)
+    {
         var rows = new List<(TableEntity Row, string Text, int Events)>();
-        var more = false;
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {workspaceId} and RowKey ge {RowPrefix} and RowKey lt {"deadletter."}");
         await foreach (var row in _table.QueryAsync<TableEntity>(filter, maxPerPage: MaxPerResend, cancellationToken: cancellationToken))
         {
             if (rows.Count == MaxPerResend)
             {
-                more = true;
-                break;
+                return (rows, true);
             }
             var text = row.GetBinary("Message") is { } bytes ? Encoding.UTF8.GetString(bytes) : null;
             // Only a version-1 message of this very workspace goes back on the queue.
@@ -91,12 +111,12 @@ public sealed class ForwardingDeadLetters(
                 logger.LogWarning("Dead-lettered forward {RowKey} of {WorkspaceId} is not a forward message of that workspace; left as it is", row.RowKey, workspaceId);
             }
         }
-        var events = rows.Sum(r => r.Events);
-        if (rows.Count == 0)
-        {
-            return new ForwardingResendResult(0, 0, more);
-        }
-        await RecordAsync(workspaceId, actor, rows.Count, events, cancellationToken);
+        return (rows, false);
+    }
+
+    /// <summary>Queues each message again, then removes its row: a crash between the two sends it twice, never not at all.</summary>
+    private async Task RequeueAsync(List<(TableEntity Row, string Text, int Events)> rows, CancellationToken cancellationToken)
+    {
         await outbox.EnsureCreatedAsync(cancellationToken);
         foreach (var (row, text, _) in rows)
         {
@@ -110,9 +130,6 @@ public sealed class ForwardingDeadLetters(
             {
             }
         }
-        logger.LogInformation("Resent {Messages} dead-lettered forward messages ({Events} events) of {WorkspaceId} for {ActorType} {ActorId}; more waiting: {More}",
-            rows.Count, events, workspaceId, actor.Type, actor.Id, more);
-        return new ForwardingResendResult(rows.Count, events, more);
     }
 
     internal static string RowKeyOf(string deadLetterBlob) =>

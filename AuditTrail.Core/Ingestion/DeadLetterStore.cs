@@ -29,56 +29,9 @@ public sealed class DeadLetterStore(TrailTables store, AuditTrailTelemetry? tele
         using var buffer = new MemoryStream((int)Math.Min(int.MaxValue / 2, items.Sum(i => (long)(i.Raw.Utf8?.Length ?? i.Raw.Text?.Length ?? 256) + 512)));
         for (var n = 0; n < items.Count; n++)
         {
-            var (rejection, raw) = items[n];
             using (var writer = new Utf8JsonWriter(buffer, AuditTrail.Core.Events.JsonDefaults.Relaxed))
             {
-                writer.WriteStartObject();
-                writer.WriteString("code", rejection.Code);
-                WriteIfSet(writer, "reason", rejection.Reason);
-                WriteIfSet(writer, "field", rejection.Field);
-                writer.WriteNumber("index", rejection.Index);
-                WriteIfSet(writer, "eventId", rejection.EventId);
-                WriteIfSet(writer, "workspaceId", rejection.WorkspaceId);
-                writer.WriteString("door", context.Door);
-                WriteIfSet(writer, "invocationId", context.InvocationId);
-                writer.WriteString("receivedAt", receivedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
-                if (raw.Origin is { Count: > 0 } origin)
-                {
-                    writer.WriteStartObject("origin");
-                    foreach (var (key, value) in origin)
-                    {
-                        writer.WriteString(key, value);
-                    }
-                    writer.WriteEndObject();
-                }
-                // Raw text, not re-serialized JSON: what arrived is what is kept, even if it is not JSON.
-                // Text that is not valid UTF-16 cannot be written as a JSON string; keep its exact code units instead.
-                if (utf8[n] is { Length: > MaxRawPartBytes } large)
-                {
-                    // Larger than one JSON string may be (the writer refuses values over 166,666,666
-                    // bytes; a whole invocation reaches 256 MiB): kept as consecutive parts, each
-                    // cut between characters, whose concatenation is the input.
-                    writer.WriteStartArray("rawParts");
-                    foreach (var part in Parts(large, MaxRawPartBytes))
-                    {
-                        writer.WriteStringValue(part.Span);
-                    }
-                    writer.WriteEndArray();
-                }
-                else if (utf8[n] is { } bytes)
-                {
-                    // Bytes taken from an invocation are written as they are, never copied to UTF-16 (they may be 100 MB).
-                    writer.WriteString("raw", bytes.Span);
-                }
-                else if (raw.RawText is var rawText && HasLoneSurrogate(rawText))
-                {
-                    writer.WriteString("rawUtf16Base64", Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rawText.AsSpan())));
-                }
-                else
-                {
-                    writer.WriteString("raw", rawText);
-                }
-                writer.WriteEndObject();
+                WriteLine(writer, items[n].Rejection, items[n].Raw, utf8[n], context, receivedAt);
             }
             buffer.WriteByte((byte)'\n');
         }
@@ -91,6 +44,65 @@ public sealed class DeadLetterStore(TrailTables store, AuditTrailTelemetry? tele
             new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-ndjson" } }, cancellationToken);
         telemetry?.DeadLettered(context.Door, items.Select(i => i.Rejection.Code));
         return name;
+    }
+
+    /// <summary>One dead letter: why it was refused, where it came from, and the raw input as it arrived.</summary>
+    private static void WriteLine(Utf8JsonWriter writer, IngestRejection rejection, RawEvent raw, ReadOnlyMemory<byte>? utf8, IngestContext context, DateTimeOffset receivedAt)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("code", rejection.Code);
+        WriteIfSet(writer, "reason", rejection.Reason);
+        WriteIfSet(writer, "field", rejection.Field);
+        writer.WriteNumber("index", rejection.Index);
+        WriteIfSet(writer, "eventId", rejection.EventId);
+        WriteIfSet(writer, "workspaceId", rejection.WorkspaceId);
+        writer.WriteString("door", context.Door);
+        WriteIfSet(writer, "invocationId", context.InvocationId);
+        writer.WriteString("receivedAt", receivedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+        if (raw.Origin is { Count: > 0 } origin)
+        {
+            writer.WriteStartObject("origin");
+            foreach (var (key, value) in origin)
+            {
+                writer.WriteString(key, value);
+            }
+            writer.WriteEndObject();
+        }
+        WriteRaw(writer, raw, utf8);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Raw text, not re-serialized JSON: what arrived is what is kept, even if it is not JSON.
+    /// Text that is not valid UTF-16 cannot be written as a JSON string; its exact code units are kept instead.
+    /// </summary>
+    private static void WriteRaw(Utf8JsonWriter writer, RawEvent raw, ReadOnlyMemory<byte>? utf8)
+    {
+        if (utf8 is { Length: > MaxRawPartBytes } large)
+        {
+            // Larger than one JSON string may be (the writer refuses values over 166,666,666
+            // bytes; a whole invocation reaches 256 MiB): kept as consecutive parts, each
+            // cut between characters, whose concatenation is the input.
+            writer.WriteStartArray("rawParts");
+            foreach (var part in Parts(large, MaxRawPartBytes))
+            {
+                writer.WriteStringValue(part.Span);
+            }
+            writer.WriteEndArray();
+        }
+        else if (utf8 is { } bytes)
+        {
+            // Bytes taken from an invocation are written as they are, never copied to UTF-16 (they may be 100 MB).
+            writer.WriteString("raw", bytes.Span);
+        }
+        else if (raw.RawText is var rawText && HasLoneSurrogate(rawText))
+        {
+            writer.WriteString("rawUtf16Base64", Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rawText.AsSpan())));
+        }
+        else
+        {
+            writer.WriteString("raw", rawText);
+        }
     }
 
     /// <summary>
