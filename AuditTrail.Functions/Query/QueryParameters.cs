@@ -35,7 +35,7 @@ public static class QueryParameters
 
     /// <summary>
     /// Whether the query names more than one event type (repeated or comma-separated, as
-    /// <see cref="Parse"/> reads them): such a list cannot use the type index (TrailQueryService.Plan),
+    /// <see cref="Parse"/> reads them): such a list cannot use the type index (DayScan.Plan in AuditTrail.Core.Query),
     /// so it reads every row of each day and filters them in the app; it is rate-limited as a costly request. Counted before validation; an invalid query is refused anyway.
     /// </summary>
     public static bool NamesSeveralTypes(IQueryCollection query)
