@@ -27,6 +27,13 @@ public static class WorkspaceAccess
             .AddRequirements(new WorkspaceRoleRequirement(roles))
             .Build());
 
+    /// <summary>
+    /// The routes under <c>/api/workspaces/{workspaceId}{path}</c>: each guarded by <see cref="RequireWorkspaceRole"/>
+    /// with <paramref name="roles"/>, and listed under <paramref name="tag"/> in the OpenAPI document.
+    /// </summary>
+    public static RouteGroupBuilder MapWorkspaceGroup(this IEndpointRouteBuilder app, string path, string tag, params string[] roles) =>
+        app.MapGroup("/api/workspaces/{workspaceId}" + path).RequireWorkspaceRole(roles).WithTags(tag);
+
     /// <summary>Requires any valid token: the route answers about the caller itself.</summary>
     public static TBuilder RequireCaller<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.RequireAuthorization(AnyToken);

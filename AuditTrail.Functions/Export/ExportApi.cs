@@ -29,15 +29,12 @@ public static class ExportApi
 
     public static IEndpointRouteBuilder MapExportApi(this IEndpointRouteBuilder app)
     {
-        var exports = app.MapGroup("/api/workspaces/{workspaceId}/exports")
-            .RequireWorkspaceRole(Roles.Owner)
-            .WithTags("Export");
+        var exports = app.MapWorkspaceGroup("/exports", "Export", Roles.Owner);
 
         exports.MapPost("/", CreateAsync)
             .WithName("CreateExport")
             .WithSummary("Queue a CSV export of the filtered trail (same filters as listing); answers 202 with its status address.")
-            .TakesQuery(QueryParameters.Filters)
-            .CountsAsCostly();
+            .ReadsFilteredView();
 
         exports.MapGet("/{exportId}", GetAsync)
             .WithName("GetExport")

@@ -27,9 +27,7 @@ public static class ForwardingApi
 
     public static IEndpointRouteBuilder MapForwardingApi(this IEndpointRouteBuilder app)
     {
-        var settings = app.MapGroup("/api/workspaces/{workspaceId}/settings/audit-forwarding")
-            .RequireWorkspaceRole(Roles.Owner)
-            .WithTags("Forwarding");
+        var settings = app.MapWorkspaceGroup("/settings/audit-forwarding", "Forwarding", Roles.Owner);
 
         settings.MapGet("/", GetAsync)
             .WithName("GetAuditForwarding")

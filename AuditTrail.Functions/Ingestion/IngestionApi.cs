@@ -21,9 +21,7 @@ public static class IngestionApi
 
     public static IEndpointRouteBuilder MapIngestionApi(this IEndpointRouteBuilder app)
     {
-        var workspace = app.MapGroup("/api/workspaces/{workspaceId}")
-            .RequireWorkspaceRole(Roles.Owner, Roles.Ingest)
-            .WithTags("Ingestion");
+        var workspace = app.MapWorkspaceGroup("", "Ingestion", Roles.Owner, Roles.Ingest);
 
         workspace.MapPost("/audit-events", PostAuditEventsAsync)
             .WithName("PostAuditEvents")

@@ -35,9 +35,7 @@ public static class IntegrityApi
             .WithName("GetIntegrityKeys")
             .WithSummary("The public keys digests are signed with, retired ones included, as a JWKS (RFC 7517).");
 
-        var workspace = app.MapGroup("/api/workspaces/{workspaceId}/integrity")
-            .RequireWorkspaceRole(Roles.Owner)
-            .WithTags("Integrity");
+        var workspace = app.MapWorkspaceGroup("/integrity", "Integrity", Roles.Owner);
         workspace.MapGet("/digests", DigestsAsync)
             .WithName("ListIntegrityDigests")
             .WithSummary("The workspace's sealed digests whose interval meets [start, end) of ingestion time (default: the last 91 days).")

@@ -17,16 +17,13 @@ public static class QueryApi
 {
     public static IEndpointRouteBuilder MapQueryApi(this IEndpointRouteBuilder app)
     {
-        var workspace = app.MapGroup("/api/workspaces/{workspaceId}")
-            .RequireWorkspaceRole(Roles.Owner)
-            .WithTags("Query");
+        var workspace = app.MapWorkspaceGroup("", "Query", Roles.Owner);
 
         // A literal segment outranks the {eventId} parameter, so "activity" is never read as an id.
         workspace.MapGet("/audit-events/activity", GetActivityAsync)
             .WithName("GetAuditActivity")
             .WithSummary("Events per UTC day of the filtered view (same filters as listing), every day of its window.")
-            .TakesQuery(QueryParameters.Filters)
-            .CountsAsCostly();
+            .ReadsFilteredView();
 
         workspace.MapGet("/audit-events/{eventId}", GetAuditEventAsync)
             .WithName("GetAuditEvent")

@@ -105,6 +105,13 @@ public static class QueryParameters
     public static RouteHandlerBuilder TakesQuery(this RouteHandlerBuilder builder, IReadOnlyList<QueryParameterSpec> parameters) =>
         builder.WithQueryParameters(parameters).AcceptsQueryParameters(Rule(parameters));
 
+    /// <summary>
+    /// A route that reads the whole filtered view (every day of its window, not one page), as the
+    /// activity chart and an export do: it takes the listing's filters and is rate-limited as costly.
+    /// </summary>
+    public static RouteHandlerBuilder ReadsFilteredView(this RouteHandlerBuilder builder) =>
+        builder.TakesQuery(Filters).CountsAsCostly();
+
     /// <summary>The 400 a refused query parameter is answered with.</summary>
     public static ApiProblem Problem(QueryRefusal refusal)
     {
