@@ -92,23 +92,3 @@ public sealed record ExportResponse(string Id, string Status, long RowCount, lon
         return new(i.Id, i.Status, i.RowCount, i.ByteSize, i.FileName, i.CreatedAt, i.ExpiresAt, i.CompletedAt, i.DownloadUrl?.ToString(), i.DownloadUrlExpiresAt, i.FailureReason);
     }
 }
-
-/// <summary>
-/// The queue function <c>ExportAuditEvents</c> as standalone mode runs it: <c>audit-export</c>'s
-/// messages to the same <see cref="ExportWorker"/>, with the host's rules.
-/// </summary>
-public sealed class ExportFunction(ExportService exports, ExportWorker worker, Microsoft.Extensions.Options.IOptions<ExportOptions> options) : FunctionsHost.IQueueFunction
-{
-    public string Name => ExportApi.QueueFunction;
-
-    public Azure.Storage.Queues.QueueClient Queue => exports.Queue;
-
-    public Azure.Storage.Queues.QueueClient PoisonQueue => exports.PoisonQueue;
-
-    public QueueTriggerOptions Polling => options.Value;
-
-    public Task EnsureCreatedAsync(CancellationToken cancellationToken) => exports.EnsureCreatedAsync(cancellationToken);
-
-    public async Task HandleAsync(string messageText, long dequeueCount, CancellationToken cancellationToken) =>
-        await worker.RunAsync(messageText, dequeueCount, cancellationToken);
-}
